@@ -1,0 +1,25 @@
+"""Logging set-up shared by every task: MSTICPY_PROVISION_LOG=debug|info|warning."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+ENV_VAR = "MSTICPY_PROVISION_LOG"
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+           "error": logging.ERROR}
+
+
+def setup_logging() -> None:
+    """Configure the root logger from MSTICPY_PROVISION_LOG (default: warning) on stderr."""
+    level = _LEVELS.get(os.environ.get(ENV_VAR, "warning").strip().lower(), logging.WARNING)
+    root = logging.getLogger()
+    if not any(getattr(h, "_msticpy_provision", False) for h in root.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._msticpy_provision = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level)
+    # The Azure SDK's HTTP logging policy logs headers (redacted) at INFO; it never logs bodies
+    # unless logging_enable/body logging is asked for, which this tool never does.
+    logging.getLogger("azure").setLevel(max(level, logging.WARNING))

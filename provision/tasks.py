@@ -1,0 +1,371 @@
+"""The invoke tasks: the user interface of msticpy-provision.
+
+Each task is thin: its parameters are the flags, it calls one library function and turns
+user errors into one line per problem and exit code 1. Heavy modules (the Azure SDK, the
+emulator) are imported inside the tasks so that `invoke --list` starts fast.
+
+The same collection backs the `msticpy-provision` console script (see provision/cli.py), so a
+pip-installed admin needs no checkout.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from invoke import Collection, Context, Exit, task
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+INVENTORY_HELP = "inventory YAML file (version: 1)"
+TENANT_HELP = "only this tenant (repeatable); default: every tenant"
+LOCAL_HELP = "run against the embedded local Azure emulator, seeded from the inventory"
+ENDPOINTS_HELP = "endpoints.json of a running emulator (from `invoke emulator`)"
+JSON_HELP = "print a JSON document instead of tables"
+TEMPLATES_HELP = "folder with your own copy of the templates (default: the built-in ones)"
+CONCURRENCY_HELP = "requests in flight at once across the fleet (default 32)"
+
+
+def _user_errors(func: F) -> F:
+    """Report ProvisionError as one line per problem on stderr and exit 1, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from provision.errors import ProvisionError
+        from provision.log import setup_logging
+
+        setup_logging()
+        try:
+            return func(*args, **kwargs)
+        except ProvisionError as exc:
+            for line in exc.lines():
+                print(f"error: {line}", file=sys.stderr)
+            raise Exit(code=exc.exit_code) from None
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            raise Exit(code=130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@task(
+    help={
+        "inventory": INVENTORY_HELP,
+        "json": JSON_HELP,
+        "check_secrets": "also resolve every secret reference (env:/file:) and report missing ones",
+        "templates": TEMPLATES_HELP,
+    },
+)
+@_user_errors
+def validate(
+    c: Context,
+    inventory: str,
+    json: bool = False,
+    check_secrets: bool = False,
+    templates: str | None = None,
+) -> None:
+    """Check an inventory: structure, names, references, rendered files against msticpy's schema."""
+    from provision.commands import validate_command
+
+    raise Exit(code=validate_command(inventory, as_json=json, check_secrets=check_secrets,
+                                     templates=templates))
+
+
+@task(
+    iterable=["tenant"],
+    help={
+        "inventory": INVENTORY_HELP,
+        "out": "output folder; writes OUT/<tenant>/... (created if missing)",
+        "tenant": TENANT_HELP,
+        "templates": TEMPLATES_HELP,
+    },
+)
+@_user_errors
+def render(
+    c: Context,
+    inventory: str,
+    out: str,
+    tenant: list[str] | None = None,
+    templates: str | None = None,
+) -> None:
+    """Render each tenant's msticpyconfig.yaml, config.json and per-user files into a folder."""
+    from provision.commands import render_command
+
+    raise Exit(code=render_command(inventory, out, tenants=tenant or [], templates=templates))
+
+
+@task(
+    iterable=["tenant"],
+    help={
+        "inventory": INVENTORY_HELP,
+        "tenant": TENANT_HELP,
+        "local": LOCAL_HELP,
+        "endpoints": ENDPOINTS_HELP,
+        "json": JSON_HELP,
+        "detailed_exitcode": "exit 0 when nothing would change, 2 when changes are pending, 1 on errors",
+        "templates": TEMPLATES_HELP,
+        "max_concurrency": CONCURRENCY_HELP,
+    },
+)
+@_user_errors
+def plan(
+    c: Context,
+    inventory: str,
+    tenant: list[str] | None = None,
+    local: bool = False,
+    endpoints: str | None = None,
+    json: bool = False,
+    detailed_exitcode: bool = False,
+    templates: str | None = None,
+    max_concurrency: int = 0,
+) -> None:
+    """Show what apply would change in Key Vault and the workspace file shares (reads only)."""
+    from provision.commands import RunOptions, plan_command
+
+    opts = RunOptions(inventory=inventory, tenants=tenant or [], local=local, endpoints=endpoints,
+                      as_json=json, templates=templates, max_concurrency=max_concurrency)
+    raise Exit(code=plan_command(opts, detailed_exitcode=detailed_exitcode))
+
+
+@task(
+    iterable=["tenant"],
+    help={
+        "inventory": INVENTORY_HELP,
+        "tenant": TENANT_HELP,
+        "local": LOCAL_HELP,
+        "endpoints": ENDPOINTS_HELP,
+        "json": JSON_HELP,
+        "templates": TEMPLATES_HELP,
+        "max_concurrency": CONCURRENCY_HELP,
+        "lock_timeout": "seconds to wait for another apply holding a tenant's lock (default 0: fail)",
+    },
+)
+@_user_errors
+def apply(
+    c: Context,
+    inventory: str,
+    tenant: list[str] | None = None,
+    local: bool = False,
+    endpoints: str | None = None,
+    json: bool = False,
+    templates: str | None = None,
+    max_concurrency: int = 0,
+    lock_timeout: float = 0.0,
+) -> None:
+    """Bring Key Vault secrets and user files to the inventory's state, then verify them."""
+    from provision.commands import RunOptions, apply_command
+
+    opts = RunOptions(inventory=inventory, tenants=tenant or [], local=local, endpoints=endpoints,
+                      as_json=json, templates=templates, max_concurrency=max_concurrency,
+                      lock_timeout=lock_timeout)
+    raise Exit(code=apply_command(opts))
+
+
+@task(
+    iterable=["tenant"],
+    help={
+        "inventory": INVENTORY_HELP,
+        "tenant": TENANT_HELP,
+        "local": LOCAL_HELP,
+        "endpoints": ENDPOINTS_HELP,
+        "json": JSON_HELP,
+        "templates": TEMPLATES_HELP,
+        "max_concurrency": CONCURRENCY_HELP,
+    },
+)
+@_user_errors
+def verify(
+    c: Context,
+    inventory: str,
+    tenant: list[str] | None = None,
+    local: bool = False,
+    endpoints: str | None = None,
+    json: bool = False,
+    templates: str | None = None,
+    max_concurrency: int = 0,
+) -> None:
+    """Read back every secret and file and report any that differ from the inventory."""
+    from provision.commands import RunOptions, verify_command
+
+    opts = RunOptions(inventory=inventory, tenants=tenant or [], local=local, endpoints=endpoints,
+                      as_json=json, templates=templates, max_concurrency=max_concurrency)
+    raise Exit(code=verify_command(opts))
+
+
+@task(
+    iterable=["tenant"],
+    help={
+        "inventory": INVENTORY_HELP,
+        "tenant": TENANT_HELP,
+        "local": LOCAL_HELP,
+        "endpoints": ENDPOINTS_HELP,
+        "json": JSON_HELP,
+        "templates": TEMPLATES_HELP,
+        "max_concurrency": CONCURRENCY_HELP,
+        "lock_timeout": "seconds to wait for another apply holding a tenant's lock (default 0: fail)",
+    },
+)
+@_user_errors
+def onboard(
+    c: Context,
+    inventory: str,
+    tenant: list[str] | None = None,
+    local: bool = False,
+    endpoints: str | None = None,
+    json: bool = False,
+    templates: str | None = None,
+    max_concurrency: int = 0,
+    lock_timeout: float = 0.0,
+) -> None:
+    """Validate, plan, apply and verify in one go: the whole onboarding of a fleet."""
+    from provision.commands import RunOptions, onboard_command
+
+    opts = RunOptions(inventory=inventory, tenants=tenant or [], local=local, endpoints=endpoints,
+                      as_json=json, templates=templates, max_concurrency=max_concurrency,
+                      lock_timeout=lock_timeout)
+    raise Exit(code=onboard_command(opts))
+
+
+@task(
+    help={
+        "state_dir": "folder for endpoints.json, requests.jsonl, the CA certificate and the state",
+        "port": "TCP port on 127.0.0.1 (default: a free one)",
+        "seed": "inventory whose tenants' workspaces, storage, vaults and computes to create",
+        "faults": "fault injection SPEC, e.g. 'keyvault:SetSecret=503@0.2,files:*=reset@0.05'",
+        "latency_ms": "latency added to every response, in milliseconds",
+        "fault_seed": "random seed that makes fault injection repeatable (default 0)",
+    },
+)
+@_user_errors
+def emulator(
+    c: Context,
+    state_dir: str,
+    port: int = 0,
+    seed: str | None = None,
+    faults: str | None = None,
+    latency_ms: float = 0.0,
+    fault_seed: int = 0,
+) -> None:
+    """Run the local Azure emulator (Key Vault, Azure Files, ML workspace ARM) until interrupted."""
+    from provision.emulator.cli import run_emulator
+
+    raise Exit(code=run_emulator(state_dir=state_dir, port=port, seed_inventory=seed,
+                                 faults=faults, latency_ms=latency_ms, fault_seed=fault_seed))
+
+
+@task(
+    iterable=["kernel"],
+    help={
+        "config": "path of msticpyconfig.yaml as the compute instance sees it",
+        "kernel": "kernelspec name to patch (repeatable); default: every Python kernel found",
+        "all": "patch every kernelspec found, not only Python ones",
+        "mode": "kernel (kernel.json env, default) or nbuser (legacy nbuser_settings.py)",
+        "user_folder": "user folder holding nbuser_settings.py (mode nbuser)",
+        "revert": "restore the state from before the patch",
+        "dry_run": "say what would change, change nothing",
+        "strict": "fail (exit 1) when --config does not exist yet, instead of warning",
+    },
+)
+@_user_errors
+def patch_kernel(
+    c: Context,
+    config: str,
+    kernel: list[str] | None = None,
+    all: bool = False,
+    mode: str = "kernel",
+    user_folder: str | None = None,
+    revert: bool = False,
+    dry_run: bool = False,
+    strict: bool = False,
+) -> None:
+    """On a compute instance: point the notebook kernels at msticpyconfig.yaml (MSTICPYCONFIG)."""
+    from provision.kernel import run_patch_kernel
+
+    raise Exit(code=run_patch_kernel(config=config, kernels=kernel or [], all_kernels=all,
+                                     mode=mode, user_folder=user_folder, revert=revert,
+                                     dry_run=dry_run, strict=strict))
+
+
+@task(
+    help={
+        "inventory": INVENTORY_HELP,
+        "tenant": "the tenant whose workspace gets the instance",
+        "user": "user alias; the instance runs Users/<alias>/ startup script at every boot",
+        "size": "VM size (default Standard_DS3_v2)",
+        "local": LOCAL_HELP,
+        "endpoints": ENDPOINTS_HELP,
+    },
+)
+@_user_errors
+def create_compute(
+    c: Context,
+    inventory: str,
+    tenant: str,
+    user: str,
+    size: str = "Standard_DS3_v2",
+    local: bool = False,
+    endpoints: str | None = None,
+) -> None:
+    """Create a user's compute instance with our startup script wired in, and wait for it."""
+    from provision.commands import create_compute_command
+
+    raise Exit(code=create_compute_command(inventory, tenant=tenant, user=user, size=size,
+                                           local=local, endpoints=endpoints))
+
+
+@task(
+    help={
+        "inventory": INVENTORY_HELP,
+        "changed_since": "git ref: only tenants whose entry, secret names or templates changed",
+        "chunks": "group tenants into at most N jobs (for fleets beyond the matrix limit)",
+    },
+)
+@_user_errors
+def matrix(
+    c: Context,
+    inventory: str,
+    changed_since: str | None = None,
+    chunks: int = 0,
+) -> None:
+    """Print the tenants as a GitHub Actions matrix (JSON for fromJSON)."""
+    from provision.matrix import matrix_command
+
+    raise Exit(code=matrix_command(inventory, changed_since=changed_since, chunks=chunks))
+
+
+@task(
+    help={
+        "tenants": "tenants in the synthetic fleet (default 50)",
+        "users": "users per tenant (default 3)",
+        "secrets": "secrets per tenant (default 5)",
+        "latency_ms": "latency the emulator adds to every response (default 50)",
+        "max_concurrency": CONCURRENCY_HELP,
+        "quick": "a small fleet that finishes in under a minute",
+        "json": "print the figures as one JSON document",
+    },
+)
+@_user_errors
+def bench(
+    c: Context,
+    tenants: int = 50,
+    users: int = 3,
+    secrets: int = 5,
+    latency_ms: float = 50.0,
+    max_concurrency: int = 0,
+    quick: bool = False,
+    json: bool = False,
+) -> None:
+    """Benchmark fleet onboarding against the emulator: first apply, sequential, no-op."""
+    from provision.bench import run_bench
+
+    raise Exit(code=run_bench(tenants=tenants, users=users, secrets=secrets,
+                              latency_ms=latency_ms, max_concurrency=max_concurrency,
+                              quick=quick, as_json=json))
+
+
+ns = Collection(
+    validate, render, plan, apply, verify, onboard, emulator, patch_kernel, create_compute,
+    matrix, bench,
+)
