@@ -1,3 +1,3 @@
-"""msticpy-provision: fleet-wide msticpy settings, Key Vault secrets and kernel wiring on Azure ML."""
+"""msticpy-provision: fleet-wide msticpy settings, Key Vault secrets and kernel wiring on AML."""
 
 __version__ = "0.1.0"

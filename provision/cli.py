@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from invoke import Program
+from invoke.program import Program
 
 from provision import __version__
 from provision.tasks import ns
 
-program = Program(namespace=ns, version=__version__, name="msticpy-provision",
-                  binary="msticpy-provision")
+program = Program(
+    namespace=ns, version=__version__, name="msticpy-provision", binary="msticpy-provision"
+)
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ class ProvisionError(Exception):
 
 
 class UserInputError(ProvisionError):
-    """The user's input (inventory, flags, templates, secret sources) is wrong; lists every problem."""
+    """Wrong user input (inventory, flags, templates, secret sources); lists every problem."""
 
     def __init__(self, problems: Iterable[Problem | str]) -> None:
         self.problems = [p if isinstance(p, Problem) else Problem(p) for p in problems]

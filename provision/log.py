@@ -6,8 +6,12 @@ import logging
 import os
 
 ENV_VAR = "MSTICPY_PROVISION_LOG"
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-           "error": logging.ERROR}
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 
 
 def setup_logging() -> None:

@@ -15,7 +15,10 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from invoke import Collection, Context, Exit, task
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -25,6 +28,7 @@ LOCAL_HELP = "run against the embedded local Azure emulator, seeded from the inv
 ENDPOINTS_HELP = "endpoints.json of a running emulator (from `invoke emulator`)"
 JSON_HELP = "print a JSON document instead of tables"
 TEMPLATES_HELP = "folder with your own copy of the templates (default: the built-in ones)"
+LOCK_HELP = "seconds to wait for another apply holding a tenant's lock (default 0: fail)"
 CONCURRENCY_HELP = "requests in flight at once across the fleet (default 32)"
 
 
@@ -69,8 +73,11 @@ def validate(
     """Check an inventory: structure, names, references, rendered files against msticpy's schema."""
     from provision.commands import validate_command
 
-    raise Exit(code=validate_command(inventory, as_json=json, check_secrets=check_secrets,
-                                     templates=templates))
+    raise Exit(
+        code=validate_command(
+            inventory, as_json=json, check_secrets=check_secrets, templates=templates
+        )
+    )
 
 
 @task(
@@ -104,7 +111,8 @@ def render(
         "local": LOCAL_HELP,
         "endpoints": ENDPOINTS_HELP,
         "json": JSON_HELP,
-        "detailed_exitcode": "exit 0 when nothing would change, 2 when changes are pending, 1 on errors",
+        "detailed_exitcode": "exit 0 when nothing would change, 2 when changes are pending, "
+        "1 on errors",
         "templates": TEMPLATES_HELP,
         "max_concurrency": CONCURRENCY_HELP,
     },
@@ -124,8 +132,15 @@ def plan(
     """Show what apply would change in Key Vault and the workspace file shares (reads only)."""
     from provision.commands import RunOptions, plan_command
 
-    opts = RunOptions(inventory=inventory, tenants=tenant or [], local=local, endpoints=endpoints,
-                      as_json=json, templates=templates, max_concurrency=max_concurrency)
+    opts = RunOptions(
+        inventory=inventory,
+        tenants=tenant or [],
+        local=local,
+        endpoints=endpoints,
+        as_json=json,
+        templates=templates,
+        max_concurrency=max_concurrency,
+    )
     raise Exit(code=plan_command(opts, detailed_exitcode=detailed_exitcode))
 
 
@@ -139,7 +154,7 @@ def plan(
         "json": JSON_HELP,
         "templates": TEMPLATES_HELP,
         "max_concurrency": CONCURRENCY_HELP,
-        "lock_timeout": "seconds to wait for another apply holding a tenant's lock (default 0: fail)",
+        "lock_timeout": LOCK_HELP,
     },
 )
 @_user_errors
@@ -157,9 +172,16 @@ def apply(
     """Bring Key Vault secrets and user files to the inventory's state, then verify them."""
     from provision.commands import RunOptions, apply_command
 
-    opts = RunOptions(inventory=inventory, tenants=tenant or [], local=local, endpoints=endpoints,
-                      as_json=json, templates=templates, max_concurrency=max_concurrency,
-                      lock_timeout=lock_timeout)
+    opts = RunOptions(
+        inventory=inventory,
+        tenants=tenant or [],
+        local=local,
+        endpoints=endpoints,
+        as_json=json,
+        templates=templates,
+        max_concurrency=max_concurrency,
+        lock_timeout=lock_timeout,
+    )
     raise Exit(code=apply_command(opts))
 
 
@@ -189,8 +211,15 @@ def verify(
     """Read back every secret and file and report any that differ from the inventory."""
     from provision.commands import RunOptions, verify_command
 
-    opts = RunOptions(inventory=inventory, tenants=tenant or [], local=local, endpoints=endpoints,
-                      as_json=json, templates=templates, max_concurrency=max_concurrency)
+    opts = RunOptions(
+        inventory=inventory,
+        tenants=tenant or [],
+        local=local,
+        endpoints=endpoints,
+        as_json=json,
+        templates=templates,
+        max_concurrency=max_concurrency,
+    )
     raise Exit(code=verify_command(opts))
 
 
@@ -204,7 +233,7 @@ def verify(
         "json": JSON_HELP,
         "templates": TEMPLATES_HELP,
         "max_concurrency": CONCURRENCY_HELP,
-        "lock_timeout": "seconds to wait for another apply holding a tenant's lock (default 0: fail)",
+        "lock_timeout": LOCK_HELP,
     },
 )
 @_user_errors
@@ -222,9 +251,16 @@ def onboard(
     """Validate, plan, apply and verify in one go: the whole onboarding of a fleet."""
     from provision.commands import RunOptions, onboard_command
 
-    opts = RunOptions(inventory=inventory, tenants=tenant or [], local=local, endpoints=endpoints,
-                      as_json=json, templates=templates, max_concurrency=max_concurrency,
-                      lock_timeout=lock_timeout)
+    opts = RunOptions(
+        inventory=inventory,
+        tenants=tenant or [],
+        local=local,
+        endpoints=endpoints,
+        as_json=json,
+        templates=templates,
+        max_concurrency=max_concurrency,
+        lock_timeout=lock_timeout,
+    )
     raise Exit(code=onboard_command(opts))
 
 
@@ -251,8 +287,16 @@ def emulator(
     """Run the local Azure emulator (Key Vault, Azure Files, ML workspace ARM) until interrupted."""
     from provision.emulator.cli import run_emulator
 
-    raise Exit(code=run_emulator(state_dir=state_dir, port=port, seed_inventory=seed,
-                                 faults=faults, latency_ms=latency_ms, fault_seed=fault_seed))
+    raise Exit(
+        code=run_emulator(
+            state_dir=state_dir,
+            port=port,
+            seed_inventory=seed,
+            faults=faults,
+            latency_ms=latency_ms,
+            fault_seed=fault_seed,
+        )
+    )
 
 
 @task(
@@ -283,9 +327,18 @@ def patch_kernel(
     """On a compute instance: point the notebook kernels at msticpyconfig.yaml (MSTICPYCONFIG)."""
     from provision.kernel import run_patch_kernel
 
-    raise Exit(code=run_patch_kernel(config=config, kernels=kernel or [], all_kernels=all,
-                                     mode=mode, user_folder=user_folder, revert=revert,
-                                     dry_run=dry_run, strict=strict))
+    raise Exit(
+        code=run_patch_kernel(
+            config=config,
+            kernels=kernel or [],
+            all_kernels=all,
+            mode=mode,
+            user_folder=user_folder,
+            revert=revert,
+            dry_run=dry_run,
+            strict=strict,
+        )
+    )
 
 
 @task(
@@ -311,8 +364,11 @@ def create_compute(
     """Create a user's compute instance with our startup script wired in, and wait for it."""
     from provision.commands import create_compute_command
 
-    raise Exit(code=create_compute_command(inventory, tenant=tenant, user=user, size=size,
-                                           local=local, endpoints=endpoints))
+    raise Exit(
+        code=create_compute_command(
+            inventory, tenant=tenant, user=user, size=size, local=local, endpoints=endpoints
+        )
+    )
 
 
 @task(
@@ -360,12 +416,29 @@ def bench(
     """Benchmark fleet onboarding against the emulator: first apply, sequential, no-op."""
     from provision.bench import run_bench
 
-    raise Exit(code=run_bench(tenants=tenants, users=users, secrets=secrets,
-                              latency_ms=latency_ms, max_concurrency=max_concurrency,
-                              quick=quick, as_json=json))
+    raise Exit(
+        code=run_bench(
+            tenants=tenants,
+            users=users,
+            secrets=secrets,
+            latency_ms=latency_ms,
+            max_concurrency=max_concurrency,
+            quick=quick,
+            as_json=json,
+        )
+    )
 
 
 ns = Collection(
-    validate, render, plan, apply, verify, onboard, emulator, patch_kernel, create_compute,
-    matrix, bench,
+    validate,
+    render,
+    plan,
+    apply,
+    verify,
+    onboard,
+    emulator,
+    patch_kernel,
+    create_compute,
+    matrix,
+    bench,
 )

@@ -1,0 +1,259 @@
+"""Azure endpoints, credentials and SDK clients (imported only by tasks that talk to Azure).
+
+One credential per cloud, one client per service per tenant (per vault, per share), all sharing
+one pooled HTTP session, reused for the whole run. Every request passes through
+`InFlightLimit`, an azure-core policy placed inside the retry loop, so that at most
+`max_concurrency` requests are on the wire at once across the fleet whatever the thread layout,
+and retry back-off sleeps do not hold a slot.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.pipeline.policies import HTTPPolicy
+
+from provision.errors import Problem, UserInputError
+
+# Azure's published throttling limits (DESIGN.md): Key Vault 4,000 secret transactions per 10 s
+# per vault; ARM 250 reads burst + 25/s and 200 writes burst + 10/s per subscription and principal.
+# 32 requests in flight across the whole fleet stays far below every one of them (a tenant makes
+# at most 3 ARM reads per run) while keeping round trips overlapped.
+DEFAULT_MAX_CONCURRENCY = 32
+# azure-core's exponential back-off; Retry-After from the service takes precedence.
+RETRY_TOTAL = 8
+RETRY_BACKOFF = 0.4
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where a cloud's services live. `keyvault` holds {vault}, `files` holds {account}."""
+
+    name: str
+    arm: str
+    keyvault: str
+    files: str
+    login: str
+    arm_scope: str
+    ca_cert: str | None = None
+    token: str | None = None  # an emulator's static bearer token
+    storage_keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_emulator(self) -> bool:
+        return self.token is not None
+
+
+CLOUDS: dict[str, Endpoints] = {
+    "global": Endpoints(
+        "global",
+        "https://management.azure.com",
+        "https://{vault}.vault.azure.net",
+        "https://{account}.file.core.windows.net",
+        "login.microsoftonline.com",
+        "https://management.azure.com/.default",
+    ),
+    "usgov": Endpoints(
+        "usgov",
+        "https://management.usgovcloudapi.net",
+        "https://{vault}.vault.usgovcloudapi.net",
+        "https://{account}.file.core.usgovcloudapi.net",
+        "login.microsoftonline.us",
+        "https://management.usgovcloudapi.net/.default",
+    ),
+    "cn": Endpoints(
+        "cn",
+        "https://management.chinacloudapi.cn",
+        "https://{vault}.vault.azure.cn",
+        "https://{account}.file.core.chinacloudapi.cn",
+        "login.chinacloudapi.cn",
+        "https://management.chinacloudapi.cn/.default",
+    ),
+}
+
+
+def load_endpoints_file(path: str | Path) -> Endpoints:
+    """An emulator's endpoints.json (from `invoke emulator`) as Endpoints for every tenant."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserInputError([Problem("endpoints file not found", file=str(p))]) from None
+    except (OSError, ValueError) as exc:
+        raise UserInputError([Problem(f"unreadable endpoints file: {exc}", file=str(p))]) from None
+    missing = [k for k in ("arm", "keyvault", "files", "token") if not isinstance(data.get(k), str)]
+    if (
+        missing
+        or "{vault}" not in str(data.get("keyvault"))
+        or "{account}" not in str(data.get("files"))
+    ):
+        raise UserInputError(
+            [
+                Problem(
+                    "not an emulator endpoints file (missing or malformed: "
+                    f"{', '.join(missing) or 'urls'})",
+                    file=str(p),
+                )
+            ]
+        )
+    return Endpoints(
+        name="emulator",
+        arm=data["arm"].rstrip("/"),
+        keyvault=data["keyvault"],
+        files=data["files"],
+        login="login.microsoftonline.com",
+        arm_scope="https://management.azure.com/.default",
+        ca_cert=data.get("ca_cert"),
+        token=data["token"],
+        storage_keys=dict(data.get("storage_keys") or {}),
+    )
+
+
+class StaticTokenCredential:
+    """A TokenCredential that hands out one fixed bearer token (the emulator's)."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:
+        return AccessToken(self._token, int(time.time()) + 3600)
+
+
+class InFlightLimit(HTTPPolicy[Any, Any]):
+    """Holds one slot of a shared semaphore for the duration of each try of a request."""
+
+    def __init__(self, semaphore: threading.Semaphore) -> None:
+        super().__init__()
+        self._sem = semaphore
+
+    def send(self, request: Any) -> Any:
+        with self._sem:
+            return self.next.send(request)
+
+
+class Clients:
+    """Factory and cache of SDK clients for one run. Thread-safe."""
+
+    def __init__(self, max_concurrency: int, endpoints_override: Endpoints | None = None) -> None:
+        import requests
+        from requests.adapters import HTTPAdapter
+
+        self.max_concurrency = max_concurrency or DEFAULT_MAX_CONCURRENCY
+        self.override = endpoints_override
+        self._sem = threading.Semaphore(self.max_concurrency)
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, ...], Any] = {}
+        self._credentials: dict[str, TokenCredential] = {}
+        session = requests.Session()
+        adapter = HTTPAdapter(
+            pool_connections=64, pool_maxsize=self.max_concurrency + 8, max_retries=0
+        )
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        self._session = session
+
+    def endpoints(self, cloud: str) -> Endpoints:
+        return self.override or CLOUDS[cloud]
+
+    def _common(self, ep: Endpoints) -> dict[str, Any]:
+        from azure.core.pipeline.transport import RequestsTransport
+
+        kwargs: dict[str, Any] = {
+            "transport": RequestsTransport(session=self._session, session_owner=False),
+            "per_retry_policies": [InFlightLimit(self._sem)],
+            "retry_total": RETRY_TOTAL,
+            "retry_backoff_factor": RETRY_BACKOFF,
+            "logging_enable": False,
+        }
+        if ep.ca_cert:
+            kwargs["connection_verify"] = ep.ca_cert
+        return kwargs
+
+    def credential(self, cloud: str) -> TokenCredential:
+        ep = self.endpoints(cloud)
+        key = "emulator" if ep.is_emulator else cloud
+        with self._lock:
+            cred = self._credentials.get(key)
+            if cred is None:
+                if ep.token is not None:
+                    cred = StaticTokenCredential(ep.token)
+                else:
+                    from azure.identity import DefaultAzureCredential
+
+                    cred = DefaultAzureCredential(authority=ep.login)
+                self._credentials[key] = cred
+            return cred
+
+    def _cached(self, key: tuple[str, ...], make: Any) -> Any:
+        with self._lock:
+            client = self._cache.get(key)
+            if client is None:
+                client = make()
+                self._cache[key] = client
+            return client
+
+    def ml(self, cloud: str, subscription_id: str) -> Any:
+        """MachineLearningServicesMgmtClient (api-version 2020-08-01) for one subscription."""
+        from azure.mgmt.machinelearningservices import MachineLearningServicesMgmtClient
+
+        ep = self.endpoints(cloud)
+
+        def make() -> Any:
+            return MachineLearningServicesMgmtClient(
+                self.credential(cloud),
+                subscription_id,
+                base_url=ep.arm,
+                credential_scopes=[ep.arm_scope],
+                **self._common(ep),
+            )
+
+        return self._cached(("ml", cloud, subscription_id), make)
+
+    def secrets(self, cloud: str, vault: str) -> Any:
+        """SecretClient for one vault."""
+        from azure.keyvault.secrets import SecretClient
+
+        ep = self.endpoints(cloud)
+
+        def make() -> Any:
+            return SecretClient(
+                ep.keyvault.format(vault=vault),
+                self.credential(cloud),
+                verify_challenge_resource=not ep.is_emulator,
+                **self._common(ep),
+            )
+
+        return self._cached(("kv", cloud, vault.lower()), make)
+
+    def share(self, cloud: str, account: str, share: str, key: str) -> Any:
+        """ShareClient for a workspace's code share, authenticated with the account key."""
+        from azure.core.credentials import AzureNamedKeyCredential
+        from azure.storage.fileshare import ShareClient
+
+        ep = self.endpoints(cloud)
+
+        def make() -> Any:
+            return ShareClient(
+                account_url=ep.files.format(account=account),
+                share_name=share,
+                credential=AzureNamedKeyCredential(account, key),
+                **self._common(ep),
+            )
+
+        return self._cached(("share", cloud, account, share), make)
+
+    def close(self) -> None:
+        self._session.close()

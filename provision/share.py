@@ -1,0 +1,245 @@
+"""The workspace's notebook file share: user folders, atomic uploads, the manifest and the lock.
+
+Uploads never leave a user file truncated or mixed: new content goes to a temporary file in the
+same folder (created with its Content-MD5, ranges sent with validate_content), and is then renamed
+server-side over the final name (Azure Files rename with replace-if-exists is atomic). A crash
+leaves at most a temporary file, which the next run deletes.
+
+The manifest (`.msticpy-provision/state.json`) records, per file this tool wrote, the ETag it
+read back and the MD5 of the content. A later plan lists each user folder once: a file whose ETag
+still matches needs no further read; any other file is downloaded and hashed. The manifest is a
+cache, never a source of truth: losing it costs reads, not correctness.
+
+The per-tenant lock is an infinite lease on `.msticpy-provision/lock`, whose metadata names the
+holder. A holder that is gone (same host, dead pid) or older than LOCK_STALE_AFTER is broken.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets as _random
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+STATE_DIR = ".msticpy-provision"
+MANIFEST = f"{STATE_DIR}/state.json"
+LOCK_FILE = f"{STATE_DIR}/lock"
+USERS = "Users"
+TEMP_MARK = ".msticpy-provision-tmp-"
+LOCK_STALE_AFTER = 15 * 60.0
+
+
+class LockHeld(Exception):
+    """Another apply holds the tenant's lock."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    name: str
+    etag: str | None
+    size: int | None
+
+
+def md5_hex(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+class WorkspaceShare:
+    """Operations on one workspace's code share (a ShareClient)."""
+
+    def __init__(self, share: Any) -> None:
+        self.share = share
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def read_manifest(self) -> dict[str, dict[str, str]]:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            raw = self.share.get_file_client(MANIFEST).download_file().readall()
+            data = json.loads(raw)
+            files = data.get("files") if isinstance(data, dict) else None
+            return {str(k): dict(v) for k, v in files.items()} if isinstance(files, dict) else {}
+        except ResourceNotFoundError:
+            return {}
+        except ValueError:
+            return {}
+
+    def list_folder(self, folder: str) -> dict[str, RemoteFile] | None:
+        """Files directly in `folder` (None when the folder does not exist)."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        out: dict[str, RemoteFile] = {}
+        try:
+            items = self.share.get_directory_client(folder).list_directories_and_files(
+                include=["timestamps", "Etag"]
+            )
+            for item in items:
+                if item.get("is_directory"):
+                    continue
+                name = str(item["name"])
+                out[name] = RemoteFile(name, _norm_etag(item.get("etag")), item.get("size"))
+        except ResourceNotFoundError:
+            return None
+        return out
+
+    def download(self, path: str) -> tuple[bytes, str | None] | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            stream = self.share.get_file_client(path).download_file()
+            data = stream.readall()
+            return data, _norm_etag(stream.properties.etag)
+        except ResourceNotFoundError:
+            return None
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def ensure_folder(self, folder: str) -> None:
+        """Create `folder` and its parents (existing ones are fine)."""
+        from azure.core.exceptions import ResourceExistsError
+
+        parts = folder.strip("/").split("/")
+        for i in range(1, len(parts) + 1):
+            with contextlib.suppress(ResourceExistsError):
+                self.share.get_directory_client("/".join(parts[:i])).create_directory()
+
+    def upload_atomic(self, path: str, content: bytes, content_type: str) -> None:
+        """Write `content` at `path`: readers see the old file or the new one, never a mix."""
+        from azure.core.exceptions import ResourceNotFoundError
+        from azure.storage.fileshare import ContentSettings
+
+        folder, _, name = path.rpartition("/")
+        tmp = f"{folder}/{TEMP_MARK}{_random.token_hex(6)}-{name}"
+        md5 = hashlib.md5(content, usedforsecurity=False).digest()
+        tmp_client = self.share.get_file_client(tmp)
+        tmp_client.upload_file(
+            content,
+            content_settings=ContentSettings(content_type=content_type, content_md5=bytearray(md5)),
+            validate_content=True,
+        )
+        try:
+            tmp_client.rename_file(path, overwrite=True)
+        except ResourceNotFoundError:
+            # A retried rename whose first attempt succeeded: the source is gone. Accept it only
+            # if the destination now holds exactly our content.
+            got = self.download(path)
+            if got is None or got[0] != content:
+                raise
+
+    def delete_file(self, path: str) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with contextlib.suppress(ResourceNotFoundError):
+            self.share.get_file_client(path).delete_file()
+
+    def write_manifest(self, files: dict[str, dict[str, str]]) -> None:
+        body = json.dumps({"version": 1, "files": files}, indent=1, sort_keys=True).encode()
+        self.ensure_folder(STATE_DIR)
+        self.upload_atomic(MANIFEST, body, "application/json")
+
+    # -- lock --------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def locked(self, holder: str, timeout: float = 0.0) -> Iterator[None]:
+        """Hold the tenant's lock for the block; raise LockHeld naming the holder on timeout."""
+        lease = self._acquire(holder, timeout)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                lease.release()
+
+    def _acquire(self, holder: str, timeout: float) -> Any:
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+        client = self.share.get_file_client(LOCK_FILE)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                lease = client.acquire_lease()
+            except ResourceNotFoundError:
+                self.ensure_folder(STATE_DIR)
+                with contextlib.suppress(HttpResponseError):
+                    client.create_file(0)
+                continue
+            except HttpResponseError as exc:
+                if exc.status_code != 409:
+                    raise
+                info = self._holder(client)
+                if _is_stale(info):
+                    with contextlib.suppress(HttpResponseError):
+                        from azure.storage.fileshare import ShareLeaseClient
+
+                        ShareLeaseClient(client).break_lease()
+                    continue
+                if time.monotonic() >= deadline:
+                    raise LockHeld(_describe_holder(info)) from None
+                time.sleep(min(2.0, max(0.2, deadline - time.monotonic())))
+                continue
+            client.set_file_metadata(_holder_metadata(holder), lease=lease)
+            return lease
+
+    @staticmethod
+    def _holder(client: Any) -> dict[str, str]:
+        from azure.core.exceptions import HttpResponseError
+
+        try:
+            return dict(client.get_file_properties().metadata or {})
+        except HttpResponseError:
+            return {}
+
+
+def _norm_etag(etag: Any) -> str | None:
+    return str(etag).strip('"') if etag else None
+
+
+def _holder_metadata(holder: str) -> dict[str, str]:
+    return {
+        "holder": holder[:200],
+        "host": socket.gethostname()[:100],
+        "pid": str(os.getpid()),
+        "acquired": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def _is_stale(info: dict[str, str]) -> bool:
+    """A lock whose holder process is gone (same host) or that is older than the stale limit."""
+    if not info:
+        return False
+    if info.get("host") == socket.gethostname() and info.get("pid", "").isdigit():
+        pid = int(info["pid"])
+        if pid != os.getpid() and not _pid_alive(pid):
+            return True
+    try:
+        acquired = datetime.strptime(info.get("acquired", ""), "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return False
+    age = time.time() - acquired.replace(tzinfo=timezone.utc).timestamp()
+    return age > LOCK_STALE_AFTER
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _describe_holder(info: dict[str, str]) -> str:
+    if not info:
+        return "another apply holds the lock (holder unknown)"
+    return (
+        f"locked by {info.get('holder', '?')} (pid {info.get('pid', '?')} on "
+        f"{info.get('host', '?')}) since {info.get('acquired', '?')}"
+    )

@@ -1,0 +1,159 @@
+"""Azure ML workspace discovery: storage account and key, associated vault, compute instances.
+
+Uses azure-mgmt-machinelearningservices (api-version 2020-08-01) for the workspace and its keys.
+Compute instances are listed at api-version 2024-04-01 through the client's own pipeline
+(`_send_request`), because the 2020-08-01 models do not carry `setupScripts`, which the plan
+reports (is the instance's startup script ours?).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from provision.inventory import Tenant
+
+CODE_SHARE = "code-391ff5ac-6576-460f-ba4d-7e03433c68b6"  # AML's notebook share (DESIGN.md)
+COMPUTE_API_VERSION = "2024-04-01"
+
+
+class TenantError(Exception):
+    """A tenant-level failure: reported as one line naming tenant, resource and likely cause."""
+
+
+@dataclass(frozen=True)
+class ComputeInfo:
+    name: str
+    state: str | None
+    assigned_object_id: str | None
+    startup_script: str | None  # scriptData when scriptSource is workspaceStorage
+    raw_script_source: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkspaceInfo:
+    workspace_id: str
+    storage_account: str
+    storage_key: str
+    key_vault: str | None  # name of the workspace's associated vault
+    computes: dict[str, ComputeInfo] = field(default_factory=dict)
+
+
+def _last_segment(arm_id: str | None) -> str | None:
+    return arm_id.rstrip("/").split("/")[-1] if arm_id else None
+
+
+def workspace_path(t: Tenant) -> str:
+    return (
+        f"/subscriptions/{t.subscription_id}/resourceGroups/{t.resource_group}"
+        f"/providers/Microsoft.MachineLearningServices/workspaces/{t.ml_workspace}"
+    )
+
+
+def explain_azure_error(exc: Exception, t: Tenant, resource: str, role_hint: str) -> str:
+    """One line: what failed, on what, and the role that is probably missing."""
+    from azure.core.exceptions import (
+        ClientAuthenticationError,
+        HttpResponseError,
+        ResourceNotFoundError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
+
+    code = getattr(getattr(exc, "error", None), "code", None) or ""
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, ResourceNotFoundError) or status == 404:
+        if code == "ResourceGroupNotFound":
+            return (
+                f"resource group {t.resource_group!r} not found in subscription {t.subscription_id}"
+            )
+        return f"{resource} not found ({code or 'ResourceNotFound'})"
+    if isinstance(exc, ClientAuthenticationError) and status != 403:
+        return (
+            f"authentication failed for {resource}: sign in (az login, managed identity or "
+            "azure/login OIDC) to the right tenant"
+        )
+    if status == 403 or code == "AuthorizationFailed":
+        return f"permission denied on {resource} ({code or 'Forbidden'}): {role_hint}"
+    if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+        return f"cannot reach Azure for {resource}: {type(exc).__name__}"
+    if isinstance(exc, HttpResponseError):
+        return f"{resource}: HTTP {status} {code}".rstrip()
+    return f"{resource}: {type(exc).__name__}"
+
+
+def discover(clients: Any, t: Tenant) -> WorkspaceInfo:
+    """Find the workspace's storage, key and vault, and its compute instances."""
+    from azure.core.exceptions import AzureError
+    from azure.core.rest import HttpRequest
+
+    ml = clients.ml(t.cloud, t.subscription_id)
+    resource = f"ML workspace {t.ml_workspace!r} (resource group {t.resource_group})"
+    try:
+        ws = ml.workspaces.get(t.resource_group, t.ml_workspace)
+    except AzureError as exc:
+        raise TenantError(
+            explain_azure_error(
+                exc,
+                t,
+                resource,
+                "grant the Reader (or AzureML Data Scientist) role on the workspace",
+            )
+        ) from None
+    account = _last_segment(ws.storage_account)
+    if not account:
+        raise TenantError(f"{resource} has no storage account")
+    try:
+        keys = ml.workspaces.list_keys(t.resource_group, t.ml_workspace)
+    except AzureError as exc:
+        raise TenantError(
+            explain_azure_error(
+                exc,
+                t,
+                f"keys of {resource}",
+                "listKeys needs Contributor or AzureML Data Scientist on the workspace",
+            )
+        ) from None
+    key = getattr(keys, "user_storage_key", None)
+    if not key:
+        raise TenantError(f"{resource} returned no storage key")
+    computes: dict[str, ComputeInfo] = {}
+    try:
+        url = f"{workspace_path(t)}/computes?api-version={COMPUTE_API_VERSION}"
+        while url:
+            resp = ml._send_request(HttpRequest("GET", url))
+            resp.raise_for_status()
+            body = resp.json()
+            for item in body.get("value", []):
+                info = _compute_info(item)
+                if info is not None:
+                    computes[info.name] = info
+            url = body.get("nextLink") or ""
+    except AzureError as exc:
+        raise TenantError(
+            explain_azure_error(exc, t, f"computes of {resource}", "grant Reader on the workspace")
+        ) from None
+    return WorkspaceInfo(
+        workspace_id=str(getattr(ws, "workspace_id", "") or ""),
+        storage_account=account,
+        storage_key=key,
+        key_vault=_last_segment(ws.key_vault),
+        computes=computes,
+    )
+
+
+def _compute_info(item: dict[str, Any]) -> ComputeInfo | None:
+    props = item.get("properties") or {}
+    if props.get("computeType") != "ComputeInstance":
+        return None
+    inner = props.get("properties") or {}
+    assigned = (inner.get("personalComputeInstanceSettings") or {}).get("assignedUser") or {}
+    startup = ((inner.get("setupScripts") or {}).get("scripts") or {}).get("startupScript") or {}
+    source = startup.get("scriptSource")
+    return ComputeInfo(
+        name=str(item.get("name")),
+        state=inner.get("state"),
+        assigned_object_id=assigned.get("objectId"),
+        startup_script=startup.get("scriptData") if source == "workspaceStorage" else None,
+        raw_script_source=source,
+    )

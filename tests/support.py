@@ -1,0 +1,28 @@
+"""Helpers shared by the test suites (importable as `support`: tests/ is on pythonpath)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "inventory.yaml"
+BIN = Path(sys.executable).parent
+
+
+def run_invoke(
+    *args: str, cwd: Path = REPO, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run `invoke ARGS` from the repository root, as an admin would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [str(BIN / "invoke"), *args],
+        cwd=cwd,
+        env=full_env,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
