@@ -154,7 +154,7 @@ class Clients:
         self.max_concurrency = max_concurrency or DEFAULT_MAX_CONCURRENCY
         self.override = endpoints_override
         self._sem = threading.Semaphore(self.max_concurrency)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # make() asks for the credential under the lock
         self._cache: dict[tuple[str, ...], Any] = {}
         self._credentials: dict[str, TokenCredential] = {}
         session = requests.Session()
@@ -171,8 +171,13 @@ class Clients:
     def _common(self, ep: Endpoints) -> dict[str, Any]:
         from azure.core.pipeline.transport import RequestsTransport
 
+        transport_kwargs: dict[str, Any] = {}
+        if ep.ca_cert:
+            transport_kwargs["connection_verify"] = ep.ca_cert
         kwargs: dict[str, Any] = {
-            "transport": RequestsTransport(session=self._session, session_owner=False),
+            "transport": RequestsTransport(
+                session=self._session, session_owner=False, **transport_kwargs
+            ),
             "per_retry_policies": [InFlightLimit(self._sem)],
             "retry_total": RETRY_TOTAL,
             "retry_backoff_factor": RETRY_BACKOFF,

@@ -241,8 +241,15 @@ class Engine:
 
     def _read_secrets(self, d: _Desired) -> dict[tuple[str, str], Item]:
         pushes = d.render.pushes
-        items = self._map(lambda p: self._secret_item(d, p), pushes)
-        return {(p.vault, p.name): i for p, i in zip(pushes, items, strict=True)}
+        # The first request to a vault answers the Key Vault auth challenge (401, then retry
+        # with a token); the client caches it. Send one request per vault alone so that the
+        # others, sent concurrently, do not each pay that extra round trip.
+        first = list({p.vault: p for p in pushes}.values())
+        warm = {id(p): self._secret_item(d, p) for p in first}
+        rest = [p for p in pushes if id(p) not in warm]
+        cold = dict(zip(map(id, rest), self._map(lambda p: self._secret_item(d, p), rest),
+                        strict=True))
+        return {(p.vault, p.name): warm.get(id(p)) or cold[id(p)] for p in pushes}
 
     def _secret_item(self, d: _Desired, p: SecretPush) -> Item:
         from azure.core.exceptions import ResourceNotFoundError

@@ -360,8 +360,14 @@ class User(_Model):
     @model_validator(mode="before")
     @classmethod
     def _from_alias(cls, value: Any) -> Any:
-        """A bare string in `users` is an alias."""
-        return {"alias": value} if isinstance(value, str) else value
+        """A bare string in `users` is an alias; the compute name defaults from the alias."""
+        if isinstance(value, str):
+            value = {"alias": value}
+        if isinstance(value, dict) and value.get("compute") is None:
+            alias = value.get("alias")
+            if isinstance(alias, str):
+                value = {**value, "compute": default_compute_name(alias)}
+        return value
 
     @property
     def compute_name(self) -> str:

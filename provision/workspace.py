@@ -76,7 +76,8 @@ def explain_azure_error(exc: Exception, t: Tenant, resource: str, role_hint: str
     if status == 403 or code == "AuthorizationFailed":
         return f"permission denied on {resource} ({code or 'Forbidden'}): {role_hint}"
     if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
-        return f"cannot reach Azure for {resource}: {type(exc).__name__}"
+        detail = " ".join(str(exc).split())[:160]
+        return f"cannot reach Azure for {resource}: {type(exc).__name__}: {detail}"
     if isinstance(exc, HttpResponseError):
         return f"{resource}: HTTP {status} {code}".rstrip()
     return f"{resource}: {type(exc).__name__}"

@@ -1,0 +1,76 @@
+"""A local Azure over HTTPS that the official Azure SDK clients talk to unchanged.
+
+It emulates what msticpy-provision uses: Key Vault secrets (data plane), Azure Files (the
+workspace notebooks share) and Azure Resource Manager for Microsoft.MachineLearningServices
+(workspaces, keys, compute instances). It is the test double of every Azure-facing test and the
+target of ``--local`` runs. Built like moto: per service a backend (``models.py``: state and
+rules, no HTTP), routes (``urls.py``), a wire layer (``responses.py``) and error classes
+(``exceptions.py``); `server.Emulator` adds TLS, auth, faults, the request log and persistence.
+
+Start one::
+
+    from provision.emulator import Emulator, SeedTenant
+    with Emulator(state_dir) as emu:
+        emu.seed([SeedTenant(tenant_id=..., subscription_id=..., resource_group="rg",
+                             workspace="ws", key_vault="kv-soc", users=[("alice", "ci-alice")])])
+        ...
+
+or from a shell: ``invoke emulator --state-dir DIR [--seed inventory.yaml]``, which writes
+DIR/endpoints.json::
+
+    {"ca_cert": "/abs/DIR/ca.pem",
+     "arm": "https://127.0.0.1:PORT/_arm",
+     "keyvault": "https://127.0.0.1:PORT/_kv/{vault}",
+     "files": "https://127.0.0.1:PORT/{account}",
+     "token": "<bearer token>",
+     "storage_keys": {"<account>": "<key>"}}
+
+Point the official clients at it (checked with azure-keyvault-secrets 4.12,
+azure-storage-file-share 12.27, azure-mgmt-machinelearningservices 1.0.1)::
+
+    cred = EmulatorCredential(endpoints["token"])      # or emu.credential in-process
+    ca = endpoints["ca_cert"]
+    SecretClient(vault_url=endpoints["keyvault"].format(vault=name), credential=cred,
+                 verify_challenge_resource=False, connection_verify=ca)
+    ShareClient(account_url=endpoints["files"].format(account=acct), share_name=share,
+                credential=key,        # or AzureNamedKeyCredential(acct, key)
+                connection_verify=ca)  # or credential=cred, token_intent="backup"
+    MachineLearningServicesMgmtClient(cred, subscription_id, base_url=endpoints["arm"],
+                                      connection_verify=ca)
+
+Notes on those constructions:
+
+- ``verify_challenge_resource=False`` is required: the Key Vault challenge names
+  ``resource="https://vault.azure.net"``, which does not match the host 127.0.0.1.
+- The storage SDK takes the account name from the first path segment for an ``127.0.0.1`` host
+  and signs Shared Key requests for that path; no extra argument is needed.
+- The ML client needs no ``credential_scopes``: it asks the credential for
+  ``https://management.azure.com/.default`` and EmulatorCredential answers any scope. A real
+  credential with a custom ``base_url`` would need ``credential_scopes`` for the cloud.
+- Key Vault's challenge cache in the SDK is per host:port, and all vaults share the emulator's,
+  so only the first request of a process to any vault gets the 401 challenge.
+- ``ClientClass(..., retry_backoff_factor=0.01)`` keeps fault-injection tests fast; the storage
+  clients ignore it and need ``retry_policy=ExponentialRetry(initial_backoff=0,
+  increment_base=0, random_jitter_range=0)`` (their default first back-off is 15 s).
+- azure-keyvault-secrets 4.12 sends api-version 2026-04-01 (not 7.6); the emulator accepts any
+  api-version and requires one, as Azure does.
+
+Deliberate differences from Azure, all documented where they are implemented:
+
+- An unknown vault or storage account drops the TCP connection without an answer (logged with
+  status 0 and error VaultNotFound/AccountNotFound): in Azure the host name
+  ``<name>.vault.azure.net`` would not resolve, so clients see a connection-level error there
+  too (``azure.core.exceptions.ServiceRequestError``/``ServiceResponseError``, after retries).
+- Secret ids in Key Vault bodies use ``https://<vault>.vault.azure.net/secrets/...`` (the SDK
+  parses ids as ``/secrets/<name>/<version>``); nextLinks point at the emulator.
+- Compute instances never boot; a compute PUT reports InProgress ``backend.arm.lro_polls``
+  times (default 1), then Succeeded, and the instance is Running.
+"""
+
+from __future__ import annotations
+
+from provision.emulator.auth import EmulatorCredential
+from provision.emulator.seed import SeedTenant, seed_tenants_from_inventory
+from provision.emulator.server import Emulator
+
+__all__ = ["Emulator", "EmulatorCredential", "SeedTenant", "seed_tenants_from_inventory"]

@@ -1,0 +1,412 @@
+"""ARM wire layer: JSON bodies shaped like the Microsoft.MachineLearningServices examples in
+azure-rest-api-specs (2020-08-01 for workspaces and computes, 2024-04-01 for setupScripts),
+ARM error bodies, and long-running compute PUTs polled through ``Azure-AsyncOperation``.
+
+Storage accounts and vaults answer GET with their emulator endpoints (``primaryEndpoints.file``
+and ``vaultUri``), so a client can find the data planes from ARM as it would in Azure.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from provision.emulator.arm.exceptions import (
+    ArmError,
+    AuthenticationFailed,
+    AuthorizationFailed,
+    InvalidAuthenticationToken,
+    MissingApiVersionParameter,
+    ValidationError,
+)
+from provision.emulator.arm.models import (
+    COMPUTE_TYPE,
+    ML_PROVIDER,
+    WORKSPACE_TYPE,
+    Compute,
+    NamedResource,
+    Workspace,
+)
+from provision.emulator.arm.urls import ACTIONS, resolve
+from provision.emulator.auth import bearer_token, tokens_equal
+from provision.emulator.wire import (
+    KV_PREFIX,
+    ServiceError,
+    ServiceWire,
+    WireRequest,
+    WireResponse,
+    iso_utc,
+)
+
+if TYPE_CHECKING:
+    from provision.emulator.state import Backend
+
+__all__ = ["CALLER_OBJECT_ID", "ArmWire"]
+
+# The object id the emulator's token stands for, named in AuthorizationFailed messages.
+CALLER_OBJECT_ID = "00000000-0000-0000-0000-0000000e0001"
+_WWW_AUTH = (
+    'Bearer authorization_uri="https://login.windows.net/", error="invalid_token", '
+    'error_description="{}"'
+)
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> WireResponse:
+    out = {
+        "Content-Type": "application/json; charset=utf-8",
+        "Cache-Control": "no-cache",
+        "Pragma": "no-cache",
+        "Expires": "-1",
+    }
+    out.update(headers or {})
+    if body is None:
+        return WireResponse(status, out)
+    return WireResponse(status, out, json.dumps(body, separators=(",", ":")).encode())
+
+
+def rg_id(sub: str, rg: str) -> str:
+    return f"/subscriptions/{sub}/resourceGroups/{rg}"
+
+
+def workspace_id(ws: Workspace) -> str:
+    return f"{rg_id(ws.subscription_id, ws.resource_group)}/providers/{WORKSPACE_TYPE}/{ws.name}"
+
+
+def storage_id(sub: str, rg: str, name: str) -> str:
+    return f"{rg_id(sub, rg)}/providers/Microsoft.Storage/storageAccounts/{name}"
+
+
+def vault_id(sub: str, rg: str, name: str) -> str:
+    return f"{rg_id(sub, rg)}/providers/Microsoft.KeyVault/vaults/{name}"
+
+
+def _workspace_body(ws: Workspace) -> dict[str, Any]:
+    sub, rg = ws.subscription_id, ws.resource_group
+    base = rg_id(sub, rg)
+    insights = f"{base}/providers/microsoft.insights/components/{ws.app_insights}"
+    registry = f"{base}/providers/Microsoft.ContainerRegistry/registries/{ws.container_registry}"
+    return {
+        "id": workspace_id(ws),
+        "name": ws.name,
+        "type": WORKSPACE_TYPE,
+        "location": ws.location,
+        "tags": {},
+        "identity": {
+            "type": "SystemAssigned",
+            "principalId": ws.principal_id,
+            "tenantId": ws.tenant_id,
+        },
+        "sku": {"name": "Basic", "tier": "Basic"},
+        "properties": {
+            "workspaceId": ws.workspace_id,
+            "friendlyName": ws.name,
+            "description": "",
+            "creationTime": iso_utc(ws.created),
+            "provisioningState": "Succeeded",
+            "storageAccount": storage_id(sub, rg, ws.storage_account),
+            "keyVault": vault_id(sub, rg, ws.key_vault),
+            "applicationInsights": insights,
+            "containerRegistry": registry,
+            "discoveryUrl": f"https://{ws.location}.api.azureml.ms/discovery",
+            "hbiWorkspace": False,
+            "allowPublicAccessWhenBehindVnet": False,
+            "privateLinkCount": 0,
+            "privateEndpointConnections": [],
+            "serviceProvisionedResourceGroup": f"{ws.name}_{ws.workspace_id[:8]}",
+            "storageHnsEnabled": False,
+            "notebookInfo": {
+                "resourceId": ws.workspace_id.replace("-", ""),
+                "fqdn": f"ml-{ws.name.lower()}-{ws.location}-{ws.workspace_id}.notebooks.azure.net",
+            },
+        },
+    }
+
+
+def _compute_body(ws: Workspace, c: Compute) -> dict[str, Any]:
+    inner: dict[str, Any] = {
+        "vmSize": c.vm_size,
+        "applicationSharingPolicy": "Personal",
+        "sshSettings": {
+            "sshPublicAccess": "Disabled",
+            "adminUserName": "azureuser",
+            "sshPort": 4001,
+        },
+        "computeInstanceAuthorizationType": "personal",
+        "connectivityEndpoints": {"publicIpAddress": "127.0.0.1", "privateIpAddress": "127.0.0.1"},
+        "applications": [
+            {
+                "displayName": app,
+                "endpointUri": f"https://{c.name}.{c.location}.instances.azureml.ms/{app.lower()}",
+            }
+            for app in ("Jupyter", "JupyterLab")
+        ],
+        "createdBy": {
+            "userName": c.created_by,
+            "userOrgId": ws.tenant_id,
+            "userId": c.assigned_object_id or "",
+        },
+        "errors": None,
+        "state": c.state,
+    }
+    if c.assigned_object_id:
+        inner["personalComputeInstanceSettings"] = {
+            "assignedUser": {
+                "objectId": c.assigned_object_id,
+                "tenantId": c.assigned_tenant_id or ws.tenant_id,
+            }
+        }
+    if c.setup_scripts is not None:
+        inner["setupScripts"] = c.setup_scripts
+    return {
+        "id": f"{workspace_id(ws)}/computes/{c.name}",
+        "name": c.name,
+        "type": COMPUTE_TYPE,
+        "location": c.location,
+        "properties": {
+            "computeType": c.compute_type,
+            "computeLocation": c.location,
+            "description": c.description,
+            "provisioningState": c.provisioning_state,
+            "createdOn": iso_utc(c.created_on),
+            "modifiedOn": iso_utc(c.modified_on),
+            "isAttachedCompute": False,
+            "disableLocalAuth": True,
+            "properties": inner,
+        },
+    }
+
+
+def _named_body(res: NamedResource, rtype: str, props: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": f"{rg_id(res.subscription_id, res.resource_group)}/providers/{rtype}/{res.name}",
+        "name": res.name,
+        "type": rtype,
+        "location": res.location,
+        "tags": {},
+        "properties": props,
+    }
+
+
+class ArmWire(ServiceWire):
+    """Azure Resource Manager, for what the product reads and the compute it creates."""
+
+    name = "arm"
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.arm = backend.arm
+
+    # --- the server's hooks ---------------------------------------------------------------
+    def route(self, req: WireRequest) -> tuple[str, dict[str, str]]:
+        return resolve(req.method, req.path)
+
+    def authenticate(self, req: WireRequest, op: str) -> None:
+        header = req.header("authorization")
+        if not header:
+            raise AuthenticationFailed(
+                "Authentication failed. The 'Authorization' header is missing.",
+                headers={
+                    "WWW-Authenticate": _WWW_AUTH.format(
+                        "The authentication failed because of missing 'Authorization' header."
+                    )
+                },
+            )
+        token = bearer_token(header)
+        if token is None or not tokens_equal(token, self.backend.token):
+            raise InvalidAuthenticationToken(
+                "The access token is invalid.",
+                headers={"WWW-Authenticate": _WWW_AUTH.format("The access token is invalid.")},
+            )
+        scope = req.path.rstrip("/")
+        if req.method == "POST":
+            scope = scope.rsplit("/", 1)[0]
+        if self.arm.is_denied(scope):
+            action = ACTIONS.get(op, "*/read")
+            raise AuthorizationFailed(
+                f"The client '{CALLER_OBJECT_ID}' with object id '{CALLER_OBJECT_ID}' does not "
+                f"have authorization to perform action '{action}' over scope '{scope}' or the "
+                "scope is invalid. If access was recently granted, please refresh your "
+                "credentials."
+            )
+
+    def render_error(self, err: ServiceError, req: WireRequest) -> WireResponse:
+        headers = {"x-ms-failure-cause": "gateway"} if err.status in (401, 403) else {}
+        headers.update(err.headers)
+        return _json(err.status, {"error": {"code": err.code, "message": err.message}}, headers)
+
+    def injected_error(self, status: int, retry_after: float) -> ServiceError:
+        if status == 429:
+            return ArmError(
+                "The request is being throttled as the limit has been reached for operation type.",
+                status=429,
+                code="TooManyRequests",
+                headers={"Retry-After": f"{retry_after:g}"},
+            )
+        if status == 503:
+            return ArmError(
+                "The service is temporarily unavailable. Please retry.",
+                status=503,
+                code="ServiceUnavailable",
+            )
+        return ArmError(
+            "The server encountered an internal error. Please retry the request.",
+            status=status,
+            code="InternalServerError",
+        )
+
+    def handle(self, req: WireRequest, op: str, params: dict[str, str]) -> WireResponse:
+        if not req.query.get("api-version"):
+            raise MissingApiVersionParameter()
+        handler = getattr(self, f"op_{op}")
+        response: WireResponse = handler(req, params)
+        response.headers.setdefault("x-ms-correlation-request-id", str(uuid.uuid4()))
+        kind = "reads" if req.method == "GET" else "writes"
+        response.headers.setdefault(
+            f"x-ms-ratelimit-remaining-subscription-{kind}", "11999" if kind == "reads" else "1199"
+        )
+        return response
+
+    def _ws(self, p: dict[str, str]) -> Workspace:
+        return self.arm.workspace(p["sub"], p["rg"], p["ws"])
+
+    # --- operations -------------------------------------------------------------------------
+    def op_GetResourceGroup(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
+        group = self.arm.resource_group(p["sub"], p["rg"])
+        return _json(
+            200,
+            {
+                "id": rg_id(group.subscription_id, group.name),
+                "name": group.name,
+                "type": "Microsoft.Resources/resourceGroups",
+                "location": group.location,
+                "properties": {"provisioningState": "Succeeded"},
+            },
+        )
+
+    def op_ListWorkspacesBySubscription(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
+        items = [_workspace_body(ws) for ws in self.arm.list_workspaces(p["sub"])]
+        return _json(200, {"value": items})
+
+    def op_ListWorkspaces(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
+        items = [_workspace_body(ws) for ws in self.arm.list_workspaces(p["sub"], p["rg"])]
+        return _json(200, {"value": items})
+
+    def op_GetWorkspace(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
+        return _json(200, _workspace_body(self._ws(p)))
+
+    def op_ListWorkspaceKeys(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
+        ws = self._ws(p)
+        account = self.backend.files.find_account(ws.storage_account)
+        key = account.keys[0] if account else None
+        return _json(
+            200,
+            {
+                "userStorageKey": key,
+                "userStorageResourceId": storage_id(
+                    ws.subscription_id, ws.resource_group, ws.storage_account
+                ),
+                "appInsightsInstrumentationKey": str(
+                    uuid.uuid5(uuid.NAMESPACE_URL, ws.workspace_id)
+                ),
+                "containerRegistryCredentials": {
+                    "location": ws.location,
+                    "username": ws.container_registry,
+                    "passwords": [],
+                },
+                "notebookAccessKeys": None,
+            },
+        )
+
+    def op_ListComputes(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
+        ws = self._ws(p)
+        items = [_compute_body(ws, ws.computes[k]) for k in sorted(ws.computes)]
+        return _json(200, {"value": items})
+
+    def op_GetCompute(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
+        ws = self._ws(p)
+        return _json(200, _compute_body(ws, self.arm.compute(ws, p["compute"])))
+
+    def op_CreateOrUpdateCompute(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
+        ws = self._ws(p)
+        try:
+            body = json.loads(req.body or b"{}")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ValidationError("The request content is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise ValidationError("The request content must be a JSON object.")
+        compute, created, op = self.arm.put_compute(ws, p["compute"], body)
+        api = req.query.get("api-version", "")
+        status_url = (
+            f"{req.base_url}{req.prefix}/subscriptions/{ws.subscription_id}/providers/"
+            f"{ML_PROVIDER}/locations/{ws.location}/computeOperationsStatus/{op.id}"
+            f"?api-version={api}&service=new"
+        )
+        headers = {"Azure-AsyncOperation": status_url, "Retry-After": str(self.arm.lro_retry_after)}
+        return _json(201 if created else 200, _compute_body(ws, compute), headers)
+
+    def op_DeleteCompute(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
+        ws = self._ws(p)
+        self.arm.delete_compute(ws, p["compute"])
+        return _json(200, None)
+
+    def op_GetAsyncOperation(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
+        op = self.arm.poll(p["sub"], p["op"])
+        body: dict[str, Any] = {
+            "id": req.path,
+            "name": op.id,
+            "status": op.status,
+            "startTime": iso_utc(op.start),
+        }
+        headers = {}
+        if op.end is not None:
+            body["endTime"] = iso_utc(op.end)
+        else:
+            headers["Retry-After"] = str(self.arm.lro_retry_after)
+        return _json(200, body, headers)
+
+    def op_GetStorageAccount(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
+        res = self.arm.storage_account(p["sub"], p["rg"], p["name"])
+        body = _named_body(
+            res,
+            "Microsoft.Storage/storageAccounts",
+            {
+                "provisioningState": "Succeeded",
+                "primaryEndpoints": {"file": f"{req.base_url}/{res.name}/"},
+                "primaryLocation": res.location,
+                "statusOfPrimary": "available",
+            },
+        )
+        body.update(kind="StorageV2", sku={"name": "Standard_LRS", "tier": "Standard"})
+        return _json(200, body)
+
+    def op_ListStorageAccountKeys(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
+        res = self.arm.storage_account(p["sub"], p["rg"], p["name"])
+        account = self.backend.files.find_account(res.name)
+        keys = account.keys if account else []
+        return _json(
+            200,
+            {
+                "keys": [
+                    {"keyName": f"key{i + 1}", "value": k, "permissions": "FULL"}
+                    for i, k in enumerate(keys)
+                ]
+            },
+        )
+
+    def op_GetVault(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
+        res = self.arm.vault(p["sub"], p["rg"], p["name"])
+        body = _named_body(
+            res,
+            "Microsoft.KeyVault/vaults",
+            {
+                "tenantId": res.tenant_id,
+                "sku": {"family": "A", "name": "standard"},
+                "vaultUri": f"{req.base_url}{KV_PREFIX}/{res.name}/",
+                "enableSoftDelete": True,
+                "softDeleteRetentionInDays": 90,
+                "enableRbacAuthorization": True,
+                "provisioningState": "Succeeded",
+            },
+        )
+        return _json(200, body)

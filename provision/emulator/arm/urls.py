@@ -1,0 +1,87 @@
+"""ARM routes below the emulator's ARM prefix (``/_arm``). ARM paths are case-insensitive."""
+
+from __future__ import annotations
+
+import re
+
+from provision.emulator.arm.exceptions import ArmError
+
+__all__ = ["ACTIONS", "OPERATIONS", "resolve"]
+
+_SUB = r"/subscriptions/(?P<sub>[^/]+)"
+_RG = _SUB + r"/resourceGroups/(?P<rg>[^/]+)"
+_ML = r"/providers/Microsoft\.MachineLearningServices"
+_WS = _RG + _ML + r"/workspaces/(?P<ws>[^/]+)"
+
+ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
+    (method, re.compile("^" + pattern + "/?$", re.IGNORECASE), op)
+    for method, pattern, op in (
+        ("GET", _RG, "GetResourceGroup"),
+        ("GET", _SUB + _ML + r"/workspaces", "ListWorkspacesBySubscription"),
+        ("GET", _RG + _ML + r"/workspaces", "ListWorkspaces"),
+        ("GET", _WS, "GetWorkspace"),
+        ("POST", _WS + r"/listKeys", "ListWorkspaceKeys"),
+        ("GET", _WS + r"/computes", "ListComputes"),
+        ("GET", _WS + r"/computes/(?P<compute>[^/]+)", "GetCompute"),
+        ("PUT", _WS + r"/computes/(?P<compute>[^/]+)", "CreateOrUpdateCompute"),
+        ("DELETE", _WS + r"/computes/(?P<compute>[^/]+)", "DeleteCompute"),
+        (
+            "GET",
+            _SUB + _ML + r"/locations/(?P<location>[^/]+)/computeOperationsStatus/"
+            r"(?P<op>[^/]+)",
+            "GetAsyncOperation",
+        ),
+        (
+            "GET",
+            _RG + r"/providers/Microsoft\.Storage/storageAccounts/(?P<name>[^/]+)",
+            "GetStorageAccount",
+        ),
+        (
+            "POST",
+            _RG + r"/providers/Microsoft\.Storage/storageAccounts/(?P<name>[^/]+)/listKeys",
+            "ListStorageAccountKeys",
+        ),
+        ("GET", _RG + r"/providers/Microsoft\.KeyVault/vaults/(?P<name>[^/]+)", "GetVault"),
+    )
+)
+
+OPERATIONS: tuple[str, ...] = tuple(dict.fromkeys(op for _, _, op in ROUTES))
+
+# The RBAC action each operation needs, for AuthorizationFailed messages.
+ACTIONS: dict[str, str] = {
+    "GetResourceGroup": "Microsoft.Resources/subscriptions/resourceGroups/read",
+    "ListWorkspacesBySubscription": "Microsoft.MachineLearningServices/workspaces/read",
+    "ListWorkspaces": "Microsoft.MachineLearningServices/workspaces/read",
+    "GetWorkspace": "Microsoft.MachineLearningServices/workspaces/read",
+    "ListWorkspaceKeys": "Microsoft.MachineLearningServices/workspaces/listKeys/action",
+    "ListComputes": "Microsoft.MachineLearningServices/workspaces/computes/read",
+    "GetCompute": "Microsoft.MachineLearningServices/workspaces/computes/read",
+    "CreateOrUpdateCompute": "Microsoft.MachineLearningServices/workspaces/computes/write",
+    "DeleteCompute": "Microsoft.MachineLearningServices/workspaces/computes/delete",
+    "GetAsyncOperation": "Microsoft.MachineLearningServices/locations/computeOperationsStatus/read",
+    "GetStorageAccount": "Microsoft.Storage/storageAccounts/read",
+    "ListStorageAccountKeys": "Microsoft.Storage/storageAccounts/listKeys/action",
+    "GetVault": "Microsoft.KeyVault/vaults/read",
+}
+
+
+def resolve(method: str, path: str) -> tuple[str, dict[str, str]]:
+    path_matched = False
+    for route_method, pattern, op in ROUTES:
+        match = pattern.match(path)
+        if match is None:
+            continue
+        path_matched = True
+        if route_method == method:
+            return op, {k: v for k, v in match.groupdict().items() if v is not None}
+    if path_matched:
+        raise ArmError(
+            f"The requested method {method} is not supported on {path}.",
+            status=405,
+            code="MethodNotAllowed",
+        )
+    raise ArmError(
+        f"No HTTP resource was found that matches the request URI '{path}'.",
+        status=404,
+        code="InvalidResourceType",
+    )

@@ -1,0 +1,1 @@
+"""Azure Key Vault secrets data plane: state model (models), routes (urls), wire (responses)."""

@@ -1,0 +1,56 @@
+"""Key Vault routes: which (method, path below ``/_kv/<vault>``) is which REST operation."""
+
+from __future__ import annotations
+
+import re
+
+from provision.emulator.keyvault.exceptions import KeyVaultError
+
+__all__ = ["OPERATIONS", "resolve"]
+
+_NAME = r"(?P<name>[^/]+)"
+_VERSION = r"(?:/(?P<version>[^/]*))?"
+
+# (method, path pattern, operation). The first match wins, so fixed words come before names.
+ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
+    (method, re.compile(pattern + r"/?$"), op)
+    for method, pattern, op in (
+        ("GET", r"^/secrets", "GetSecrets"),
+        ("POST", r"^/secrets/restore", "RestoreSecret"),
+        ("GET", rf"^/secrets/{_NAME}/versions", "GetSecretVersions"),
+        ("POST", rf"^/secrets/{_NAME}/backup", "BackupSecret"),
+        ("PUT", rf"^/secrets/{_NAME}", "SetSecret"),
+        ("DELETE", rf"^/secrets/{_NAME}", "DeleteSecret"),
+        ("GET", rf"^/secrets/{_NAME}{_VERSION}", "GetSecret"),
+        ("PATCH", rf"^/secrets/{_NAME}{_VERSION}", "UpdateSecret"),
+        ("GET", r"^/deletedsecrets", "GetDeletedSecrets"),
+        ("POST", rf"^/deletedsecrets/{_NAME}/recover", "RecoverDeletedSecret"),
+        ("GET", rf"^/deletedsecrets/{_NAME}", "GetDeletedSecret"),
+        ("DELETE", rf"^/deletedsecrets/{_NAME}", "PurgeDeletedSecret"),
+    )
+)
+
+OPERATIONS: tuple[str, ...] = tuple(dict.fromkeys(op for _, _, op in ROUTES))
+
+
+def resolve(method: str, path: str) -> tuple[str, dict[str, str]]:
+    """The operation name and path parameters of a request, or a KeyVaultError."""
+    path_matched = False
+    for route_method, pattern, op in ROUTES:
+        match = pattern.match(path)
+        if match is None:
+            continue
+        path_matched = True
+        if route_method == method:
+            return op, {k: v for k, v in match.groupdict().items() if v is not None}
+    if path_matched:
+        raise KeyVaultError(
+            f"The HTTP method {method} is not allowed on {path}.",
+            status=405,
+            code="MethodNotAllowed",
+        )
+    raise KeyVaultError(
+        f"The requested path {path} is not a Key Vault secrets operation.",
+        status=404,
+        code="NotFound",
+    )

@@ -1,0 +1,78 @@
+"""requests.jsonl: one JSON line per request the emulator answered (or dropped).
+
+Each line: ``{"ts", "service", "method", "path", "status", "op"}`` plus ``"fault"`` when the
+answer was injected (``"429"``, ``"500"``, ``"503"`` or ``"reset"``; a reset has status 0) and
+``"error"`` with the service error code when the answer is an error. The line is written and
+flushed before the response leaves the server, so another process that reads the file after its
+request finished sees the line.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RequestLog", "read_request_log"]
+
+
+class RequestLog:
+    """Append-only writer of requests.jsonl (thread-safe; one write and flush per line)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._fh = path.open("a", encoding="utf-8", buffering=1 << 16)
+
+    def write(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        status: int,
+        op: str,
+        fault: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        entry: dict[str, Any] = {
+            "ts": round(time.time(), 6),
+            "service": service,
+            "method": method,
+            "path": path,
+            "status": status,
+            "op": op,
+        }
+        if fault is not None:
+            entry["fault"] = fault
+        if error is not None:
+            entry["error"] = error
+        line = json.dumps(entry, separators=(",", ":")) + "\n"
+        with self._lock:
+            if self._fh.closed:
+                return
+            self._fh.write(line)
+            self._fh.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._fh.closed:
+                self._fh.close()
+
+
+def read_request_log(path: Path) -> list[dict[str, Any]]:
+    """Parse requests.jsonl; a partly written last line is skipped."""
+    if not path.exists():
+        return []
+    entries: list[dict[str, Any]] = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                entries.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return entries

@@ -1,0 +1,400 @@
+"""The emulator's HTTPS server and its in-process handle, `Emulator`.
+
+One aiohttp server on 127.0.0.1 answers all three services, told apart by path:
+
+    https://127.0.0.1:PORT/_arm/...              Azure Resource Manager
+    https://127.0.0.1:PORT/_kv/<vault>/...       Key Vault (data plane) of vault <vault>
+    https://127.0.0.1:PORT/<account>/...         Azure Files of storage account <account>
+
+The server adds what every service shares: TLS (a certificate from a throwaway CA made by
+trustme, kept in STATE_DIR so clients keep trusting it across restarts), ``x-ms-request-id``,
+fault injection, the request log, and periodic snapshots of the state. The event loop runs in
+a background thread, so tests and ``--local`` runs use the emulator in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import ssl
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import unquote
+
+import trustme
+from aiohttp import web
+
+from provision.emulator.arm.responses import ArmWire
+from provision.emulator.auth import EmulatorCredential
+from provision.emulator.faults import FaultInjector
+from provision.emulator.files.responses import FilesWire
+from provision.emulator.keyvault.responses import KeyVaultWire
+from provision.emulator.requestlog import RequestLog, read_request_log
+from provision.emulator.seed import SeedTenant, seed_backend
+from provision.emulator.state import SAVE_INTERVAL_S, Backend
+from provision.emulator.wire import (
+    ARM_PREFIX,
+    KV_PREFIX,
+    ServiceError,
+    ServiceWire,
+    WireRequest,
+    WireResponse,
+    new_request_id,
+)
+from provision.errors import UserInputError
+
+__all__ = ["Emulator"]
+
+log = logging.getLogger(__name__)
+
+ENDPOINTS_NAME = "endpoints.json"
+REQUESTS_NAME = "requests.jsonl"
+CA_NAME = "ca.pem"
+CA_KEY_NAME = "ca-key.pem"
+MAX_BODY_BYTES = 64 * 1024 * 1024
+START_TIMEOUT_S = 15.0
+
+
+def _load_or_create_ca(state_dir: Path) -> trustme.CA:
+    cert, key = state_dir / CA_NAME, state_dir / CA_KEY_NAME
+    if cert.exists() and key.exists():
+        return trustme.CA.from_pem(cert.read_bytes(), key.read_bytes())
+    ca = trustme.CA(organization_name="msticpy-provision emulator")
+    ca.cert_pem.write_to_path(str(cert))
+    fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(ca.private_key_pem.bytes())
+    return ca
+
+
+class Emulator:
+    """A running local Azure: Key Vault secrets, Azure Files and ML workspace ARM over HTTPS.
+
+    Use as a context manager (or call `start` and `stop`). See the package docstring for how
+    the official SDK clients are pointed at it.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path | str,
+        port: int = 0,
+        faults: str | None = None,
+        latency_ms: float = 0.0,
+        fault_seed: int = 0,
+    ) -> None:
+        self.state_dir = Path(state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._requested_port = port
+        self.faults = FaultInjector(faults, seed=fault_seed, latency_ms=latency_ms)
+        self.backend = Backend.load(self.state_dir)
+        self._services: dict[str, ServiceWire] = {
+            "arm": ArmWire(self.backend),
+            "keyvault": KeyVaultWire(self.backend),
+            "files": FilesWire(self.backend),
+        }
+        self._log: RequestLog | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._saver: asyncio.Task[None] | None = None
+        self._ready = threading.Event()
+        self._start_error: BaseException | None = None
+        self.port = 0
+        self.endpoints: dict[str, Any] = {}
+
+    # --- public API -------------------------------------------------------------------------
+    @property
+    def endpoints_file(self) -> Path:
+        return self.state_dir / ENDPOINTS_NAME
+
+    @property
+    def requests_file(self) -> Path:
+        return self.state_dir / REQUESTS_NAME
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.state_dir / CA_NAME
+
+    @property
+    def base_url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def credential(self) -> EmulatorCredential:
+        return EmulatorCredential(self.backend.token)
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Every line of requests.jsonl, parsed."""
+        return read_request_log(self.requests_file)
+
+    def seed(self, tenants: list[SeedTenant]) -> None:
+        """Create the tenants' resources (idempotent) and refresh endpoints.json."""
+        seed_backend(self.backend, tenants)
+        self.save()
+        if self.port:
+            self._write_endpoints()
+
+    def set_faults(self, spec: str | None) -> None:
+        self.faults.set_spec(spec)
+
+    def set_latency(self, ms: float) -> None:
+        self.faults.set_latency(ms)
+
+    def deny(self, scope_prefix: str) -> None:
+        """Answer ARM requests on resources under this ARM id prefix with 403."""
+        with self.backend.lock:
+            self.backend.arm.deny(scope_prefix)
+
+    def allow_all(self) -> None:
+        """Undo every `deny`."""
+        with self.backend.lock:
+            self.backend.arm.denied.clear()
+
+    def save(self) -> None:
+        """Write the state snapshot now (it is also written periodically and on stop)."""
+        self.backend.save(self.state_dir)
+
+    def start(self) -> Emulator:
+        if self._thread is not None:
+            return self
+        ca = _load_or_create_ca(self.state_dir)
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1", "localhost", "::1").configure_cert(ctx)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", self._requested_port))
+        except OSError as exc:
+            sock.close()
+            raise UserInputError(
+                [f"--port {self._requested_port}: cannot listen on 127.0.0.1: {exc.strerror}"]
+            ) from None
+        sock.listen(512)
+        self.port = sock.getsockname()[1]
+        self._log = RequestLog(self.requests_file)
+        self._ready.clear()
+        self._thread = threading.Thread(
+            target=self._run, args=(sock, ctx), name=f"azure-emulator-{self.port}", daemon=True
+        )
+        self._thread.start()
+        if not self._ready.wait(START_TIMEOUT_S) or self._start_error is not None:
+            self.stop()
+            raise RuntimeError(f"emulator did not start: {self._start_error}")
+        self._write_endpoints()
+        return self
+
+    def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is not None and thread is not None and thread.is_alive():
+            future = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
+            with contextlib.suppress(Exception):
+                future.result(timeout=10)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=10)
+        self._thread = self._loop = None
+        self.save()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- endpoints.json -----------------------------------------------------------------------
+    def _write_endpoints(self) -> None:
+        with self.backend.lock:
+            accounts = sorted(self.backend.files.accounts.items())
+            keys = {name: acct.keys[0] for name, acct in accounts}
+        self.endpoints = {
+            "ca_cert": str(self.ca_cert.resolve()),
+            "arm": f"{self.base_url}{ARM_PREFIX}",
+            "keyvault": f"{self.base_url}{KV_PREFIX}/{{vault}}",
+            "files": f"{self.base_url}/{{account}}",
+            "token": self.backend.token,
+            "storage_keys": keys,
+        }
+        tmp = self.endpoints_file.with_name(f".{ENDPOINTS_NAME}.tmp")
+        tmp.write_text(json.dumps(self.endpoints, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, self.endpoints_file)
+
+    # --- the event loop thread ------------------------------------------------------------------
+    def _run(self, sock: socket.socket, ctx: ssl.SSLContext) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._startup(sock, ctx))
+        except BaseException as exc:  # reported to start()
+            self._start_error = exc
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def _startup(self, sock: socket.socket, ctx: ssl.SSLContext) -> None:
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=0.5
+        )
+        await self._runner.setup()
+        site = web.SockSite(self._runner, sock, ssl_context=ctx)
+        await site.start()
+        self._saver = asyncio.get_running_loop().create_task(self._save_periodically())
+
+    async def _shutdown(self) -> None:
+        if self._saver is not None:
+            self._saver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._saver
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _save_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(SAVE_INTERVAL_S)
+            try:
+                self.backend.save(self.state_dir)
+            except OSError as exc:  # keep serving; the next round tries again
+                log.warning("could not save emulator state: %s", exc)
+
+    # --- one request ------------------------------------------------------------------------------
+    def _split(self, path: str) -> tuple[str, str, str, str]:
+        """(service, prefix, scope, path below the prefix) of a decoded request path."""
+        if path == ARM_PREFIX or path.startswith(ARM_PREFIX + "/"):
+            return "arm", ARM_PREFIX, "", path[len(ARM_PREFIX) :]
+        if path.startswith(KV_PREFIX + "/"):
+            vault, _, rest = path[len(KV_PREFIX) + 1 :].partition("/")
+            return "keyvault", f"{KV_PREFIX}/{vault}", vault, "/" + rest
+        account, _, rest = path[1:].partition("/")
+        return "files", f"/{account}", account, "/" + rest
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        raw_path, _, query_string = request.raw_path.partition("?")
+        service, prefix, scope, sub_path = self._split(unquote(raw_path))
+        headers: dict[str, str] = {}
+        for name, value in request.headers.items():
+            key = name.lower()
+            headers[key] = f"{headers[key]},{value}" if key in headers else value
+        req = WireRequest(
+            method=request.method,
+            raw_path=raw_path,
+            path=sub_path,
+            query_string=query_string,
+            headers=headers,
+            body=await request.read(),
+            base_url=f"{request.scheme}://{request.host}",
+            prefix=prefix,
+            scope=scope,
+            raw_headers=list(request.headers.items()),
+            request_id=new_request_id(),
+        )
+        wire = self._services[service]
+        lock = self.backend.lock
+        op = "Unknown"
+        try:
+            with lock:
+                op, params = wire.route(req)
+        except ServiceError as err:
+            return self._reply(request, wire, req, op, wire.render_error(err, req), err.code)
+        decision = self.faults.decide(service, op)
+        if decision.delay_s > 0:
+            await asyncio.sleep(decision.delay_s)
+        failure = decision.failure
+        if failure is not None:
+            if failure.kind == "reset":
+                return self._drop(request, req, service, op, fault="reset")
+            injected = wire.injected_error(int(failure.kind), failure.retry_after)
+            return self._reply(
+                request,
+                wire,
+                req,
+                op,
+                wire.render_error(injected, req),
+                injected.code,
+                fault=failure.kind,
+            )
+        error_code: str | None = None
+        with lock:
+            if not wire.scope_exists(req):
+                missing = "VaultNotFound" if service == "keyvault" else "AccountNotFound"
+                return self._drop(request, req, service, op, error=missing)
+            try:
+                wire.authenticate(req, op)
+                response = wire.handle(req, op, params)
+            except ServiceError as err:
+                response, error_code = wire.render_error(err, req), err.code
+        return self._reply(request, wire, req, op, response, error_code)
+
+    def _reply(
+        self,
+        request: web.Request,
+        wire: ServiceWire,
+        req: WireRequest,
+        op: str,
+        response: WireResponse,
+        error_code: str | None,
+        fault: str | None = None,
+    ) -> web.StreamResponse:
+        headers = response.headers
+        headers["x-ms-request-id"] = req.request_id
+        client_id = req.header("x-ms-client-request-id")
+        if client_id:
+            headers["x-ms-client-request-id"] = client_id
+        if self._log is not None:
+            self._log.write(
+                wire.name,
+                req.method,
+                unquote(req.raw_path),
+                response.status,
+                op,
+                fault=fault,
+                error=error_code,
+            )
+        if request.method == "HEAD" and "Content-Length" in headers:
+            # The size of the resource, not of this (empty) answer: a StreamResponse keeps it.
+            length = int(headers.pop("Content-Length"))
+            head = web.StreamResponse(status=response.status, headers=headers)
+            head.content_length = length
+            return head
+        return web.Response(status=response.status, headers=headers, body=response.body)
+
+    def _drop(
+        self,
+        request: web.Request,
+        req: WireRequest,
+        service: str,
+        op: str,
+        *,
+        fault: str | None = None,
+        error: str | None = None,
+    ) -> web.Response:
+        if self._log is not None:
+            self._log.write(
+                service, req.method, unquote(req.raw_path), 0, op, fault=fault, error=error
+            )
+        transport = request.transport
+        if transport is not None:
+            transport.abort()
+        # Writing this to the aborted transport fails with ConnectionError, which aiohttp takes
+        # as a client that went away: nothing is sent and nothing is logged.
+        return web.Response(status=500)

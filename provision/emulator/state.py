@@ -1,0 +1,94 @@
+"""The emulator's world: every service's backend, its bearer token, and its snapshot on disk.
+
+The snapshot is STATE_DIR/state.json (file contents base64-encoded inside), written atomically
+(temporary file + rename) whenever something changed, at most every `SAVE_INTERVAL_S`, and on
+stop. A new emulator on the same folder loads it, so the world survives restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from provision.emulator.arm.models import ArmBackend
+from provision.emulator.auth import new_token
+from provision.emulator.files.models import FilesBackend
+from provision.emulator.keyvault.models import KeyVaultBackend
+from provision.errors import Problem, UserInputError
+
+__all__ = ["SNAPSHOT_NAME", "Backend"]
+
+SNAPSHOT_NAME = "state.json"
+SNAPSHOT_VERSION = 1
+SAVE_INTERVAL_S = 0.5
+
+
+class Backend:
+    """All state models of one emulator. Hold `lock` while reading or changing them."""
+
+    def __init__(self, token: str | None = None) -> None:
+        self.lock = threading.RLock()
+        self.token = token or new_token()
+        self.keyvault = KeyVaultBackend()
+        self.files = FilesBackend()
+        self.arm = ArmBackend()
+        self._saved_revision = -1
+
+    @property
+    def revision(self) -> int:
+        return self.keyvault.revision + self.files.revision + self.arm.revision
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": SNAPSHOT_VERSION,
+            "token": self.token,
+            "keyvault": self.keyvault.to_dict(),
+            "files": self.files.to_dict(),
+            "arm": self.arm.to_dict(),
+        }
+
+    def load_dict(self, data: dict[str, Any]) -> None:
+        if data.get("version") != SNAPSHOT_VERSION:
+            raise ValueError(f"unsupported emulator state version {data.get('version')!r}")
+        self.token = data["token"]
+        self.keyvault.load_dict(data.get("keyvault", {}))
+        self.files.load_dict(data.get("files", {}))
+        self.arm.load_dict(data.get("arm", {}))
+
+    @classmethod
+    def load(cls, state_dir: Path) -> Backend:
+        """The backend saved in state_dir, or a new empty one."""
+        backend = cls()
+        path = state_dir / SNAPSHOT_NAME
+        if path.exists():
+            try:
+                backend.load_dict(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise UserInputError(
+                    [
+                        Problem(
+                            f"not a readable emulator state ({exc}); use another --state-dir "
+                            "or remove the file to start from an empty world",
+                            file=str(path),
+                        )
+                    ]
+                ) from None
+        backend._saved_revision = backend.revision
+        return backend
+
+    def save(self, state_dir: Path, *, force: bool = False) -> bool:
+        """Write the snapshot if anything changed since the last save; True when written."""
+        with self.lock:
+            revision = self.revision
+            if not force and revision == self._saved_revision:
+                return False
+            text = json.dumps(self.to_dict(), separators=(",", ":"))
+        path = state_dir / SNAPSHOT_NAME
+        tmp = path.with_name(f".{SNAPSHOT_NAME}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+        self._saved_revision = revision
+        return True
