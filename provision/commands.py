@@ -237,7 +237,13 @@ def verify_command(opts: RunOptions) -> int:
 
 def onboard_command(opts: RunOptions) -> int:
     """validate -> plan -> apply -> verify, against one set of endpoints."""
-    from provision.report import as_document, print_json, print_tables, write_step_summary
+    from provision.report import (
+        as_document,
+        print_json,
+        print_summary,
+        print_tables,
+        write_step_summary,
+    )
 
     inv, renders = prepare(opts.inventory, opts.tenants, opts.templates, check_secrets=True)
     if not opts.as_json:
@@ -249,7 +255,7 @@ def onboard_command(opts: RunOptions) -> int:
         ok_renders = [r for r, p in zip(renders, planned, strict=True) if p.error is None]
         applied = run_engine("apply", opts, inv, ok_renders, ep) if ok_renders else []
         if not opts.as_json:
-            print_tables("apply", applied)
+            print_summary("apply", applied)
         verified = run_engine("verify", opts, inv, ok_renders, ep) if ok_renders else []
     failed_plan = [p for p in planned if p.error]
     final = failed_plan + [v if v.error else a for a, v in zip(applied, verified, strict=True)]
@@ -262,7 +268,7 @@ def onboard_command(opts: RunOptions) -> int:
             )
         )
     else:
-        print_tables("verify", verified)
+        print_summary("verify", verified)
         _print_where(inv, renders, opts)
     write_step_summary("apply", final)
     return 1 if any(r.error for r in final) else 0

@@ -247,8 +247,9 @@ class Engine:
         first = list({p.vault: p for p in pushes}.values())
         warm = {id(p): self._secret_item(d, p) for p in first}
         rest = [p for p in pushes if id(p) not in warm]
-        cold = dict(zip(map(id, rest), self._map(lambda p: self._secret_item(d, p), rest),
-                        strict=True))
+        cold = dict(
+            zip(map(id, rest), self._map(lambda p: self._secret_item(d, p), rest), strict=True)
+        )
         return {(p.vault, p.name): warm.get(id(p)) or cold[id(p)] for p in pushes}
 
     def _secret_item(self, d: _Desired, p: SecretPush) -> Item:

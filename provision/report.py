@@ -59,11 +59,30 @@ def summary_line(mode: str, results: list[TenantResult]) -> str:
     )
 
 
-def print_tables(mode: str, results: list[TenantResult], show_noop: bool = False) -> None:
+def _console() -> Any:
     from rich.console import Console
+
+    # Piped or in CI, rich would wrap at 80 columns; log viewers are wider.
+    width = None if sys.stdout.isatty() else 140
+    return Console(file=sys.stdout, highlight=False, soft_wrap=False, width=width)
+
+
+def print_summary(mode: str, results: list[TenantResult]) -> None:
+    """One line per tenant and the total: for steps whose items were already shown."""
+    console = _console()
+    for r in results:
+        c = r.counts()
+        status = f"[red]FAILED: {r.error}[/red]" if r.error else "[green]ok[/green]"
+        console.print(
+            f"  {r.tenant}: {status}  (+{c['create']} ~{c['update']} -{c['delete']} ={c['noop']})"
+        )
+    console.print(summary_line(mode, results))
+
+
+def print_tables(mode: str, results: list[TenantResult], show_noop: bool = False) -> None:
     from rich.table import Table
 
-    console = Console(file=sys.stdout, highlight=False, soft_wrap=False)
+    console = _console()
     for r in results:
         counts = r.counts()
         status = "[red]FAILED[/red]" if r.error else "[green]ok[/green]"

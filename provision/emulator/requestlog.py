@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RequestLog", "read_request_log"]
+__all__ = ["RequestLog", "is_write", "read_request_log"]
 
 
 class RequestLog:
@@ -76,3 +76,13 @@ def read_request_log(path: Path) -> list[dict[str, Any]]:
             except json.JSONDecodeError:
                 continue
     return entries
+
+
+# Operations sent with a writing HTTP method that only read (ARM "actions" such as listKeys).
+READ_ACTIONS = frozenset({"ListWorkspaceKeys"})
+WRITE_METHODS = frozenset({"PUT", "POST", "PATCH", "DELETE"})
+
+
+def is_write(entry: dict[str, Any]) -> bool:
+    """Whether a requests.jsonl entry asked the service to change state."""
+    return entry.get("method") in WRITE_METHODS and entry.get("op") not in READ_ACTIONS
