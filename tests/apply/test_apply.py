@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from azure.keyvault.secrets import SecretClient
 from azure.storage.fileshare import ShareClient, ShareLeaseClient
+from support import BIN, EXAMPLE, run_invoke
 
 from provision.emulator import Emulator, seed_tenants_from_inventory
 from provision.emulator.requestlog import is_write
@@ -21,7 +22,6 @@ from provision.inventory import load_inventory
 from provision.render import render_tenants
 from provision.share import LOCK_FILE
 from provision.workspace import CODE_SHARE
-from support import BIN, EXAMPLE, run_invoke
 
 
 @pytest.fixture
