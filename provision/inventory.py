@@ -356,6 +356,7 @@ class Autoload(_Model):
 class User(_Model):
     alias: Alias
     compute: ComputeName | None = None
+    object_id: Guid | None = None  # Entra object id: create-compute assigns the instance to it
 
     @model_validator(mode="before")
     @classmethod

@@ -33,6 +33,7 @@ class ComputeInfo:
 @dataclass(frozen=True)
 class WorkspaceInfo:
     workspace_id: str
+    location: str
     storage_account: str
     storage_key: str
     key_vault: str | None  # name of the workspace's associated vault
@@ -136,6 +137,7 @@ def discover(clients: Any, t: Tenant) -> WorkspaceInfo:
         ) from None
     return WorkspaceInfo(
         workspace_id=str(getattr(ws, "workspace_id", "") or ""),
+        location=str(getattr(ws, "location", "") or ""),
         storage_account=account,
         storage_key=key,
         key_vault=_last_segment(ws.key_vault),
