@@ -372,10 +372,13 @@ def create_compute(
 
 
 @task(
+    iterable=["tenant"],
     help={
         "inventory": INVENTORY_HELP,
         "changed_since": "git ref: only tenants whose entry, secret names or templates changed",
         "chunks": "group tenants into at most N jobs (for fleets beyond the matrix limit)",
+        "tenant": "only these tenants (repeatable)",
+        "templates": TEMPLATES_HELP,
     },
 )
 @_user_errors
@@ -384,11 +387,21 @@ def matrix(
     inventory: str,
     changed_since: str | None = None,
     chunks: int = 0,
+    tenant: list[str] | None = None,
+    templates: str | None = None,
 ) -> None:
     """Print the tenants as a GitHub Actions matrix (JSON for fromJSON)."""
     from provision.matrix import matrix_command
 
-    raise Exit(code=matrix_command(inventory, changed_since=changed_since, chunks=chunks))
+    raise Exit(
+        code=matrix_command(
+            inventory,
+            changed_since=changed_since,
+            chunks=chunks,
+            templates=templates,
+            tenants=tuple(tenant or ()),
+        )
+    )
 
 
 @task(

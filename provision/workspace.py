@@ -113,7 +113,8 @@ def discover(clients: Any, t: Tenant) -> WorkspaceInfo:
                 exc,
                 t,
                 f"keys of {resource}",
-                "listKeys needs Contributor or AzureML Data Scientist on the workspace",
+                "listKeys needs workspaces/listKeys/action: Contributor or a custom role "
+            "on the workspace (AzureML Data Scientist excludes it)",
             )
         ) from None
     key = getattr(keys, "user_storage_key", None)

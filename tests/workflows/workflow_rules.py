@@ -1,0 +1,183 @@
+"""The security invariants of our GitHub Actions workflows, as a checker that returns problems.
+
+`workflow_problems(doc)` takes a workflow as loaded by `yaml.safe_load` and returns one line per
+broken rule (empty when the workflow is sound). The tests run it on the real workflows and on
+deliberately broken copies, which proves that each rule can fail.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SHA_PIN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$")
+DOCKER_DIGEST = re.compile(r"^docker://[^@\s]+@sha256:[0-9a-f]{64}$")
+TENANT_EXPR = re.compile(r"\$\{\{\s*matrix\.tenant\s*\}\}")
+SECRET_EXPR = re.compile(r"^\$\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
+TOJSON_SECRETS = re.compile(r"tojson\s*\(\s*secrets\s*\)", re.IGNORECASE)
+XTRACE = re.compile(r"(^|[\s;&|])(set\s+-[a-wyz]*x|set\s+-o\s+xtrace|bash\s+-[a-z]*x)", re.M)
+# A value that differs between runs: a group containing one is not "one apply per tenant".
+PER_RUN = re.compile(r"github\.(run_id|run_number|run_attempt|sha|event)")
+TENANT_JOB_PERMISSIONS = {"id-token": "write", "contents": "read"}
+MINIMAL_TOP_PERMISSIONS: tuple[dict[str, str], ...] = ({}, {"contents": "read"})
+
+
+def load_workflow(path: Path) -> dict[str, Any]:
+    """Load a workflow; YAML 1.1 reads the key `on` as True, so put it back under "on"."""
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: not a mapping")
+    if True in doc:
+        doc["on"] = doc.pop(True)
+    return doc
+
+
+def workflow_problems(doc: Mapping[str, Any]) -> list[str]:
+    """Every broken invariant of one workflow, one line each."""
+    problems: list[str] = []
+    if "permissions" not in doc:
+        problems.append("top-level permissions missing (default token permissions apply)")
+    elif doc["permissions"] not in MINIMAL_TOP_PERMISSIONS:
+        problems.append(
+            f"top-level permissions {doc['permissions']!r} are not minimal "
+            "(expected {} or {contents: read}; grant more per job)"
+        )
+    if TOJSON_SECRETS.search(json.dumps(doc, default=str)):
+        problems.append("toJSON(secrets) exposes every secret to the job")
+    problems.extend(_secrets_outside_step_env("workflow env", doc.get("env")))
+
+    jobs: Mapping[str, Any] = doc.get("jobs") or {}
+    secret_lists: dict[str, set[str]] = {}
+    for job_id, job in jobs.items():
+        where = f"job {job_id}"
+        if "timeout-minutes" not in job:
+            problems.append(f"{where}: no timeout-minutes")
+        problems.extend(_secrets_outside_step_env(f"{where} env", job.get("env")))
+        problems.extend(_permission_problems(where, job))
+        if is_tenant_job(job):
+            problems.extend(_tenant_job_problems(where, job))
+        for index, step in enumerate(job.get("steps") or []):
+            problems.extend(_step_problems(f"{where} step {index + 1}", step))
+            run = str(step.get("run", ""))
+            if re.search(r"\binvoke\s+(plan|apply)\b", run):
+                secret_lists[f"{job_id} step {index + 1}"] = set(_secret_env(step))
+    if len({frozenset(s) for s in secret_lists.values()}) > 1:
+        detail = "; ".join(f"{k}: {sorted(v)}" for k, v in secret_lists.items())
+        problems.append(f"plan and apply steps export different secret names ({detail})")
+    return problems
+
+
+def is_tenant_job(job: Mapping[str, Any]) -> bool:
+    """A job that runs per tenant: its matrix comes from fromJSON, or it logs in to Azure."""
+    matrix = (job.get("strategy") or {}).get("matrix")
+    if isinstance(matrix, str) and "fromjson(" in matrix.lower():
+        return True
+    return any(
+        str(s.get("uses", "")).lower().startswith("azure/login@") for s in job.get("steps") or []
+    )
+
+
+def is_apply_job(job: Mapping[str, Any]) -> bool:
+    return any(
+        re.search(r"\binvoke\s+apply\b", str(s.get("run", ""))) for s in job.get("steps") or []
+    )
+
+
+def _permission_problems(where: str, job: Mapping[str, Any]) -> Iterator[str]:
+    perms = job.get("permissions")
+    if perms is None:
+        return
+    if not isinstance(perms, dict):
+        yield f"{where}: permissions {perms!r} (use an explicit mapping)"
+        return
+    for scope, level in perms.items():
+        if level == "write" and not (scope == "id-token" and is_tenant_job(job)):
+            yield f"{where}: permissions grant {scope}: write"
+
+
+def _tenant_job_problems(where: str, job: Mapping[str, Any]) -> Iterator[str]:
+    env = job.get("environment")
+    name = env.get("name") if isinstance(env, dict) else env
+    if not isinstance(name, str) or not TENANT_EXPR.search(name):
+        yield f"{where}: tenant job without an environment named after ${{{{ matrix.tenant }}}}"
+    if job.get("permissions") != TENANT_JOB_PERMISSIONS:
+        yield (
+            f"{where}: tenant job permissions {job.get('permissions')!r} are not exactly "
+            "{id-token: write, contents: read}"
+        )
+    if is_apply_job(job):
+        conc = job.get("concurrency")
+        if not isinstance(conc, dict):
+            yield f"{where}: apply job without a concurrency group per tenant"
+            return
+        group = str(conc.get("group", ""))
+        if not TENANT_EXPR.search(group) or PER_RUN.search(group):
+            yield f"{where}: apply concurrency group {group!r} is not one group per tenant"
+        if conc.get("cancel-in-progress") is not False:
+            yield f"{where}: apply concurrency must set cancel-in-progress: false"
+
+
+def _step_problems(where: str, step: Mapping[str, Any]) -> Iterator[str]:
+    uses = step.get("uses")
+    if uses is not None:
+        uses = str(uses)
+        if not (uses.startswith("./") or SHA_PIN.match(uses) or DOCKER_DIGEST.match(uses)):
+            yield f"{where}: {uses} is not pinned to a full commit SHA"
+        with_ = step.get("with") or {}
+        if (
+            uses.lower().startswith("actions/checkout@")
+            and with_.get("persist-credentials") is not False
+        ):
+            yield f"{where}: checkout without persist-credentials: false"
+        yield from _secrets_outside_step_env(f"{where} with", step.get("with"))
+    yield from _step_env_problems(where, step)
+    run = step.get("run")
+    if run is None:
+        return
+    run = str(run)
+    if "${{" in run:
+        yield f"{where}: ${{{{ }}}} expression inside run: (pass it through env:)"
+    if XTRACE.search(run):
+        yield f"{where}: shell tracing (set -x) would print secret values"
+    for name in _secret_env(step):
+        if re.search(rf"\b(echo|printf)\b[^\n]*\$\{{?{name}\b", run):
+            yield f"{where}: prints the secret in ${name}"
+
+
+def _secret_env(step: Mapping[str, Any]) -> list[str]:
+    """Names of the step's env entries that carry a secret; each must be NAME: secrets.NAME."""
+    return [k for k, v in (step.get("env") or {}).items() if "secrets." in str(v)]
+
+
+def _step_env_problems(where: str, step: Mapping[str, Any]) -> Iterator[str]:
+    """The docs' convention: the inventory's env:NAME is the environment secret NAME."""
+    env = step.get("env") or {}
+    for name in _secret_env(step):
+        m = SECRET_EXPR.match(str(env[name]).strip())
+        if not m or m.group(1) != name:
+            yield f"{where}: env {name}: {env[name]} (expected ${{{{ secrets.{name} }}}})"
+
+
+def _secrets_outside_step_env(where: str, mapping: Any) -> Iterator[str]:
+    """Secrets belong in the env of the one step that needs them, not in wider scopes."""
+    for key, value in (mapping or {}).items():
+        if "secrets." in str(value):
+            yield f"{where}: {key} takes a secret outside a step's env"
+
+
+USES_LINE = re.compile(r"^\s*(?:-\s*)?uses:\s*(?P<ref>\S+)(?P<rest>.*)$")
+
+
+def pin_comment_problems(text: str) -> list[str]:
+    """Each SHA pin carries the release it stands for (`# v1.2.3`), so humans can review it."""
+    out: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        m = USES_LINE.match(line)
+        if m and "@" in m["ref"] and not re.search(r"#\s*v\d+\.\d+\.\d+\b", m["rest"]):
+            out.append(f"line {number}: {m['ref']} has no '# vX.Y.Z' comment naming its release")
+    return out
