@@ -114,7 +114,8 @@ def create_compute(inv: Inventory, r: TenantRender, alias: str, size: str, endpo
                     exc,
                     t,
                     f"compute instance {name}",
-                    "creating computes needs Contributor or AzureML Compute Operator on the workspace",
+                    "creating computes needs Contributor or AzureML Compute Operator "
+                    "on the workspace",
                 ),
                 file=sys.stderr,
             )

@@ -114,7 +114,7 @@ def discover(clients: Any, t: Tenant) -> WorkspaceInfo:
                 t,
                 f"keys of {resource}",
                 "listKeys needs workspaces/listKeys/action: Contributor or a custom role "
-            "on the workspace (AzureML Data Scientist excludes it)",
+                "on the workspace (AzureML Data Scientist excludes it)",
             )
         ) from None
     key = getattr(keys, "user_storage_key", None)
