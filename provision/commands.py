@@ -269,20 +269,23 @@ def onboard_command(opts: RunOptions) -> int:
         )
     else:
         print_summary("verify", verified)
-        _print_where(inv, renders, opts)
+        _print_where(inv, final, opts)
     write_step_summary("apply", final)
     return 1 if any(r.error for r in final) else 0
 
 
-def _print_where(inv: Inventory, renders: list[TenantRender], opts: RunOptions) -> None:
+def _print_where(inv: Inventory, results: list[Any], opts: RunOptions) -> None:
+    by_name = {r.tenant: r for r in results}
     print("\nWhat lives where:")
-    for r in renders:
-        t = r.tenant
-        vault_names = sorted({p.name for p in r.pushes})
+    for t in inv.select(opts.tenants):
+        r = by_name.get(t.name)
+        res = r.resources if r is not None else {}
+        users = ", ".join(u.alias for u in t.user_list)
+        secrets = sum(1 for i in r.items if i.kind == "secret") if r is not None else 0
         print(
-            f"  {t.name}: Key Vault {t.key_vault}: {len(vault_names)} secrets; "
-            f"workspace {t.ml_workspace} share: Users/<alias>/ for "
-            f"{', '.join(u.alias for u in t.user_list)}"
+            f"  {t.name}: {secrets} secrets in Key Vault {t.key_vault}; "
+            f"files in storage account {res.get('storage_account', '?')}, share "
+            f"{res.get('file_share', '?')}, under Users/<alias>/ for {users}"
         )
     if opts.local:
         state = local_state_dir()

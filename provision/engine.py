@@ -78,6 +78,7 @@ class TenantResult:
     error: str | None = None
     applied: int = 0
     verified: bool | None = None
+    resources: dict[str, str] = field(default_factory=dict)  # where things live, for reports
 
     @property
     def changes(self) -> list[Item]:
@@ -93,6 +94,7 @@ class TenantResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "tenant": self.tenant,
+            "resources": self.resources,
             "ok": self.error is None,
             "error": self.error,
             "counts": self.counts(),
@@ -218,6 +220,11 @@ class Engine:
             self.progress(t.name, "discovering workspace")
             ws = discover(self.clients, t)
         result = TenantResult(t.name)
+        result.resources = {
+            "key_vault": t.key_vault,
+            "storage_account": ws.storage_account,
+            "file_share": CODE_SHARE,
+        }
         if ws.key_vault and ws.key_vault.lower() != t.key_vault.lower() and d.render.pushes:
             result.notes.append(
                 f"secrets go to {t.key_vault}, not the workspace's own vault "
