@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.credentials import TokenCredential
 from azure.core.pipeline.policies import HTTPPolicy
 
 from provision.errors import Problem, UserInputError
@@ -115,23 +114,6 @@ def load_endpoints_file(path: str | Path) -> Endpoints:
     )
 
 
-class StaticTokenCredential:
-    """A TokenCredential that hands out one fixed bearer token (the emulator's)."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def get_token(
-        self,
-        *scopes: str,
-        claims: str | None = None,
-        tenant_id: str | None = None,
-        enable_cae: bool = False,
-        **kwargs: Any,
-    ) -> AccessToken:
-        return AccessToken(self._token, int(time.time()) + 3600)
-
-
 class InFlightLimit(HTTPPolicy[Any, Any]):
     """Holds one slot of a shared semaphore for the duration of each try of a request."""
 
@@ -194,7 +176,9 @@ class Clients:
             cred = self._credentials.get(key)
             if cred is None:
                 if ep.token is not None:
-                    cred = StaticTokenCredential(ep.token)
+                    from provision.emulator.auth import EmulatorCredential
+
+                    cred = EmulatorCredential(ep.token)
                 else:
                     from azure.identity import DefaultAzureCredential
 
