@@ -2,9 +2,11 @@
 
 One credential per cloud, one client per service per tenant (per vault, per share), all sharing
 one pooled HTTP session, reused for the whole run. Every request passes through
-`InFlightLimit`, an azure-core policy placed inside the retry loop, so that at most
-`max_concurrency` requests are on the wire at once across the fleet whatever the thread layout,
-and retry back-off sleeps do not hold a slot.
+`LimitedTransport`, the transport every client is given, which holds a slot of one semaphore for
+each try on the wire, so that at most `max_concurrency` requests are on the wire at once across
+the fleet whatever the thread layout and whatever pipeline an SDK builds (the storage SDK ignores
+`per_retry_policies`), and retry back-off sleeps (in the pipeline, above the transport) do not
+hold a slot.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from azure.core.credentials import TokenCredential
-from azure.core.pipeline.policies import HTTPPolicy
+from azure.core.pipeline.transport import RequestsTransport
 
 from provision.errors import Problem, UserInputError
 
@@ -26,8 +28,15 @@ from provision.errors import Problem, UserInputError
 # at most 3 ARM reads per run) while keeping round trips overlapped.
 DEFAULT_MAX_CONCURRENCY = 32
 # azure-core's exponential back-off; Retry-After from the service takes precedence.
+# azure-core also counts status, connection and read retries separately (3 each by default) and
+# stops at the first exhausted counter, so each gets RETRY_TOTAL too; a back-off cap keeps a
+# persistently failing request to about half a minute.
 RETRY_TOTAL = 8
 RETRY_BACKOFF = 0.4
+RETRY_BACKOFF_MAX = 5
+# The storage SDK has its own policy (it ignores retry_backoff_factor): its default first back-off
+# is 15 s + 3 s and it stops after 3 retries. Azure Files throttles with 503 ServerBusy, which it
+# retries (429 it does not); see storage_retry_policy.
 
 
 @dataclass(frozen=True)
@@ -114,16 +123,41 @@ def load_endpoints_file(path: str | Path) -> Endpoints:
     )
 
 
-class InFlightLimit(HTTPPolicy[Any, Any]):
-    """Holds one slot of a shared semaphore for the duration of each try of a request."""
+class LimitedTransport(RequestsTransport):  # type: ignore[misc]  # lazily exported: Any
+    """RequestsTransport that holds one slot of the run's semaphore for each try on the wire.
 
-    def __init__(self, semaphore: threading.Semaphore) -> None:
-        super().__init__()
+    The transport, not a pipeline policy, is where the requests of every SDK pass: the storage
+    SDK builds its own pipeline and drops `per_retry_policies`, so a policy never saw the file
+    share's requests (and `--max-concurrency 1` still sent up to 4 file requests at once).
+    """
+
+    def __init__(self, semaphore: threading.Semaphore, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self._sem = semaphore
 
-    def send(self, request: Any) -> Any:
+    def send(self, request: Any, **kwargs: Any) -> Any:
         with self._sem:
-            return self.next.send(request)
+            return super().send(request, **kwargs)
+
+
+def storage_retry_policy() -> Any:
+    """The storage SDK's exponential retry: about 2 s, 4 s, then RETRY_BACKOFF_MAX between tries,
+    RETRY_TOTAL retries of each kind (its defaults: 15 s + 3^n s, 3 retries)."""
+    from azure.storage.fileshare import ExponentialRetry
+
+    class CappedExponentialRetry(ExponentialRetry):
+        def get_backoff_time(self, settings: dict[str, Any]) -> float:
+            return min(float(RETRY_BACKOFF_MAX), float(super().get_backoff_time(settings)))
+
+    return CappedExponentialRetry(
+        initial_backoff=0,
+        increment_base=2,
+        random_jitter_range=1,
+        retry_total=RETRY_TOTAL,
+        retry_status=RETRY_TOTAL,
+        retry_connect=RETRY_TOTAL,
+        retry_read=RETRY_TOTAL,
+    )
 
 
 class Clients:
@@ -140,8 +174,11 @@ class Clients:
         self._cache: dict[tuple[str, ...], Any] = {}
         self._credentials: dict[str, TokenCredential] = {}
         session = requests.Session()
+        # One pool per host: in Azure every vault and storage account is its own host (2-3 per
+        # tenant), and requests keeps only `pool_connections` pools, evicting (closing) the least
+        # recently used, so size it for a fleet, not for 64 hosts.
         adapter = HTTPAdapter(
-            pool_connections=64, pool_maxsize=self.max_concurrency + 8, max_retries=0
+            pool_connections=512, pool_maxsize=self.max_concurrency + 8, max_retries=0
         )
         session.mount("https://", adapter)
         session.mount("http://", adapter)
@@ -151,18 +188,19 @@ class Clients:
         return self.override or CLOUDS[cloud]
 
     def _common(self, ep: Endpoints) -> dict[str, Any]:
-        from azure.core.pipeline.transport import RequestsTransport
-
         transport_kwargs: dict[str, Any] = {}
         if ep.ca_cert:
             transport_kwargs["connection_verify"] = ep.ca_cert
         kwargs: dict[str, Any] = {
-            "transport": RequestsTransport(
-                session=self._session, session_owner=False, **transport_kwargs
+            "transport": LimitedTransport(
+                self._sem, session=self._session, session_owner=False, **transport_kwargs
             ),
-            "per_retry_policies": [InFlightLimit(self._sem)],
             "retry_total": RETRY_TOTAL,
+            "retry_status": RETRY_TOTAL,
+            "retry_connect": RETRY_TOTAL,
+            "retry_read": RETRY_TOTAL,
             "retry_backoff_factor": RETRY_BACKOFF,
+            "retry_backoff_max": RETRY_BACKOFF_MAX,
             "logging_enable": False,
         }
         if ep.ca_cert:
@@ -239,6 +277,7 @@ class Clients:
                 account_url=ep.files.format(account=account),
                 share_name=share,
                 credential=AzureNamedKeyCredential(account, key),
+                retry_policy=storage_retry_policy(),
                 **self._common(ep),
             )
 

@@ -8,12 +8,13 @@ Tenants run concurrently and independently: one failing tenant never stops the o
 
 from __future__ import annotations
 
+import functools
 import getpass
 import logging
 import os
 import socket
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +46,9 @@ CONTENT_TYPES = {
     NBUSER_SETTINGS: "text/x-python",
     STARTUP_SCRIPT: "text/x-shellscript",
 }
-PER_TENANT_CONCURRENCY = 8
+# Requests of one tenant in flight at once (the fleet-wide bound is Clients.max_concurrency).
+# 16 lets a tenant of up to 5 users (15 files) upload every file in one round of round trips.
+PER_TENANT_CONCURRENCY = 16
 _PROPERTY_ONLY = {"disabled", "tags or content type differ"}
 
 
@@ -197,14 +200,30 @@ class Engine:
         return result
 
     def _map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
-        """Run `fn` over items on the shared pool, at most PER_TENANT_CONCURRENCY at a time."""
+        """Run `fn` over items on the shared pool, at most PER_TENANT_CONCURRENCY at a time.
+
+        A sliding window, not chunks: the next item starts as soon as any one finishes, so one
+        slow item does not hold back a whole chunk. The first failure seen is raised.
+        """
         items = list(items)
         if len(items) <= 1:
             return [fn(i) for i in items]
-        out: list[Any] = []
-        for start in range(0, len(items), PER_TENANT_CONCURRENCY):
-            chunk = items[start : start + PER_TENANT_CONCURRENCY]
-            out.extend(f.result() for f in [self.pool.submit(fn, i) for i in chunk])
+        out: list[Any] = [None] * len(items)
+        queue = iter(enumerate(items))
+        running: dict[Future[Any], int] = {}
+
+        def start_next() -> None:
+            nxt = next(queue, None)
+            if nxt is not None:
+                running[self.pool.submit(fn, nxt[1])] = nxt[0]
+
+        for _ in range(PER_TENANT_CONCURRENCY):
+            start_next()
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for f in done:
+                out[running.pop(f)] = f.result()
+                start_next()
         return out
 
     # -- plan ------------------------------------------------------------------------------
@@ -213,12 +232,16 @@ class Engine:
         return self._read(d, verify=False)[1]
 
     def _read(
-        self, d: _Desired, verify: bool, ws: WorkspaceInfo | None = None
+        self,
+        d: _Desired,
+        verify: bool,
+        ws: WorkspaceInfo | None = None,
+        share: WorkspaceShare | None = None,
     ) -> tuple[_State, TenantResult]:
         t = d.render.tenant
         if ws is None:
             self.progress(t.name, "discovering workspace")
-            ws = discover(self.clients, t)
+            ws = discover(self.clients, t, self.pool)
         result = TenantResult(t.name)
         result.resources = {
             "key_vault": t.key_vault,
@@ -230,9 +253,10 @@ class Engine:
                 f"secrets go to {t.key_vault}, not the workspace's own vault "
                 f"{ws.key_vault} (as the inventory says)"
             )
-        share = WorkspaceShare(
-            self.clients.share(t.cloud, ws.storage_account, CODE_SHARE, ws.storage_key)
-        )
+        if share is None:
+            share = WorkspaceShare(
+                self.clients.share(t.cloud, ws.storage_account, CODE_SHARE, ws.storage_key)
+            )
         self.progress(t.name, "reading secrets and user folders")
         secret_job = self.pool.submit(self._read_secrets, d)
         files_state = self._read_files(d, share, verify)
@@ -361,7 +385,8 @@ class Engine:
             return first
         self.progress(t.name, "waiting for the tenant lock")
         with state.share.locked(self.holder, self.lock_timeout):
-            state, result = self._read(d, verify=False, ws=state.ws)  # plan again, locked
+            # plan again, locked (same share object: it knows the folders the lock created)
+            state, result = self._read(d, verify=False, ws=state.ws, share=state.share)
             if result.changes:
                 self.progress(t.name, f"applying {len(result.changes)} changes")
                 self._execute(d, state, result)
@@ -393,9 +418,14 @@ class Engine:
                 path, d.files[path].content, CONTENT_TYPES.get(name, "application/octet-stream")
             )
 
-        self._map(do_secret, secret_changes)
-        self._map(do_file, file_changes)
-        self._map(state.share.delete_file, state.temp_files)
+        # Secrets, files and leftover temporary files are independent: one batch, not three
+        # rounds of round trips.
+        jobs: list[Callable[[], None]] = [
+            *(functools.partial(do_secret, e) for e in secret_changes),
+            *(functools.partial(do_file, p) for p in file_changes),
+            *(functools.partial(state.share.delete_file, p) for p in state.temp_files),
+        ]
+        self._map(lambda job: job(), jobs)
         result.applied = len(secret_changes) + len(file_changes) + len(state.temp_files)
 
     def _write_secret(self, d: _Desired, p: SecretPush, value_differs: bool) -> None:
@@ -436,13 +466,19 @@ class Engine:
             return bool(got.value == d.values[p.source].reveal())
 
         secret_keys = [k for k, i in state.secret_items.items() if i.is_change]
-        for key, good in zip(secret_keys, self._map(check_secret, secret_keys), strict=True):
+        paths = [p for p, i in state.file_items.items() if i.is_change]
+        # Secrets and files are read back in one batch.
+        jobs: list[Callable[[], Any]] = [
+            *(functools.partial(check_secret, k) for k in secret_keys),
+            *(functools.partial(state.share.download, p) for p in paths),
+        ]
+        answers = self._map(lambda job: job(), jobs)
+        for key, good in zip(secret_keys, answers[: len(secret_keys)], strict=True):
             if not good:
                 state.secret_items[key].ok = False
                 state.secret_items[key].detail = "value read back differs"
                 ok = False
-        paths = [p for p, i in state.file_items.items() if i.is_change]
-        for path, got in zip(paths, self._map(state.share.download, paths), strict=True):
+        for path, got in zip(paths, answers[len(secret_keys) :], strict=True):
             if got is None or got[0] != d.files[path].content:
                 state.file_items[path].ok = False
                 state.file_items[path].detail = "content read back differs"

@@ -56,6 +56,7 @@ class WorkspaceShare:
 
     def __init__(self, share: Any) -> None:
         self.share = share
+        self._folders: set[str] = set()  # folders known to exist: no second CreateDirectory
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -108,8 +109,12 @@ class WorkspaceShare:
 
         parts = folder.strip("/").split("/")
         for i in range(1, len(parts) + 1):
+            path = "/".join(parts[:i])
+            if path in self._folders:
+                continue
             with contextlib.suppress(ResourceExistsError):
-                self.share.get_directory_client("/".join(parts[:i])).create_directory()
+                self.share.get_directory_client(path).create_directory()
+            self._folders.add(path)
 
     def upload_atomic(self, path: str, content: bytes, content_type: str) -> None:
         """Write `content` at `path`: readers see the old file or the new one, never a mix."""
@@ -141,8 +146,16 @@ class WorkspaceShare:
             self.share.get_file_client(path).delete_file()
 
     def write_manifest(self, files: dict[str, dict[str, str]]) -> None:
+        """Replace the manifest; first delete temporary manifests an interrupted run left.
+
+        Done here, on the write path (under the lock), rather than in every plan, so that a
+        no-op plan costs no extra listing.
+        """
         body = json.dumps({"version": 1, "files": files}, indent=1, sort_keys=True).encode()
         self.ensure_folder(STATE_DIR)
+        for name in self.list_folder(STATE_DIR) or {}:
+            if name.startswith(TEMP_MARK):
+                self.delete_file(f"{STATE_DIR}/{name}")
         self.upload_atomic(MANIFEST, body, "application/json")
 
     # -- lock --------------------------------------------------------------------------------
@@ -163,6 +176,11 @@ class WorkspaceShare:
         client = self.share.get_file_client(LOCK_FILE)
         deadline = time.monotonic() + timeout
         while True:
+            # Name ourselves before taking the lease, so that a holder killed right after taking
+            # it is still named (a lease with no holder record is never stale, and would block
+            # every later run). While another holder's lease is active this write fails (412).
+            with contextlib.suppress(HttpResponseError):
+                client.set_file_metadata(_holder_metadata(holder))
             try:
                 lease = client.acquire_lease()
             except ResourceNotFoundError:

@@ -22,6 +22,7 @@ import os
 import socket
 import ssl
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -89,7 +90,8 @@ class Emulator:
         fault_seed: int = 0,
     ) -> None:
         self.state_dir = Path(state_dir)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        # state.json holds secret values, endpoints.json the token and account keys.
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._requested_port = port
         self.faults = FaultInjector(faults, seed=fault_seed, latency_ms=latency_ms)
         self.backend = Backend.load(self.state_dir)
@@ -228,7 +230,9 @@ class Emulator:
             "storage_keys": keys,
         }
         tmp = self.endpoints_file.with_name(f".{ENDPOINTS_NAME}.tmp")
-        tmp.write_text(json.dumps(self.endpoints, indent=2) + "\n", encoding="utf-8")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # token, account keys
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(self.endpoints, indent=2) + "\n")
         os.replace(tmp, self.endpoints_file)
 
     # --- the event loop thread ------------------------------------------------------------------
@@ -270,12 +274,18 @@ class Emulator:
             await self._runner.cleanup()
 
     async def _save_periodically(self) -> None:
+        # A snapshot holds the backend lock and the event loop while it serialises the whole
+        # world (file contents included): ~100 ms for 50 tenants' shares. Wait at least ten times
+        # as long as the last one took, so snapshots never take more than ~10% of the loop.
+        interval = SAVE_INTERVAL_S
         while True:
-            await asyncio.sleep(SAVE_INTERVAL_S)
+            await asyncio.sleep(interval)
+            started = time.monotonic()
             try:
                 self.backend.save(self.state_dir)
             except OSError as exc:  # keep serving; the next round tries again
                 log.warning("could not save emulator state: %s", exc)
+            interval = max(SAVE_INTERVAL_S, 10 * (time.monotonic() - started))
 
     # --- one request ------------------------------------------------------------------------------
     def _split(self, path: str) -> tuple[str, str, str, str]:

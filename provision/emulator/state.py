@@ -88,7 +88,10 @@ class Backend:
             text = json.dumps(self.to_dict(), separators=(",", ":"))
         path = state_dir / SNAPSHOT_NAME
         tmp = path.with_name(f".{SNAPSHOT_NAME}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
+        # The snapshot holds secret values and account keys: owner-only, like ca-key.pem.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
         os.replace(tmp, path)
         self._saved_revision = revision
         return True

@@ -1,0 +1,85 @@
+"""`invoke bench --quick --json`: the document's keys and types, and a no-op re-apply that writes
+nothing. The figures themselves depend on the machine and are not asserted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from provision.bench import JSON_KEYS, classify, generate_inventory, run_bench
+from provision.commands import prepare
+from provision.errors import UserInputError
+
+FLOAT_KEYS = {k for k in JSON_KEYS if k.endswith("_s")} | {
+    "speedup_vs_sequential",
+    "ratio_to_floor",
+}
+INT_KEYS = {"first_reads", "first_writes", "noop_reads", "noop_writes"}
+PARAM_KEYS = {
+    "tenants": int,
+    "users": int,
+    "secrets": int,
+    "latency_ms": float,
+    "max_concurrency": int,
+    "cpu_count": int,
+    "python_version": str,
+}
+
+
+def test_quick_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code = run_bench(
+        tenants=50, users=3, secrets=5, latency_ms=50.0, max_concurrency=0, quick=True, as_json=True
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    doc = json.loads(out)
+    assert set(doc) == set(JSON_KEYS) | set(PARAM_KEYS)
+    for key in FLOAT_KEYS:
+        assert isinstance(doc[key], (int, float)) and not isinstance(doc[key], bool), key
+        assert doc[key] >= 0, key
+    for key in INT_KEYS:
+        assert isinstance(doc[key], int) and not isinstance(doc[key], bool), key
+    for key, kind in PARAM_KEYS.items():
+        assert isinstance(doc[key], kind), key
+    assert (doc["tenants"], doc["users"], doc["secrets"], doc["latency_ms"]) == (6, 2, 3, 20.0)
+    assert doc["first_writes"] > 0
+    assert doc["noop_writes"] == 0
+    assert doc["noop_reads"] > 0
+
+
+@pytest.mark.parametrize("secrets", [0, 1, 8, 15])
+def test_generated_inventory_is_valid(tmp_path: Path, secrets: int) -> None:
+    path = generate_inventory(tmp_path, tenants=3, users=2, secrets=secrets)
+    inv, renders = prepare(str(path), [], None, check_secrets=True)
+    assert [t.name for t in inv.tenants] == ["t001", "t002", "t003"]
+    assert len({t.tenant_id for t in inv.tenants}) == 3
+    assert len({t.subscription_id for t in inv.tenants}) == 3
+    for r in renders:
+        assert len(r.pushes) == secrets
+        assert [u.alias for u in r.tenant.user_list] == ["u1", "u2"]
+        assert sum(ws.default for ws in r.tenant.sentinel) == 1
+
+
+def test_too_many_secrets(tmp_path: Path) -> None:
+    with pytest.raises(UserInputError):
+        generate_inventory(tmp_path, tenants=1, users=1, secrets=99)
+
+
+@pytest.mark.parametrize(
+    ("method", "op", "kind"),
+    [
+        ("GET", "GetSecret", "read"),
+        ("HEAD", "GetFileProperties", "read"),
+        ("POST", "ListWorkspaceKeys", "read"),
+        ("PUT", "SetSecret", "write"),
+        ("PATCH", "UpdateSecret", "write"),
+        ("PUT", "LeaseFile", "write"),
+        ("PUT", "RenameFile", "write"),
+        ("DELETE", "DeleteFile", "write"),
+        ("POST", "RecoverDeletedSecret", "write"),
+    ],
+)
+def test_classify(method: str, op: str, kind: str) -> None:
+    assert classify({"method": method, "op": op}) == kind
