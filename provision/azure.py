@@ -176,9 +176,11 @@ class Clients:
         session = requests.Session()
         # One pool per host: in Azure every vault and storage account is its own host (2-3 per
         # tenant), and requests keeps only `pool_connections` pools, evicting (closing) the least
-        # recently used, so size it for a fleet, not for 64 hosts.
+        # recently used, so size it for a fleet, not for 64 hosts. A download holds its
+        # connection while the body is read, after its transport slot is released: twice the
+        # in-flight bound keeps connections from being discarded and reopened.
         adapter = HTTPAdapter(
-            pool_connections=512, pool_maxsize=self.max_concurrency + 8, max_retries=0
+            pool_connections=512, pool_maxsize=2 * self.max_concurrency + 8, max_retries=0
         )
         session.mount("https://", adapter)
         session.mount("http://", adapter)

@@ -10,7 +10,9 @@ from pathlib import Path
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Write `data` to `path` through a temp file in the same folder, fsync, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    missing = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
+    for folder in reversed(missing):  # every folder we create is private, not only the last
+        folder.mkdir(mode=0o700, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:

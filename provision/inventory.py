@@ -34,6 +34,7 @@ _GUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
 _SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+# Every pattern is applied with fullmatch: with match, `$` also accepts a trailing newline.
 # Azure ML user folders are named after the user's alias; anything that could leave Users/ is out.
 _ALIAS_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._@-]{0,63}$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
@@ -52,14 +53,14 @@ _MAX_TEXT = 256
 
 
 def _guid(value: str) -> str:
-    if not _GUID_RE.match(value):
+    if not _GUID_RE.fullmatch(value):
         raise PydanticCustomError("guid", "not a GUID (expected 8-4-4-4-12 hex)")
     return value.lower()
 
 
 def _pattern(regex: re.Pattern[str], expected: str) -> Any:
     def check(value: str) -> str:
-        if not regex.match(value):
+        if not regex.fullmatch(value):
             raise PydanticCustomError("pattern", f"invalid: expected {expected}")
         return value
 
@@ -74,12 +75,29 @@ def _text(value: str) -> str:
     return value
 
 
+# Variables that hold the runner's or the tool's own credentials: an inventory (a pull request)
+# must not be able to have apply copy them into a Key Vault it can read.
+_CREDENTIAL_VARS = re.compile(
+    r"(ACTIONS_.*|GITHUB_TOKEN|GH_TOKEN|RUNNER_.*|AZURE_CLIENT_SECRET|AZURE_CLIENT_CERTIFICATE.*"
+    r"|AZURE_FEDERATED_TOKEN.*|AZURE_PASSWORD|AZURE_ACCESS_TOKEN|ARM_CLIENT_SECRET|ARM_OIDC_.*"
+    r"|IDENTITY_(HEADER|ENDPOINT)|MSI_(SECRET|ENDPOINT)|SYSTEM_ACCESSTOKEN)",
+    re.IGNORECASE,
+)
+
+
 def _secret_ref(value: str) -> str:
     # Never echo the value: a literal here is, by definition, a secret typed into the inventory.
     if value.startswith("env:"):
-        if not _ENV_NAME_RE.match(value[4:]):
+        name = value[4:]
+        if not _ENV_NAME_RE.fullmatch(name):
             raise PydanticCustomError(
                 "secret_ref", "env: reference needs a variable name ([A-Za-z_][A-Za-z0-9_]*)"
+            )
+        if _CREDENTIAL_VARS.fullmatch(name):
+            raise PydanticCustomError(
+                "secret_ref",
+                "env: reference names a CI or Azure credential variable; refusing to push the "
+                "runner's own credentials (use a variable of your own)",
             )
         return value
     if value.startswith("file:"):
@@ -100,7 +118,7 @@ def _alias(value: str) -> str:
         raise PydanticCustomError(
             "alias", "user alias could escape Users/ (no '/', '\\', '..', NUL or leading dot)"
         )
-    if not _ALIAS_RE.match(value):
+    if not _ALIAS_RE.fullmatch(value):
         raise PydanticCustomError(
             "alias", "invalid user alias (1-64 of letters, digits, '.', '_', '@', '-')"
         )
@@ -464,7 +482,7 @@ def load_inventory_text(text: str, path: Path) -> Inventory:
     for key in raw:
         if key not in _TOP_KEYS:
             problems.append(at((key,), f"unknown key{_did_you_mean(str(key), list(_TOP_KEYS))}"))
-    if raw.get("version") != 1:
+    if type(raw.get("version")) is not int or raw["version"] != 1:  # not true, not 1.0
         problems.append(at(("version",), "version must be 1"))
     defaults = raw.get("defaults") or {}
     if not isinstance(defaults, dict):
@@ -619,7 +637,7 @@ def _tenant_rules(t: Tenant) -> list[tuple[PathKey, str]]:
     from provision.mapping import secret_pushes  # the names msticpy will look up
 
     for push in secret_pushes(t):
-        if not _KV_SECRET_NAME_RE.match(push.name):
+        if not _KV_SECRET_NAME_RE.fullmatch(push.name):
             out.append(
                 (
                     ("secret_prefix",),
@@ -659,6 +677,9 @@ def _pydantic_problems(
     problems: list[Problem] = []
     for err in exc.errors(include_url=False, include_input=False):
         loc = _clean_loc(err["loc"])
+        if err["type"] == "extra_forbidden" and err["loc"]:
+            # The unknown key itself, verbatim (_clean_loc would drop a key such as "a[0]").
+            loc = (*_clean_loc(err["loc"][:-1]), err["loc"][-1])
         # Where did the offending value come from: the tenant itself or the defaults?
         origin: PathKey = ("tenants", index, *loc)
         if loc and loc[0] not in own and ("defaults", loc[0]) in doc.lines:
@@ -764,5 +785,8 @@ def _did_you_mean(word: str, choices: list[str]) -> str:
 def _dotted(loc: PathKey) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        text = str(part)
+        if not text.isprintable():  # a key with control characters must not reach a terminal raw
+            text = repr(text)
+        out += f"[{part}]" if isinstance(part, int) else (f".{text}" if out else text)
     return out

@@ -109,7 +109,7 @@ def secret_name(t: Tenant, setting_path: str) -> str:
 
 def secret_reference(t: Tenant, s: SecretSetting) -> dict[str, Any]:
     """The msticpyconfig value that stands in for the secret."""
-    if t.secret_store == "env":  # noqa: S105
+    if t.secret_store == "env":  # noqa: S105 (a storage mode, not a password)
         return {"EnvironmentVar": env_var_name(s)}
     if t.secret_prefix:
         return {"KeyVault": secret_name(t, s.setting_path)}
@@ -125,7 +125,7 @@ def env_var_name(s: SecretSetting) -> str:
 
 def secret_pushes(t: Tenant) -> list[SecretPush]:
     """The (vault, name, source) triples apply writes; empty when secrets live in env vars."""
-    if t.secret_store != "keyvault":  # noqa: S105
+    if t.secret_store != "keyvault":  # noqa: S105 (a storage mode, not a password)
         return []
     return [
         SecretPush(
@@ -208,7 +208,7 @@ def build_msticpyconfig(t: Tenant) -> dict[str, Any]:
     if data:
         cfg["DataProviders"] = data
 
-    if t.secret_store == "keyvault":  # noqa: S105
+    if t.secret_store == "keyvault":  # noqa: S105 (a storage mode, not a password)
         cfg["KeyVault"] = {
             "TenantId": t.tenant_id,
             "SubscriptionId": t.subscription_id,

@@ -8,6 +8,8 @@ later validation errors can say FILE:LINE.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,7 +66,14 @@ def read_text_bounded(path: Path, what: str = "file", max_bytes: int = MAX_BYTES
     try:
         if path.is_dir():
             raise UserInputError([Problem(f"{what} is a directory, not a file", file=str(path))])
-        with path.open("rb") as fh:
+        # O_NONBLOCK: opening a FIFO with no writer would otherwise wait forever; only regular
+        # files are read (a FIFO or a device is refused before any read).
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise UserInputError(
+                    [Problem(f"{what} is not a regular file (a pipe or a device?)", file=str(path))]
+                )
             raw = fh.read(max_bytes + 1)
     except FileNotFoundError:
         raise UserInputError([Problem(f"{what} not found", file=str(path))]) from None
@@ -93,7 +102,10 @@ def load_yaml_text(text: str, source: str) -> YamlDocument:
     """Parse one YAML document; every failure becomes a UserInputError naming SOURCE:LINE."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise UserInputError([Problem(f"larger than {MAX_BYTES // 1024} KiB", file=source)])
-    loader = _BoundedLoader(text)
+    try:
+        loader = _BoundedLoader(text)
+    except yaml.YAMLError as exc:  # the reader refuses NUL and other control characters
+        raise UserInputError([Problem(f"invalid YAML: {_one_line(exc)}", file=source)]) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -121,6 +133,9 @@ def load_yaml_text(text: str, source: str) -> YamlDocument:
         raise UserInputError([Problem(f"invalid YAML: {exc}", file=source)]) from None
     except RecursionError:
         raise UserInputError([Problem("YAML nested too deeply", file=source)]) from None
+    except (ValueError, OverflowError) as exc:  # e.g. an integer of more than 4300 digits
+        problem = Problem(f"invalid YAML value: {_one_line(exc)}", file=source)
+        raise UserInputError([problem]) from None
     finally:
         loader.dispose()
     return YamlDocument(data=data, lines=lines, source=source)
@@ -192,3 +207,7 @@ def _walk_child(
     _walk(node, path, lines, problems, source)
     # A value's errors are reported at its key's line, which is where people look.
     lines[path] = key_line
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())

@@ -1,0 +1,198 @@
+"""No secret value ever leaves Key Vault's request bodies: not stdout, stderr, debug logs, the JSON
+report, the GitHub step summary, rendered files or error messages, also when a push fails midway.
+
+Runs the tool as an admin or CI would (`invoke ... --json` subprocesses with
+MSTICPY_PROVISION_LOG=debug and $GITHUB_STEP_SUMMARY set) against an in-process emulator, with
+distinctive secret values, and searches every output for each value in the forms a leak takes:
+as is, base64 (standard and URL-safe), repr, JSON- and URL-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import stat
+import urllib.parse
+from pathlib import Path
+
+import pytest
+from reliability_helpers import Fleet, Reader, write_fleet  # tests/reliability (conftest.py)
+from support import run_invoke
+
+from provision.emulator import Emulator
+from provision.emulator.seed import seed_tenants_from_inventory
+from provision.inventory import load_inventory
+
+
+def leak_forms(value: str) -> dict[str, str]:
+    raw = value.encode()
+    return {
+        "raw": value,
+        "base64": base64.b64encode(raw).decode(),
+        "base64url": base64.urlsafe_b64encode(raw).decode().rstrip("="),
+        "repr": repr(value),
+        "json": json.dumps(value),
+        "url": urllib.parse.quote(value, safe=""),
+        "tail": value[-16:],  # the value's random part, whatever surrounds it
+    }
+
+
+def find_leaks(fleet: Fleet, texts: dict[str, str]) -> list[str]:
+    found = []
+    for where, text in texts.items():
+        for value in fleet.all_secret_values():
+            for form, needle in leak_forms(value).items():
+                if needle in text:
+                    found.append(f"{where}: {form} form of a secret value")
+    return found
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    summary = tmp_path / "step-summary.md"
+    return {
+        "MSTICPY_PROVISION_LOG": "debug",
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "MSTICPY_PROVISION_LOCAL_DIR": str(tmp_path / "local"),
+    }
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Fleet:
+    return write_fleet(tmp_path / "inv", 2, users=1)
+
+
+def _outputs(tmp_path: Path, runs: dict[str, object]) -> dict[str, str]:
+    texts: dict[str, str] = {}
+    for name, res in runs.items():
+        texts[f"{name} stdout"] = res.stdout  # type: ignore[attr-defined]
+        texts[f"{name} stderr"] = res.stderr  # type: ignore[attr-defined]
+    summary = tmp_path / "step-summary.md"
+    texts["$GITHUB_STEP_SUMMARY"] = summary.read_text() if summary.exists() else ""
+    return texts
+
+
+def test_no_secret_value_in_any_output_of_a_successful_run(tmp_path: Path, fleet: Fleet) -> None:
+    inv = load_inventory(fleet.path)
+    env = _env(tmp_path)
+    with Emulator(tmp_path / "emu") as emu:
+        emu.seed(seed_tenants_from_inventory(inv))
+        ep = str(emu.endpoints_file)
+        runs = {
+            "validate": run_invoke(
+                "validate", "-i", str(fleet.path), "--check-secrets", "--json", env=env
+            ),
+            "plan": run_invoke("plan", "-i", str(fleet.path), "--endpoints", ep, "--json", env=env),
+            "apply": run_invoke(
+                "apply", "-i", str(fleet.path), "--endpoints", ep, "--json", env=env
+            ),
+            "plan again": run_invoke(
+                "plan",
+                "-i",
+                str(fleet.path),
+                "--endpoints",
+                ep,
+                "--json",
+                "--detailed-exitcode",
+                env=env,
+            ),
+            "verify": run_invoke(
+                "verify", "-i", str(fleet.path), "--endpoints", ep, "--json", env=env
+            ),
+            "onboard": run_invoke("onboard", "-i", str(fleet.path), "--endpoints", ep, env=env),
+            "render": run_invoke(
+                "render", "-i", str(fleet.path), "-o", str(tmp_path / "out"), env=env
+            ),
+        }
+        assert {k: r.returncode for k, r in runs.items()} == dict.fromkeys(runs, 0), {
+            k: r.stderr[-2000:] for k, r in runs.items() if r.returncode
+        }
+        # The values did reach Key Vault (else the search below proves nothing).
+        reader = Reader(emu.endpoints, emu.credential)
+        t = inv.tenants[0]
+        assert (
+            reader.secret(t.key_vault, "TIProviders-OTX-Args-AuthKey")
+            == fleet.secrets[t.name]["otx"]
+        )
+    texts = _outputs(tmp_path, runs)
+    for f in (tmp_path / "out").rglob("*"):
+        if f.is_file():
+            texts[f"rendered {f.relative_to(tmp_path)}"] = f.read_text()
+    assert "DEBUG" in runs["apply"].stderr, "debug logging was not on"
+    assert find_leaks(fleet, texts) == []
+    # The SDK's HTTP logging never logs request bodies (a Key Vault SetSecret body is
+    # {"value": ...}).
+    for name, res in runs.items():
+        assert '"value":' not in res.stderr and "'value':" not in res.stderr, name
+    assert json.loads(runs["apply"].stdout)["ok"] is True
+
+
+def test_no_secret_value_in_any_output_when_a_push_fails_midway(
+    tmp_path: Path, fleet: Fleet
+) -> None:
+    inv = load_inventory(fleet.path)
+    env = _env(tmp_path)
+    denied = inv.tenants[1]
+    with Emulator(tmp_path / "emu") as emu:
+        emu.seed(seed_tenants_from_inventory(inv))
+        ep = str(emu.endpoints_file)
+        # Every SetSecret fails for good (after the client's retries); the second tenant's ARM
+        # reads are denied: one tenant fails while pushing, the other during discovery.
+        emu.set_faults("keyvault:SetSecret=500@1.0")
+        emu.deny(f"/subscriptions/{denied.subscription_id}")
+        runs = {
+            "apply": run_invoke(
+                "apply", "-i", str(fleet.path), "--endpoints", ep, "--json", env=env
+            ),
+        }
+        failed_sets = [r for r in emu.requests() if r["op"] == "SetSecret" and r.get("fault")]
+    assert runs["apply"].returncode == 1
+    assert failed_sets, "no push was attempted"
+    report = json.loads(runs["apply"].stdout)
+    errors = {t["tenant"]: t["error"] for t in report["tenants"]}
+    assert "500" in (errors[inv.tenants[0].name] or ""), errors
+    assert "permission denied" in (errors[denied.name] or ""), errors
+    texts = _outputs(tmp_path, runs)
+    assert "Traceback" in runs["apply"].stderr, "debug logging should show the failure's traceback"
+    assert find_leaks(fleet, texts) == []
+    for name, res in runs.items():
+        assert '"value":' not in res.stderr and "'value':" not in res.stderr, name
+
+
+def test_rendered_files_are_private(tmp_path: Path, fleet: Fleet) -> None:
+    out = tmp_path / "out"
+    res = run_invoke("render", "-i", str(fleet.path), "-o", str(out))
+    assert res.returncode == 0, res.stderr
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert len(files) == 2 * 3  # msticpyconfig.yaml, config.json, one user's startup script
+    for p in files:  # each names the tenant's vault and secret settings
+        assert stat.S_IMODE(p.stat().st_mode) == 0o600, f"{p}: {oct(p.stat().st_mode)}"
+
+
+def test_local_emulator_state_holding_secret_values_is_private(
+    tmp_path: Path, fleet: Fleet
+) -> None:
+    """`--local` keeps the emulator's world, pushed secret values included, in
+    MSTICPY_PROVISION_LOCAL_DIR (state.json), with its token and storage keys (endpoints.json)."""
+    env = _env(tmp_path)
+    res = run_invoke("apply", "-i", str(fleet.path), "--local", env=env)
+    assert res.returncode == 0, res.stderr
+    local = tmp_path / "local"
+    holders = []
+    for p in local.rglob("*"):
+        if p.is_file() and find_leaks(fleet, {p.name: p.read_text(errors="replace")}):
+            holders.append(p)
+    assert holders, "the local state should hold the pushed values (else this test is moot)"
+    problems = [
+        f"{p.relative_to(tmp_path)}: {oct(stat.S_IMODE(p.stat().st_mode))}"
+        for p in [local, *local.rglob("*")]
+        if stat.S_IMODE(p.stat().st_mode) & 0o077
+        and (p.is_dir() or p in holders or p.name == "endpoints.json")
+    ]
+    assert problems == []
+
+
+def test_secret_values_do_not_print_themselves() -> None:
+    from provision.secrets import SecretValue
+
+    v = SecretValue("S3cr3t-do-not-print")
+    assert "S3cr3t" not in repr(v) + str(v) + f"{v}" + repr([v]) + repr({"k": v})
