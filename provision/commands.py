@@ -207,11 +207,17 @@ def _report(mode: str, opts: RunOptions, results: list[Any]) -> None:
     write_step_summary(mode, results)
 
 
-def plan_command(opts: RunOptions, detailed_exitcode: bool = False) -> int:
+def _run_mode(mode: str, opts: RunOptions) -> list[Any]:
+    """prepare -> endpoints -> engine -> report, for plan, apply and verify."""
     inv, renders = prepare(opts.inventory, opts.tenants, opts.templates)
     with endpoints_for(opts, inv) as ep:
-        results = run_engine("plan", opts, inv, renders, ep)
-    _report("plan", opts, results)
+        results = run_engine(mode, opts, inv, renders, ep)
+    _report(mode, opts, results)
+    return results
+
+
+def plan_command(opts: RunOptions, detailed_exitcode: bool = False) -> int:
+    results = _run_mode("plan", opts)
     if any(r.error for r in results):
         return 1
     if detailed_exitcode and any(r.changes for r in results):
@@ -220,19 +226,11 @@ def plan_command(opts: RunOptions, detailed_exitcode: bool = False) -> int:
 
 
 def apply_command(opts: RunOptions) -> int:
-    inv, renders = prepare(opts.inventory, opts.tenants, opts.templates)
-    with endpoints_for(opts, inv) as ep:
-        results = run_engine("apply", opts, inv, renders, ep)
-    _report("apply", opts, results)
-    return 1 if any(r.error for r in results) else 0
+    return 1 if any(r.error for r in _run_mode("apply", opts)) else 0
 
 
 def verify_command(opts: RunOptions) -> int:
-    inv, renders = prepare(opts.inventory, opts.tenants, opts.templates)
-    with endpoints_for(opts, inv) as ep:
-        results = run_engine("verify", opts, inv, renders, ep)
-    _report("verify", opts, results)
-    return 1 if any(r.error for r in results) else 0
+    return 1 if any(r.error for r in _run_mode("verify", opts)) else 0
 
 
 def onboard_command(opts: RunOptions) -> int:

@@ -8,6 +8,7 @@ knows aiohttp, so the wire layers stay plain functions over plain data.
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 import time
 import uuid
@@ -100,6 +101,33 @@ class ServiceError(Exception):
         if code is not None:
             self.code = code
         self.headers: dict[str, str] = dict(headers or {})
+
+
+Route = tuple[str, "re.Pattern[str]", str]
+
+
+class MethodNotAllowed(Exception):
+    """The path matches a route, but not with this HTTP method."""
+
+
+def match_route(
+    routes: tuple[Route, ...], method: str, path: str
+) -> tuple[str, dict[str, str]] | None:
+    """The operation and path parameters of the first route matching method and path.
+
+    None when no route matches the path; MethodNotAllowed when one does with another method.
+    """
+    path_matched = False
+    for route_method, pattern, op in routes:
+        match = pattern.match(path)
+        if match is None:
+            continue
+        path_matched = True
+        if route_method == method:
+            return op, {k: v for k, v in match.groupdict().items() if v is not None}
+    if path_matched:
+        raise MethodNotAllowed(method)
+    return None
 
 
 def new_request_id() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from provision.emulator.arm.exceptions import ArmError
+from provision.emulator.wire import MethodNotAllowed, match_route
 
 __all__ = ["ACTIONS", "OPERATIONS", "resolve"]
 
@@ -66,20 +67,16 @@ ACTIONS: dict[str, str] = {
 
 
 def resolve(method: str, path: str) -> tuple[str, dict[str, str]]:
-    path_matched = False
-    for route_method, pattern, op in ROUTES:
-        match = pattern.match(path)
-        if match is None:
-            continue
-        path_matched = True
-        if route_method == method:
-            return op, {k: v for k, v in match.groupdict().items() if v is not None}
-    if path_matched:
+    try:
+        found = match_route(ROUTES, method, path)
+    except MethodNotAllowed:
         raise ArmError(
             f"The requested method {method} is not supported on {path}.",
             status=405,
             code="MethodNotAllowed",
-        )
+        ) from None
+    if found is not None:
+        return found
     raise ArmError(
         f"No HTTP resource was found that matches the request URI '{path}'.",
         status=404,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from provision.emulator.keyvault.exceptions import KeyVaultError
+from provision.emulator.wire import MethodNotAllowed, match_route
 
 __all__ = ["OPERATIONS", "resolve"]
 
@@ -35,20 +36,16 @@ OPERATIONS: tuple[str, ...] = tuple(dict.fromkeys(op for _, _, op in ROUTES))
 
 def resolve(method: str, path: str) -> tuple[str, dict[str, str]]:
     """The operation name and path parameters of a request, or a KeyVaultError."""
-    path_matched = False
-    for route_method, pattern, op in ROUTES:
-        match = pattern.match(path)
-        if match is None:
-            continue
-        path_matched = True
-        if route_method == method:
-            return op, {k: v for k, v in match.groupdict().items() if v is not None}
-    if path_matched:
+    try:
+        found = match_route(ROUTES, method, path)
+    except MethodNotAllowed:
         raise KeyVaultError(
             f"The HTTP method {method} is not allowed on {path}.",
             status=405,
             code="MethodNotAllowed",
-        )
+        ) from None
+    if found is not None:
+        return found
     raise KeyVaultError(
         f"The requested path {path} is not a Key Vault secrets operation.",
         status=404,
