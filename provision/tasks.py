@@ -32,6 +32,18 @@ LOCK_HELP = "seconds to wait for another apply holding a tenant's lock (default 
 CONCURRENCY_HELP = "requests in flight at once across the fleet (default 32)"
 
 
+# Flags shared by every task that talks to Azure.
+RUN_HELP = {
+    "inventory": INVENTORY_HELP,
+    "tenant": TENANT_HELP,
+    "local": LOCAL_HELP,
+    "endpoints": ENDPOINTS_HELP,
+    "json": JSON_HELP,
+    "templates": TEMPLATES_HELP,
+    "max_concurrency": CONCURRENCY_HELP,
+}
+
+
 def _user_errors(func: F) -> F:
     """Report ProvisionError as one line per problem on stderr and exit 1, never a traceback."""
 
@@ -106,15 +118,9 @@ def render(
 @task(
     iterable=["tenant"],
     help={
-        "inventory": INVENTORY_HELP,
-        "tenant": TENANT_HELP,
-        "local": LOCAL_HELP,
-        "endpoints": ENDPOINTS_HELP,
-        "json": JSON_HELP,
+        **RUN_HELP,
         "detailed_exitcode": "exit 0 when nothing would change, 2 when changes are pending, "
         "1 on errors",
-        "templates": TEMPLATES_HELP,
-        "max_concurrency": CONCURRENCY_HELP,
     },
 )
 @_user_errors
@@ -146,16 +152,7 @@ def plan(
 
 @task(
     iterable=["tenant"],
-    help={
-        "inventory": INVENTORY_HELP,
-        "tenant": TENANT_HELP,
-        "local": LOCAL_HELP,
-        "endpoints": ENDPOINTS_HELP,
-        "json": JSON_HELP,
-        "templates": TEMPLATES_HELP,
-        "max_concurrency": CONCURRENCY_HELP,
-        "lock_timeout": LOCK_HELP,
-    },
+    help={**RUN_HELP, "lock_timeout": LOCK_HELP},
 )
 @_user_errors
 def apply(
@@ -187,15 +184,7 @@ def apply(
 
 @task(
     iterable=["tenant"],
-    help={
-        "inventory": INVENTORY_HELP,
-        "tenant": TENANT_HELP,
-        "local": LOCAL_HELP,
-        "endpoints": ENDPOINTS_HELP,
-        "json": JSON_HELP,
-        "templates": TEMPLATES_HELP,
-        "max_concurrency": CONCURRENCY_HELP,
-    },
+    help=RUN_HELP,
 )
 @_user_errors
 def verify(
@@ -225,16 +214,7 @@ def verify(
 
 @task(
     iterable=["tenant"],
-    help={
-        "inventory": INVENTORY_HELP,
-        "tenant": TENANT_HELP,
-        "local": LOCAL_HELP,
-        "endpoints": ENDPOINTS_HELP,
-        "json": JSON_HELP,
-        "templates": TEMPLATES_HELP,
-        "max_concurrency": CONCURRENCY_HELP,
-        "lock_timeout": LOCK_HELP,
-    },
+    help={**RUN_HELP, "lock_timeout": LOCK_HELP},
 )
 @_user_errors
 def onboard(
