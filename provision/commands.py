@@ -6,7 +6,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,17 +38,26 @@ def prepare(
 
     With `check_secrets`, also resolve every secret reference and report every missing one.
     """
+    inv, renders, _ = _prepare(inventory, tenants, templates, check_secrets)
+    return inv, renders
+
+
+def _prepare(
+    inventory: str, tenants: list[str], templates: str | None, check_secrets: bool
+) -> tuple[Inventory, list[TenantRender], dict[str, Any]]:
+    """prepare(), also returning the resolved secret values when `check_secrets`."""
     inv = load_inventory(inventory)
     renders = render_tenants(inv, tenants, templates)
     problems = schema_problems(inv, renders)
+    values: dict[str, Any] = {}
     if check_secrets:
         try:
-            resolve_secrets(inv, renders)
+            values = resolve_secrets(inv, renders)
         except UserInputError as exc:
             problems.extend(exc.problems)
     if problems:
         raise UserInputError(problems)
-    return inv, renders
+    return inv, renders, values
 
 
 def schema_problems(inv: Inventory, renders: list[TenantRender]) -> list[Problem]:
@@ -176,25 +185,42 @@ def endpoints_for(opts: RunOptions, inv: Inventory) -> Iterator[Any]:
         yield load_endpoints_file(emu.endpoints_file)
 
 
-def run_engine(
-    mode: str, opts: RunOptions, inv: Inventory, renders: list[TenantRender], endpoints: Any
-) -> list[Any]:
+EngineRun = Callable[[str, list[TenantRender], dict[str, Any]], list[Any]]
+
+
+@contextlib.contextmanager
+def engine_session(opts: RunOptions, endpoints: Any) -> Iterator[EngineRun]:
+    """One credential, one set of clients and one connection pool for every step of a run."""
     from provision.azure import Clients
     from provision.engine import Engine
     from provision.report import Progress
 
-    values = resolve_secrets(inv, renders)
     clients = Clients(opts.max_concurrency, endpoints)
-    progress = Progress(
-        len(renders), {"plan": "planning", "apply": "applying", "verify": "verifying"}[mode]
-    )
-    engine = Engine(clients, progress=progress, lock_timeout=opts.lock_timeout)
+    engine = Engine(clients, lock_timeout=opts.lock_timeout)
+    titles = {"plan": "planning", "apply": "applying", "verify": "verifying"}
+
+    def run(mode: str, renders: list[TenantRender], values: dict[str, Any]) -> list[Any]:
+        progress = Progress(len(renders), titles[mode])
+        engine.progress = progress
+        try:
+            return engine.run(mode, renders, values)
+        finally:
+            progress.stop()
+
     try:
-        return engine.run(mode, renders, values)
+        yield run
     finally:
-        progress.stop()
         engine.close()
         clients.close()
+
+
+def run_engine(
+    mode: str, opts: RunOptions, inv: Inventory, renders: list[TenantRender], endpoints: Any
+) -> list[Any]:
+    """One step (plan, apply or verify) with its own session and secret resolution."""
+    values = resolve_secrets(inv, renders)
+    with engine_session(opts, endpoints) as run:
+        return run(mode, renders, values)
 
 
 def _report(mode: str, opts: RunOptions, results: list[Any]) -> None:
@@ -243,18 +269,18 @@ def onboard_command(opts: RunOptions) -> int:
         write_step_summary,
     )
 
-    inv, renders = prepare(opts.inventory, opts.tenants, opts.templates, check_secrets=True)
+    inv, renders, values = _prepare(opts.inventory, opts.tenants, opts.templates, True)
     if not opts.as_json:
         print(f"validated {inv.path}: {len(renders)} tenants")
-    with endpoints_for(opts, inv) as ep:
-        planned = run_engine("plan", opts, inv, renders, ep)
+    with endpoints_for(opts, inv) as ep, engine_session(opts, ep) as run:
+        planned = run("plan", renders, values)
         if not opts.as_json:
             print_tables("plan", planned)
         ok_renders = [r for r, p in zip(renders, planned, strict=True) if p.error is None]
-        applied = run_engine("apply", opts, inv, ok_renders, ep) if ok_renders else []
+        applied = run("apply", ok_renders, values) if ok_renders else []
         if not opts.as_json:
             print_summary("apply", applied)
-        verified = run_engine("verify", opts, inv, ok_renders, ep) if ok_renders else []
+        verified = run("verify", ok_renders, values) if ok_renders else []
     failed_plan = [p for p in planned if p.error]
     final = failed_plan + [v if v.error else a for a, v in zip(applied, verified, strict=True)]
     if opts.as_json:

@@ -16,6 +16,7 @@ import socket
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from provision.mapping import SecretPush
@@ -113,9 +114,9 @@ class _Desired:
     render: TenantRender
     values: dict[str, SecretValue]  # source reference -> value
 
-    @property
+    @cached_property
     def files(self) -> dict[str, RenderedFile]:
-        """Share path -> file, for every user."""
+        """Share path -> file, for every user (built once: looked up per file in loops)."""
         return {
             f"{USERS}/{alias}/{name}": f
             for alias, files in self.render.user_files.items()
