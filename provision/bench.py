@@ -552,7 +552,7 @@ def _best_of(args: list[str], runs: int = 3) -> float:
 def _tenant_of(inventory: Path) -> Any:
     """A function from a requests.jsonl line to the tenant it concerns (or '?')."""
     from provision.emulator.seed import seed_tenants_from_inventory, storage_account_name
-    from provision.inventory import load_inventory
+    from provision.inventory.load import load_inventory
 
     inv = load_inventory(inventory)
     by_rg = {t.resource_group.lower(): t.name for t in inv.tenants}

@@ -13,7 +13,8 @@ from typing import Any
 
 from provision.errors import Problem, UserInputError
 from provision.fsutil import write_atomic
-from provision.inventory import Inventory, load_inventory
+from provision.inventory.load import load_inventory
+from provision.inventory.model import Inventory
 from provision.render import TenantRender, render_tenants
 
 
@@ -62,7 +63,7 @@ def _prepare(
 
 def schema_problems(inv: Inventory, renders: list[TenantRender]) -> list[Problem]:
     """Check each rendered msticpyconfig against msticpy's setting schema."""
-    from provision.mpschema import check_msticpyconfig
+    from provision.msticpy_contract.schema import check_msticpyconfig
 
     out: list[Problem] = []
     for r in renders:

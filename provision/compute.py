@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from provision.errors import Problem, UserInputError
-from provision.inventory import Inventory
+from provision.inventory.model import Inventory
 from provision.render import STARTUP_SCRIPT, TenantRender
 from provision.share import WorkspaceShare
 from provision.workspace import (

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from provision.mapping import SecretPush
+from provision.msticpy_contract.secret_names import SecretPush
 from provision.render import NBUSER_SETTINGS, STARTUP_SCRIPT, RenderedFile, TenantRender
 from provision.secrets import SecretValue
 from provision.share import (

@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from provision.errors import Problem, UserInputError
-from provision.inventory import Inventory, Tenant, load_inventory, load_inventory_text
+from provision.inventory.load import load_inventory, load_inventory_text
+from provision.inventory.model import Inventory, Tenant
 
 # GitHub Actions: "A matrix can generate a maximum of 256 jobs per workflow run."
 MAX_MATRIX_JOBS = 256
@@ -230,7 +231,7 @@ def changed_tenants(inv: Inventory, ref: str, templates: str | Path | None = Non
 def _secret_files(t: Tenant, base: Path, root: Path) -> set[str]:
     """Repository-relative paths of the tenant's `file:` secret sources (as written and as
     resolved through symlinks; files outside the repository cannot be compared)."""
-    from provision.mapping import secret_settings
+    from provision.msticpy_contract.secret_names import secret_settings
 
     out: set[str] = set()
     for s in secret_settings(t):

@@ -32,13 +32,12 @@ from jinja2.loaders import split_template_path
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from provision.errors import Problem, UserInputError
-from provision.inventory import Inventory, Tenant
-from provision.mapping import (
-    SecretPush,
+from provision.inventory.model import Inventory, Tenant
+from provision.msticpy_contract.secret_names import SecretPush, secret_pushes
+from provision.msticpy_contract.settings import (
     build_config_json,
     build_msticpyconfig,
     compute_user_folder,
-    secret_pushes,
 )
 
 MSTICPYCONFIG = "msticpyconfig.yaml"

@@ -12,7 +12,7 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from provision.inventory import Tenant
+from provision.inventory.model import Tenant
 
 CODE_SHARE = "code-391ff5ac-6576-460f-ba4d-7e03433c68b6"  # AML's notebook share (DESIGN.md)
 COMPUTE_API_VERSION = "2024-04-01"

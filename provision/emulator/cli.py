@@ -28,7 +28,7 @@ def run_emulator(
     """
     tenants = []
     if seed_inventory:
-        from provision.inventory import load_inventory
+        from provision.inventory.load import load_inventory
 
         tenants = seed_tenants_from_inventory(load_inventory(seed_inventory))
     emulator = Emulator(

@@ -18,7 +18,7 @@ from support import BIN, EXAMPLE, run_invoke
 
 from provision.emulator import Emulator, seed_tenants_from_inventory
 from provision.emulator.requestlog import is_write
-from provision.inventory import load_inventory
+from provision.inventory.load import load_inventory
 from provision.render import render_tenants
 from provision.share import LOCK_FILE
 from provision.workspace import CODE_SHARE

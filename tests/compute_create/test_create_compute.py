@@ -10,7 +10,7 @@ from azure.mgmt.machinelearningservices import MachineLearningServicesMgmtClient
 from support import EXAMPLE, run_invoke
 
 from provision.emulator import Emulator, seed_tenants_from_inventory
-from provision.inventory import load_inventory
+from provision.inventory.load import load_inventory
 
 SUB = "3f2b6c1e-8a4d-4c3b-9e1f-5a6b7c8d9e0f"
 WS = (

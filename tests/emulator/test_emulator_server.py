@@ -82,7 +82,7 @@ def test_seed_rejects_an_invalid_vault_name(tmp_path: Path) -> None:
 
 
 def test_seed_tenants_from_the_example_inventory() -> None:
-    from provision.inventory import load_inventory
+    from provision.inventory.load import load_inventory
 
     inventory = load_inventory(EXAMPLE)
     tenants = seed_tenants_from_inventory(inventory)

@@ -9,7 +9,7 @@ import pytest
 from support import EXAMPLE, run_invoke
 
 from provision.errors import UserInputError
-from provision.inventory import load_inventory
+from provision.inventory.load import load_inventory
 
 BROKEN = Path(__file__).parent / "broken"
 CASES = sorted(p.stem for p in BROKEN.glob("*.yaml"))

@@ -15,7 +15,7 @@ from azure.keyvault.secrets import SecretClient
 from azure.storage.fileshare import ExponentialRetry, ShareClient
 
 from provision.emulator.seed import NOTEBOOK_SHARE, SeedTenant, storage_account_name
-from provision.inventory import load_inventory
+from provision.inventory.load import load_inventory
 from provision.render import render_tenants
 
 _NS = uuid.UUID("0c6a4f7e-2b1d-4e8a-9f3c-5d7e1a2b3c4d")

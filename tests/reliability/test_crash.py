@@ -310,7 +310,7 @@ def test_kill_between_taking_the_lock_and_naming_the_holder_does_not_block_rerun
     (account,) = {account for account, _ in want.files}
     from provision.emulator import Emulator
     from provision.emulator.seed import seed_tenants_from_inventory
-    from provision.inventory import load_inventory
+    from provision.inventory.load import load_inventory
 
     with Emulator(tmp_path / "emu") as emu:  # a fresh world: the lock file does not exist yet
         emu.seed(seed_tenants_from_inventory(load_inventory(fleet.path)))
@@ -350,7 +350,7 @@ def test_rerun_deletes_temporary_files_a_killed_run_left(tmp_path: Path, folder:
     that way)."""
     from provision.emulator import Emulator
     from provision.emulator.seed import seed_tenants_from_inventory
-    from provision.inventory import load_inventory
+    from provision.inventory.load import load_inventory
 
     a = write_fleet(tmp_path / "inv", 1, users=1, variant="a", name="a.yaml")
     b = write_fleet(tmp_path / "inv", 1, users=1, variant="b", name="b.yaml")

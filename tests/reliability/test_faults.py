@@ -36,7 +36,7 @@ from provision.azure import RETRY_TOTAL, Clients, load_endpoints_file
 from provision.commands import RunOptions, apply_command
 from provision.emulator import Emulator
 from provision.emulator.seed import seed_tenants_from_inventory, storage_account_name
-from provision.inventory import load_inventory
+from provision.inventory.load import load_inventory
 from provision.share import TEMP_MARK
 from provision.workspace import CODE_SHARE, discover
 

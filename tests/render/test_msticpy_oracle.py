@@ -10,7 +10,7 @@ import pytest
 import yaml
 from support import EXAMPLE
 
-from provision.inventory import load_inventory_text
+from provision.inventory.load import load_inventory_text
 from provision.render import Renderer
 
 

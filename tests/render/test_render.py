@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from support import EXAMPLE, run_invoke
 
 from provision.errors import UserInputError
-from provision.inventory import load_inventory_text
+from provision.inventory.load import load_inventory_text
 from provision.render import Renderer, default_templates_dir, render_tenants
 
 # Any text YAML can carry (no surrogates, no NUL), with the characters that break naive templating.

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from mpschema_cases import CRASH, Config, Verdict, build_valid_config, our_verdict
 
-from provision.mpschema import check_msticpyconfig
+from provision.msticpy_contract.schema import check_msticpyconfig
 
 _STATUS_PATH = re.compile(r"path '([^']*)'$")
 

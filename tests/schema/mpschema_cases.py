@@ -6,7 +6,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from provision.mpschema import check_msticpyconfig
+from provision.msticpy_contract.schema import check_msticpyconfig
 
 CRASH = "CRASH"
 Verdict = frozenset[str] | str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mpschema_cases import DELETE, TENANT, build_valid_config, edited
 
-from provision.mpschema import SchemaProblem, check_msticpyconfig
+from provision.msticpy_contract.schema import SchemaProblem, check_msticpyconfig
 
 VT_KEY = "TIProviders.VirusTotal.Args.AuthKey"
 

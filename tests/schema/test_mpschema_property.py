@@ -86,7 +86,7 @@ def mutation_paths(msticpy_oracle: Any) -> list[tuple[str, ...]]:
     """Paths in our valid config plus every path msticpy's schema defines."""
     controls_cls, definitions = msticpy_oracle
     schema = dict(controls_cls(definitions, {}).config_defn)
-    schema.pop("definitions")  # msticpy's macro block, not a setting (see provision.mpschema)
+    schema.pop("definitions")  # msticpy's macro block (see msticpy_contract/schema.py)
     paths = set(_node_paths(build_valid_config())) | set(_node_paths(schema))
     return sorted(paths)
 

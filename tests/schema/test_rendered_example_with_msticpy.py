@@ -10,7 +10,7 @@ import yaml
 from mpschema_cases import Verdict
 from support import EXAMPLE
 
-from provision.inventory import load_inventory, load_inventory_text
+from provision.inventory.load import load_inventory, load_inventory_text
 from provision.render import render_tenants
 
 VARIANTS = {

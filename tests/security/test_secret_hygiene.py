@@ -21,7 +21,7 @@ from support import run_invoke
 
 from provision.emulator import Emulator
 from provision.emulator.seed import seed_tenants_from_inventory
-from provision.inventory import load_inventory
+from provision.inventory.load import load_inventory
 
 
 def leak_forms(value: str) -> dict[str, str]:

@@ -1,19 +1,21 @@
-"""From a tenant to the data msticpy will read: msticpyconfig content, config.json, secret names.
+"""From a tenant to the settings msticpy reads: msticpyconfig.yaml content and config.json.
 
-The secret names are the contract with the apply step: for every secret setting the rendered
-msticpyconfig holds `{KeyVault: null}` (or `{KeyVault: "<prefix>-<name>"}`), and msticpy resolves
-it (msticpy/auth/secret_settings.py, `SecretsClient._get_kv_vault_and_name`) to the vault named in
-the `KeyVault.VaultName` setting and a secret named after the setting's dotted path with every
-character outside `[0-9a-zA-Z-]` replaced by `-`. `secret_pushes` computes exactly those names.
+Section and argument names are msticpy's (msticpy/resources/mpconfig_defaults.yaml); secret
+settings become references resolved by `provision.msticpy_contract.secret_names`.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import Any
 
-from provision.inventory import SentinelWorkspace, Tenant, XForceArgs
+from provision.inventory.model import SentinelWorkspace, Tenant
+from provision.msticpy_contract.secret_names import (
+    ARG_NAMES,
+    GEOIP_SECTIONS,
+    secret_reference,
+    secret_settings,
+    ti_entries,
+)
 
 # msticpy's section name -> its `Provider:` id and default `Primary` (mpconfig_defaults.yaml).
 TI_PROVIDER_IDS: dict[str, tuple[str, bool]] = {
@@ -31,121 +33,7 @@ TI_PROVIDER_IDS: dict[str, tuple[str, bool]] = {
     "BinaryEdge": ("BinaryEdge", False),
     "AbuseIPDB": ("AbuseIPDB", False),
 }
-# inventory arg name -> msticpy arg name
-_ARG_NAMES = {
-    "auth_key": "AuthKey",
-    "api_id": "ApiID",
-    "use_vt3_private_api": "UseVT3PrivateAPI",
-    "workspace_id": "WorkspaceID",
-    "tenant_id": "TenantID",
-}
-# geoip provider -> (msticpy OtherProviders section, Provider id)
-GEOIP_SECTIONS = {"GeoLiteLookup": "GeoIPLite", "IPStackLookup": "IPStack"}
 COMPUTE_USERS_ROOT = "/home/azureuser/cloudfiles/code/Users"
-
-
-def format_kv_name(setting_path: str) -> str:
-    """msticpy's secret-name rule: every char outside [0-9a-zA-Z-] becomes '-'."""
-    return re.sub("[^0-9a-zA-Z-]", "-", setting_path)
-
-
-@dataclass(frozen=True)
-class SecretSetting:
-    """A secret-bearing msticpy setting and where its value comes from."""
-
-    setting_path: str  # dotted msticpy path, e.g. TIProviders.VirusTotal.Args.AuthKey
-    source: str  # env:NAME or file:PATH (relative to the inventory's folder)
-
-
-@dataclass(frozen=True)
-class SecretPush:
-    """One Key Vault secret the apply step writes: exactly what msticpy will look up."""
-
-    tenant: str
-    vault: str
-    name: str
-    source: str
-    setting_path: str
-
-
-def secret_settings(t: Tenant) -> list[SecretSetting]:
-    """Every secret-bearing setting of the tenant, in msticpyconfig order."""
-    out: list[SecretSetting] = []
-    for section, entry in _ti_entries(t):
-        args = getattr(entry, "args", None)
-        if args is None:
-            continue
-        for field in type(args).model_fields:
-            value = getattr(args, field)
-            if isinstance(value, str) and _is_secret_field(type(args), field):
-                out.append(SecretSetting(f"TIProviders.{section}.Args.{_ARG_NAMES[field]}", value))
-    if t.geoip is not None:
-        section = GEOIP_SECTIONS[t.geoip.provider]
-        out.append(SecretSetting(f"OtherProviders.{section}.Args.AuthKey", t.geoip.auth_key))
-    dp = t.data_providers
-    if dp.AzureCLI is not None and dp.AzureCLI.client_secret:
-        out.append(
-            SecretSetting("DataProviders.AzureCLI.Args.clientSecret", dp.AzureCLI.client_secret)
-        )
-    for name in ("MicrosoftDefender", "MicrosoftGraph"):
-        app = getattr(dp, name)
-        if app is not None:
-            out.append(SecretSetting(f"DataProviders.{name}.Args.ClientSecret", app.client_secret))
-    if dp.Splunk is not None:
-        out.append(SecretSetting("DataProviders.Splunk.Args.password", dp.Splunk.password))
-    return out
-
-
-def _is_secret_field(model: type[Any], field: str) -> bool:
-    """AuthKey is always a secret; ApiID only for XForce (RiskIQ's and IntSights' are user ids)."""
-    return field == "auth_key" or (field == "api_id" and model is XForceArgs)
-
-
-def secret_name(t: Tenant, setting_path: str) -> str:
-    """The Key Vault secret name msticpy resolves for this setting of this tenant."""
-    base = format_kv_name(setting_path)
-    return format_kv_name(f"{t.secret_prefix}-{base}") if t.secret_prefix else base
-
-
-def secret_reference(t: Tenant, s: SecretSetting) -> dict[str, Any]:
-    """The msticpyconfig value that stands in for the secret."""
-    if t.secret_store == "env":  # noqa: S105 (a storage mode, not a password)
-        return {"EnvironmentVar": env_var_name(s)}
-    if t.secret_prefix:
-        return {"KeyVault": secret_name(t, s.setting_path)}
-    return {"KeyVault": None}
-
-
-def env_var_name(s: SecretSetting) -> str:
-    """secret_store env: the variable the kernel must have (the env: name, or one derived)."""
-    if s.source.startswith("env:"):
-        return s.source[4:]
-    return "MSTICPY_" + re.sub("[^0-9A-Za-z]", "_", s.setting_path).upper()
-
-
-def secret_pushes(t: Tenant) -> list[SecretPush]:
-    """The (vault, name, source) triples apply writes; empty when secrets live in env vars."""
-    if t.secret_store != "keyvault":  # noqa: S105 (a storage mode, not a password)
-        return []
-    return [
-        SecretPush(
-            tenant=t.name,
-            vault=t.key_vault,
-            name=secret_name(t, s.setting_path),
-            source=s.source,
-            setting_path=s.setting_path,
-        )
-        for s in secret_settings(t)
-    ]
-
-
-def _ti_entries(t: Tenant) -> list[tuple[str, Any]]:
-    return [
-        (name, getattr(t.ti_providers, name))
-        for name in type(t.ti_providers).model_fields
-        if getattr(t.ti_providers, name) is not None
-    ]
-
 
 # --- msticpyconfig content ----------------------------------------------------------------------
 
@@ -172,7 +60,7 @@ def build_msticpyconfig(t: Tenant) -> dict[str, Any]:
     cfg["AzureSentinel"] = {"Workspaces": workspaces}
 
     ti: dict[str, Any] = {}
-    for section, entry in _ti_entries(t):
+    for section, entry in ti_entries(t):
         provider_id, primary_default = TI_PROVIDER_IDS[section]
         item: dict[str, Any] = {}
         args: dict[str, Any] = {}
@@ -187,8 +75,8 @@ def build_msticpyconfig(t: Tenant) -> dict[str, Any]:
                 value = getattr(model_args, field)
                 if value is None:
                     continue
-                path = f"TIProviders.{section}.Args.{_ARG_NAMES[field]}"
-                args[_ARG_NAMES[field]] = secrets.get(path, value)
+                path = f"TIProviders.{section}.Args.{ARG_NAMES[field]}"
+                args[ARG_NAMES[field]] = secrets.get(path, value)
         if args:
             item["Args"] = args
         item["Primary"] = entry.primary if entry.primary is not None else primary_default
