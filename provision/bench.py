@@ -435,7 +435,7 @@ def _apply(
     label: str,
     expected_requests: int = 0,
 ) -> Phase:
-    from provision.commands import RunOptions, endpoints_for, prepare, run_engine
+    from provision.commands.common import RunOptions, endpoints_for, prepare, run_engine
 
     opts = RunOptions(
         inventory=str(inventory), endpoints=str(emu.endpoints_file), max_concurrency=max_concurrency
@@ -625,7 +625,7 @@ def _resolve_params(
 
 
 def _measure(work: Path, p: dict[str, Any], concurrency: int, status: _Status) -> BenchFigures:
-    from provision.commands import prepare
+    from provision.commands.common import prepare
 
     tenants, users, secrets, latency = p["tenants"], p["users"], p["secrets"], p["latency_ms"]
     inventory = generate_inventory(work / "fleet", tenants, users, secrets)

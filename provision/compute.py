@@ -14,7 +14,7 @@ import sys
 import time
 from typing import Any
 
-from provision.errors import Problem, UserInputError
+from provision.errors import AzureOperationError, Problem, UserInputError
 from provision.inventory.model import Inventory
 from provision.render import STARTUP_SCRIPT, TenantRender
 from provision.share import WorkspaceShare
@@ -80,51 +80,40 @@ def create_compute(inv: Inventory, r: TenantRender, alias: str, size: str, endpo
         try:
             ws = discover(clients, t)
         except TenantError as exc:
-            print(f"error: {t.name}: {exc}", file=sys.stderr)
-            return 1
+            raise AzureOperationError(f"{t.name}: {exc}") from None
         existing = ws.computes.get(name)
         if existing is not None:
             if existing.startup_script == startup_script_path(alias):
                 print(f"{t.name}: compute instance {name} already exists with our startup script")
                 return 0
-            print(
-                f"error: {t.name}: compute instance {name} already exists "
+            raise AzureOperationError(
+                f"{t.name}: compute instance {name} already exists "
                 f"(startup script: {existing.startup_script or 'none'}); setup scripts can only "
-                "be set when an instance is created: delete it or name another with compute:",
-                file=sys.stderr,
+                "be set when an instance is created: delete it or name another with compute:"
             )
-            return 1
         share = WorkspaceShare(
             clients.share(t.cloud, ws.storage_account, CODE_SHARE, ws.storage_key)
         )
         if share.download(startup_script_path(alias)) is None:
-            print(
-                f"error: {t.name}: {startup_script_path(alias)} is not in the workspace share; "
-                f"run `invoke apply -i {inv.path} -t {t.name}` first",
-                file=sys.stderr,
+            raise AzureOperationError(
+                f"{t.name}: {startup_script_path(alias)} is not in the workspace share; "
+                f"run `invoke apply -i {inv.path} -t {t.name}` first"
             )
-            return 1
         body = compute_body(ws.location or "eastus", size, alias, t.tenant_id, user.object_id)
         try:
             state = _put_and_wait(clients, t, name, body)
         except AzureError as exc:
-            print(
-                "error: "
-                + explain_azure_error(
+            raise AzureOperationError(
+                explain_azure_error(
                     exc,
                     t,
                     f"compute instance {name}",
                     "creating computes needs Contributor or AzureML Compute Operator "
                     "on the workspace",
-                ),
-                file=sys.stderr,
-            )
-            return 1
+                )
+            ) from None
         if state != "Succeeded":
-            print(
-                f"error: {t.name}: creating compute instance {name} ended {state}", file=sys.stderr
-            )
-            return 1
+            raise AzureOperationError(f"{t.name}: creating compute instance {name} ended {state}")
         print(
             f"{t.name}: compute instance {name} created for {alias}; it runs "
             f"{startup_script_path(alias)} at every boot"

@@ -48,3 +48,7 @@ def did_you_mean(word: str, choices: list[str]) -> str:
     """` (did you mean 'x'?)` for the closest of `choices`, or an empty string."""
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class AzureOperationError(ProvisionError):
+    """Azure refused or failed an operation; the message already says what to do about it."""

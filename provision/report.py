@@ -11,7 +11,7 @@ import sys
 import threading
 from typing import Any
 
-from provision.engine import TenantResult
+from provision.plan import TenantResult
 
 ACTION_STYLE = {
     "create": "green",

@@ -11,7 +11,6 @@ pip-installed admin needs no checkout.
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -45,23 +44,14 @@ RUN_HELP = {
 
 
 def _user_errors(func: F) -> F:
-    """Report ProvisionError as one line per problem on stderr and exit 1, never a traceback."""
+    """Run the task's command and exit with its code; errors become one line per problem."""
 
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from provision.errors import ProvisionError
-        from provision.log import setup_logging
+    def wrapper(*args: Any, **kwargs: Any) -> int:
+        from provision.commands.exitcodes import run_reporting_errors
 
-        setup_logging()
-        try:
-            return func(*args, **kwargs)
-        except ProvisionError as exc:
-            for line in exc.lines():
-                print(f"error: {line}", file=sys.stderr)
-            raise Exit(code=exc.exit_code) from None
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            raise Exit(code=130) from None
+        code = run_reporting_errors(lambda: int(func(*args, **kwargs)))
+        raise Exit(code=code)
 
     return wrapper  # type: ignore[return-value]
 
@@ -81,15 +71,11 @@ def validate(
     json: bool = False,
     check_secrets: bool = False,
     templates: str | None = None,
-) -> None:
+) -> int:
     """Check an inventory: structure, names, references, rendered files against msticpy's schema."""
-    from provision.commands import validate_command
+    from provision.commands import validate
 
-    raise Exit(
-        code=validate_command(
-            inventory, as_json=json, check_secrets=check_secrets, templates=templates
-        )
-    )
+    return validate.run(inventory, as_json=json, check_secrets=check_secrets, templates=templates)
 
 
 @task(
@@ -108,11 +94,11 @@ def render(
     out: str,
     tenant: list[str] | None = None,
     templates: str | None = None,
-) -> None:
+) -> int:
     """Render each tenant's msticpyconfig.yaml, config.json and per-user files into a folder."""
-    from provision.commands import render_command
+    from provision.commands import render as command
 
-    raise Exit(code=render_command(inventory, out, tenants=tenant or [], templates=templates))
+    return command.run(inventory, out, tenants=tenant or [], templates=templates)
 
 
 @task(
@@ -134,20 +120,13 @@ def plan(
     detailed_exitcode: bool = False,
     templates: str | None = None,
     max_concurrency: int = 0,
-) -> None:
+) -> int:
     """Show what apply would change in Key Vault and the workspace file shares (reads only)."""
-    from provision.commands import RunOptions, plan_command
+    from provision.commands import plan as command
+    from provision.commands.common import run_options
 
-    opts = RunOptions(
-        inventory=inventory,
-        tenants=tenant or [],
-        local=local,
-        endpoints=endpoints,
-        as_json=json,
-        templates=templates,
-        max_concurrency=max_concurrency,
-    )
-    raise Exit(code=plan_command(opts, detailed_exitcode=detailed_exitcode))
+    opts = run_options(inventory, tenant, local, endpoints, json, templates, max_concurrency)
+    return command.run(opts, detailed_exitcode=detailed_exitcode)
 
 
 @task(
@@ -165,21 +144,15 @@ def apply(
     templates: str | None = None,
     max_concurrency: int = 0,
     lock_timeout: float = 0.0,
-) -> None:
+) -> int:
     """Bring Key Vault secrets and user files to the inventory's state, then verify them."""
-    from provision.commands import RunOptions, apply_command
+    from provision.commands import apply as command
+    from provision.commands.common import run_options
 
-    opts = RunOptions(
-        inventory=inventory,
-        tenants=tenant or [],
-        local=local,
-        endpoints=endpoints,
-        as_json=json,
-        templates=templates,
-        max_concurrency=max_concurrency,
-        lock_timeout=lock_timeout,
+    opts = run_options(
+        inventory, tenant, local, endpoints, json, templates, max_concurrency, lock_timeout
     )
-    raise Exit(code=apply_command(opts))
+    return command.run(opts)
 
 
 @task(
@@ -196,20 +169,13 @@ def verify(
     json: bool = False,
     templates: str | None = None,
     max_concurrency: int = 0,
-) -> None:
+) -> int:
     """Read back every secret and file and report any that differ from the inventory."""
-    from provision.commands import RunOptions, verify_command
+    from provision.commands import verify as command
+    from provision.commands.common import run_options
 
-    opts = RunOptions(
-        inventory=inventory,
-        tenants=tenant or [],
-        local=local,
-        endpoints=endpoints,
-        as_json=json,
-        templates=templates,
-        max_concurrency=max_concurrency,
-    )
-    raise Exit(code=verify_command(opts))
+    opts = run_options(inventory, tenant, local, endpoints, json, templates, max_concurrency)
+    return command.run(opts)
 
 
 @task(
@@ -227,21 +193,15 @@ def onboard(
     templates: str | None = None,
     max_concurrency: int = 0,
     lock_timeout: float = 0.0,
-) -> None:
+) -> int:
     """Validate, plan, apply and verify in one go: the whole onboarding of a fleet."""
-    from provision.commands import RunOptions, onboard_command
+    from provision.commands import onboard as command
+    from provision.commands.common import run_options
 
-    opts = RunOptions(
-        inventory=inventory,
-        tenants=tenant or [],
-        local=local,
-        endpoints=endpoints,
-        as_json=json,
-        templates=templates,
-        max_concurrency=max_concurrency,
-        lock_timeout=lock_timeout,
+    opts = run_options(
+        inventory, tenant, local, endpoints, json, templates, max_concurrency, lock_timeout
     )
-    raise Exit(code=onboard_command(opts))
+    return command.run(opts)
 
 
 @task(
@@ -263,20 +223,11 @@ def emulator(
     faults: str | None = None,
     latency_ms: float = 0.0,
     fault_seed: int = 0,
-) -> None:
+) -> int:
     """Run the local Azure emulator (Key Vault, Azure Files, ML workspace ARM) until interrupted."""
-    from provision.emulator.cli import run_emulator
+    from provision.commands import emulator as command
 
-    raise Exit(
-        code=run_emulator(
-            state_dir=state_dir,
-            port=port,
-            seed_inventory=seed,
-            faults=faults,
-            latency_ms=latency_ms,
-            fault_seed=fault_seed,
-        )
-    )
+    return command.run(state_dir, port, seed, faults, latency_ms, fault_seed)
 
 
 @task(
@@ -303,21 +254,19 @@ def patch_kernel(
     revert: bool = False,
     dry_run: bool = False,
     strict: bool = False,
-) -> None:
+) -> int:
     """On a compute instance: point the notebook kernels at msticpyconfig.yaml (MSTICPYCONFIG)."""
     from provision.kernel import run_patch_kernel
 
-    raise Exit(
-        code=run_patch_kernel(
-            config=config,
-            kernels=kernel or [],
-            all_kernels=all,
-            mode=mode,
-            user_folder=user_folder,
-            revert=revert,
-            dry_run=dry_run,
-            strict=strict,
-        )
+    return run_patch_kernel(
+        config=config,
+        kernels=kernel or [],
+        all_kernels=all,
+        mode=mode,
+        user_folder=user_folder,
+        revert=revert,
+        dry_run=dry_run,
+        strict=strict,
     )
 
 
@@ -340,14 +289,12 @@ def create_compute(
     size: str = "Standard_DS3_v2",
     local: bool = False,
     endpoints: str | None = None,
-) -> None:
+) -> int:
     """Create a user's compute instance with our startup script wired in, and wait for it."""
-    from provision.commands import create_compute_command
+    from provision.commands import create_compute as command
 
-    raise Exit(
-        code=create_compute_command(
-            inventory, tenant=tenant, user=user, size=size, local=local, endpoints=endpoints
-        )
+    return command.run(
+        inventory, tenant=tenant, user=user, size=size, local=local, endpoints=endpoints
     )
 
 
@@ -369,18 +316,16 @@ def matrix(
     chunks: int = 0,
     tenant: list[str] | None = None,
     templates: str | None = None,
-) -> None:
+) -> int:
     """Print the tenants as a GitHub Actions matrix (JSON for fromJSON)."""
     from provision.matrix import matrix_command
 
-    raise Exit(
-        code=matrix_command(
-            inventory,
-            changed_since=changed_since,
-            chunks=chunks,
-            templates=templates,
-            tenants=tuple(tenant or ()),
-        )
+    return matrix_command(
+        inventory,
+        changed_since=changed_since,
+        chunks=chunks,
+        templates=templates,
+        tenants=tuple(tenant or ()),
     )
 
 
@@ -405,20 +350,18 @@ def bench(
     max_concurrency: int = 0,
     quick: bool = False,
     json: bool = False,
-) -> None:
+) -> int:
     """Benchmark fleet onboarding against the emulator: first apply, sequential, no-op."""
     from provision.bench import run_bench
 
-    raise Exit(
-        code=run_bench(
-            tenants=tenants,
-            users=users,
-            secrets=secrets,
-            latency_ms=latency_ms,
-            max_concurrency=max_concurrency,
-            quick=quick,
-            as_json=json,
-        )
+    return run_bench(
+        tenants=tenants,
+        users=users,
+        secrets=secrets,
+        latency_ms=latency_ms,
+        max_concurrency=max_concurrency,
+        quick=quick,
+        as_json=json,
     )
 
 

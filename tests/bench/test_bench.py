@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from provision.bench import JSON_KEYS, classify, generate_inventory, run_bench
-from provision.commands import prepare
+from provision.commands.common import prepare
 from provision.errors import UserInputError
 
 FLOAT_KEYS = {k for k in JSON_KEYS if k.endswith("_s")} | {

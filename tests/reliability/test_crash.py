@@ -40,7 +40,7 @@ from reliability_helpers import (
 )
 from support import BIN, REPO, run_invoke
 
-from provision.commands import RunOptions
+from provision.commands.common import RunOptions
 from provision.share import LOCK_FILE, TEMP_MARK
 
 TRIALS = 20
@@ -358,7 +358,7 @@ def test_rerun_deletes_temporary_files_a_killed_run_left(tmp_path: Path, folder:
     with Emulator(tmp_path / "emu") as emu:
         emu.seed(seed_tenants_from_inventory(load_inventory(a.path)))
         opts = RunOptions(str(a.path), endpoints=str(emu.endpoints_file))
-        from provision.commands import apply_command
+        from provision.commands.apply import run as apply_command
 
         assert apply_command(opts) == 0
         reader = Reader(emu.endpoints, emu.credential)

@@ -33,7 +33,8 @@ from reliability_helpers import (
 )
 
 from provision.azure import RETRY_TOTAL, Clients, load_endpoints_file
-from provision.commands import RunOptions, apply_command
+from provision.commands.apply import run as apply_command
+from provision.commands.common import RunOptions
 from provision.emulator import Emulator
 from provision.emulator.seed import seed_tenants_from_inventory, storage_account_name
 from provision.inventory.load import load_inventory

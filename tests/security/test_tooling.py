@@ -43,7 +43,7 @@ BANDIT_JUSTIFIED: dict[tuple[str, str], str] = {
     "as B603/S603 and carries its reason",
     ("B406", "provision/emulator/files/responses.py"): "xml.sax.saxutils.escape/quoteattr "
     "only write XML answers; the emulator never parses XML",
-    ("B105", "provision/mapping.py"): "compares the secret_store mode with its names "
+    ("B105", "provision/msticpy_contract/*"): "compares the secret_store mode with its names "
     "('env', 'keyvault'); no password",
     ("B324", "provision/emulator/*"): "MD5 is Azure Files' Content-MD5 integrity header, as "
     "the service defines it; not used for security",

@@ -1,0 +1,9 @@
+"""`apply`: bring every selected tenant to the inventory's state, then read it back."""
+
+from __future__ import annotations
+
+from provision.commands.common import RunOptions, run_mode
+
+
+def run(opts: RunOptions) -> int:
+    return 1 if any(r.error for r in run_mode("apply", opts)) else 0

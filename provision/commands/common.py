@@ -1,0 +1,212 @@
+"""What the commands share: loading and checking the inventory, the run options of the tasks that
+talk to Azure, the endpoints (real Azure, a file, or the local emulator), one engine session per
+run, and reporting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from provision.errors import Problem, UserInputError
+from provision.inventory.load import load_inventory
+from provision.inventory.model import Inventory
+from provision.render import TenantRender, render_tenants
+
+if TYPE_CHECKING:
+    from provision.azure import Endpoints
+    from provision.plan import TenantResult
+    from provision.secrets import SecretValue
+
+
+@dataclass
+class RunOptions:
+    """Flags shared by the tasks that talk to Azure (built by `run_options` from task flags)."""
+
+    inventory: str
+    tenants: list[str] = field(default_factory=list)
+    local: bool = False
+    endpoints: str | None = None
+    as_json: bool = False
+    templates: str | None = None
+    max_concurrency: int = 0
+    lock_timeout: float = 0.0
+
+
+def prepare(
+    inventory: str, tenants: list[str], templates: str | None, check_secrets: bool = False
+) -> tuple[Inventory, list[TenantRender]]:
+    """Load, render and schema-check: everything that needs no Azure and no secret values.
+
+    With `check_secrets`, also resolve every secret reference and report every missing one.
+    """
+    inv, renders, _ = prepare_with_values(inventory, tenants, templates, check_secrets)
+    return inv, renders
+
+
+def prepare_with_values(
+    inventory: str, tenants: list[str], templates: str | None, check_secrets: bool
+) -> tuple[Inventory, list[TenantRender], dict[str, SecretValue]]:
+    """prepare(), also returning the resolved secret values when `check_secrets`."""
+    inv = load_inventory(inventory)
+    renders = render_tenants(inv, tenants, templates)
+    problems = schema_problems(inv, renders)
+    values: dict[str, SecretValue] = {}
+    if check_secrets:
+        try:
+            values = resolve_secrets(inv, renders)
+        except UserInputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise UserInputError(problems)
+    return inv, renders, values
+
+
+def schema_problems(inv: Inventory, renders: list[TenantRender]) -> list[Problem]:
+    """Check each rendered msticpyconfig against msticpy's setting schema."""
+    from provision.msticpy_contract.schema import check_msticpyconfig
+
+    out: list[Problem] = []
+    for r in renders:
+        for p in check_msticpyconfig(r.msticpyconfig):
+            out.append(
+                Problem(
+                    f"tenant {r.tenant.name}: rendered msticpyconfig.yaml: {p}", file=str(inv.path)
+                )
+            )
+    return out
+
+
+def resolve_secrets(inv: Inventory, renders: list[TenantRender]) -> dict[str, SecretValue]:
+    """Resolve the sources of every secret the selected tenants push (values stay wrapped)."""
+    from provision.secrets import resolve_sources
+
+    where: dict[str, str] = {}
+    for r in renders:
+        for p in r.pushes:
+            where.setdefault(p.source, f"tenant {r.tenant.name}, {p.setting_path}")
+    return resolve_sources(list(where), inv.base_dir, where=where)
+
+
+# --- tasks that talk to Azure --------------------------------------------------------------------
+
+LOCAL_DIR_ENV = "MSTICPY_PROVISION_LOCAL_DIR"
+DEFAULT_LOCAL_DIR = ".msticpy-provision/local-emulator"
+
+
+def local_state_dir() -> Path:
+    return Path(os.environ.get(LOCAL_DIR_ENV) or DEFAULT_LOCAL_DIR)
+
+
+@contextlib.contextmanager
+def endpoints_for(opts: RunOptions, inv: Inventory) -> Iterator[Endpoints | None]:
+    """The endpoints override for this run: none (real Azure), a file, or a local emulator."""
+    from provision.azure import load_endpoints_file
+
+    if opts.local and opts.endpoints:
+        raise UserInputError(["--local and --endpoints exclude each other"])
+    if opts.endpoints:
+        yield load_endpoints_file(opts.endpoints)
+        return
+    if not opts.local:
+        yield None
+        return
+    from provision.emulator import Emulator
+    from provision.emulator.seed import seed_tenants_from_inventory
+
+    state = local_state_dir()
+    with Emulator(state_dir=state) as emu:
+        emu.seed(seed_tenants_from_inventory(inv))
+        print(f"local Azure emulator: {emu.endpoints['arm']} (state in {state})", file=sys.stderr)
+        yield load_endpoints_file(emu.endpoints_file)
+
+
+EngineRun = Callable[[str, list[TenantRender], dict[str, "SecretValue"]], list["TenantResult"]]
+
+
+@contextlib.contextmanager
+def engine_session(opts: RunOptions, endpoints: Endpoints | None) -> Iterator[EngineRun]:
+    """One credential, one set of clients and one connection pool for every step of a run."""
+    from provision.azure import Clients
+    from provision.engine import Engine
+    from provision.report import Progress
+
+    clients = Clients(opts.max_concurrency, endpoints)
+    engine = Engine(clients, lock_timeout=opts.lock_timeout)
+    titles = {"plan": "planning", "apply": "applying", "verify": "verifying"}
+
+    def run(
+        mode: str, renders: list[TenantRender], values: dict[str, SecretValue]
+    ) -> list[TenantResult]:
+        progress = Progress(len(renders), titles[mode])
+        engine.progress = progress
+        try:
+            return engine.run(mode, renders, values)
+        finally:
+            progress.stop()
+
+    try:
+        yield run
+    finally:
+        engine.close()
+        clients.close()
+
+
+def run_engine(
+    mode: str,
+    opts: RunOptions,
+    inv: Inventory,
+    renders: list[TenantRender],
+    endpoints: Endpoints | None,
+) -> list[TenantResult]:
+    """One step (plan, apply or verify) with its own session and secret resolution."""
+    values = resolve_secrets(inv, renders)
+    with engine_session(opts, endpoints) as run:
+        return run(mode, renders, values)
+
+
+def report_results(mode: str, opts: RunOptions, results: list[TenantResult]) -> None:
+    from provision.report import as_document, print_json, print_tables, write_step_summary
+
+    if opts.as_json:
+        print_json(as_document(mode, results))
+    else:
+        print_tables(mode, results)
+    write_step_summary(mode, results)
+
+
+def run_mode(mode: str, opts: RunOptions) -> list[TenantResult]:
+    """prepare -> endpoints -> engine -> report, for plan, apply and verify."""
+    inv, renders = prepare(opts.inventory, opts.tenants, opts.templates)
+    with endpoints_for(opts, inv) as ep:
+        results = run_engine(mode, opts, inv, renders, ep)
+    report_results(mode, opts, results)
+    return results
+
+
+def run_options(
+    inventory: str,
+    tenant: list[str] | None = None,
+    local: bool = False,
+    endpoints: str | None = None,
+    json: bool = False,
+    templates: str | None = None,
+    max_concurrency: int = 0,
+    lock_timeout: float = 0.0,
+) -> RunOptions:
+    """RunOptions from the flags every Azure-facing task shares (named as the tasks name them)."""
+    return RunOptions(
+        inventory=inventory,
+        tenants=list(tenant or []),
+        local=local,
+        endpoints=endpoints,
+        as_json=json,
+        templates=templates,
+        max_concurrency=max_concurrency,
+        lock_timeout=lock_timeout,
+    )

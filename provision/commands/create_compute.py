@@ -1,0 +1,17 @@
+"""`create-compute`: a user's compute instance with the tool's startup script wired in."""
+
+from __future__ import annotations
+
+from provision.commands.common import RunOptions, endpoints_for, prepare
+
+
+def run(
+    inventory: str, tenant: str, user: str, size: str, local: bool, endpoints: str | None
+) -> int:
+    from provision.compute import create_compute
+
+    opts = RunOptions(inventory=inventory, tenants=[tenant], local=local, endpoints=endpoints)
+    inv, renders = prepare(inventory, [tenant], None)
+    with endpoints_for(opts, inv) as ep:
+        code: int = create_compute(inv, renders[0], user, size, ep)
+    return code

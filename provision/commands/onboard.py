@@ -1,0 +1,78 @@
+"""`onboard`: validate -> plan -> apply -> verify in one run, with one engine session."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from provision.commands.common import (
+    RunOptions,
+    endpoints_for,
+    engine_session,
+    local_state_dir,
+    prepare_with_values,
+)
+from provision.inventory.model import Inventory
+
+if TYPE_CHECKING:
+    from provision.plan import TenantResult
+
+
+def run(opts: RunOptions) -> int:
+    """validate -> plan -> apply -> verify, against one set of endpoints."""
+    from provision.report import (
+        as_document,
+        print_json,
+        print_summary,
+        print_tables,
+        write_step_summary,
+    )
+
+    inv, renders, values = prepare_with_values(opts.inventory, opts.tenants, opts.templates, True)
+    if not opts.as_json:
+        print(f"validated {inv.path}: {len(renders)} tenants")
+    with endpoints_for(opts, inv) as ep, engine_session(opts, ep) as run:
+        planned = run("plan", renders, values)
+        if not opts.as_json:
+            print_tables("plan", planned)
+        ok_renders = [r for r, p in zip(renders, planned, strict=True) if p.error is None]
+        applied = run("apply", ok_renders, values) if ok_renders else []
+        if not opts.as_json:
+            print_summary("apply", applied)
+        verified = run("verify", ok_renders, values) if ok_renders else []
+    failed_plan = [p for p in planned if p.error]
+    final = failed_plan + [v if v.error else a for a, v in zip(applied, verified, strict=True)]
+    if opts.as_json:
+        print_json(
+            as_document(
+                "apply",
+                final,
+                {"plan": [p.as_dict() for p in planned], "verify": [v.as_dict() for v in verified]},
+            )
+        )
+    else:
+        print_summary("verify", verified)
+        _print_where(inv, final, opts)
+    write_step_summary("apply", final)
+    return 1 if any(r.error for r in final) else 0
+
+
+def _print_where(inv: Inventory, results: list[TenantResult], opts: RunOptions) -> None:
+    by_name = {r.tenant: r for r in results}
+    print("\nWhat lives where:")
+    for t in inv.select(opts.tenants):
+        r = by_name.get(t.name)
+        res = r.resources if r is not None else {}
+        users = ", ".join(u.alias for u in t.user_list)
+        secrets = sum(1 for i in r.items if i.kind == "secret") if r is not None else 0
+        print(
+            f"  {t.name}: {secrets} secrets in Key Vault {t.key_vault}; "
+            f"files in storage account {res.get('storage_account', '?')}, share "
+            f"{res.get('file_share', '?')}, under Users/<alias>/ for {users}"
+        )
+    if opts.local:
+        state = local_state_dir()
+        print(
+            f"\nThe local emulator's state is in {state}. Inspect it with:\n"
+            f"  invoke emulator --state-dir {state}     (in another terminal)\n"
+            f"  invoke plan -i {opts.inventory} --endpoints {state}/endpoints.json"
+        )

@@ -1,0 +1,15 @@
+"""`plan`: what apply would change (reads only)."""
+
+from __future__ import annotations
+
+from provision.commands.common import RunOptions, run_mode
+
+
+def run(opts: RunOptions, detailed_exitcode: bool = False) -> int:
+    """0: nothing to change; 2 (with `detailed_exitcode`): changes pending; 1: a tenant failed."""
+    results = run_mode("plan", opts)
+    if any(r.error for r in results):
+        return 1
+    if detailed_exitcode and any(r.changes for r in results):
+        return 2
+    return 0

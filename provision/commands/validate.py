@@ -1,0 +1,40 @@
+"""`validate`: check an inventory without Azure (structure, references, msticpy schema)."""
+
+from __future__ import annotations
+
+import json
+
+from provision.commands.common import prepare
+from provision.errors import UserInputError
+
+
+def run(
+    inventory: str, as_json: bool = False, check_secrets: bool = False, templates: str | None = None
+) -> int:
+    try:
+        inv, renders = prepare(inventory, [], templates, check_secrets=check_secrets)
+    except UserInputError as exc:
+        if as_json:
+            print(json.dumps({"ok": False, "problems": exc.lines()}, indent=2))
+            return 1
+        raise
+    summary = [
+        {
+            "tenant": r.tenant.name,
+            "users": [u.alias for u in r.tenant.user_list],
+            "secrets": [{"vault": p.vault, "name": p.name, "source": p.source} for p in r.pushes],
+            "files": sorted({n for files in r.user_files.values() for n in files}),
+        }
+        for r in renders
+    ]
+    if as_json:
+        print(json.dumps({"ok": True, "inventory": str(inv.path), "tenants": summary}, indent=2))
+    else:
+        secrets = sum(len(t["secrets"]) for t in summary)
+        users = sum(len(t["users"]) for t in summary)
+        checked = " (secret sources resolved)" if check_secrets else ""
+        print(
+            f"{inv.path}: ok: {len(summary)} tenants, {users} users, "
+            f"{secrets} Key Vault secrets{checked}"
+        )
+    return 0

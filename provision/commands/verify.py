@@ -1,0 +1,9 @@
+"""`verify`: read back every secret and file; any difference fails the tenant."""
+
+from __future__ import annotations
+
+from provision.commands.common import RunOptions, run_mode
+
+
+def run(opts: RunOptions) -> int:
+    return 1 if any(r.error for r in run_mode("verify", opts)) else 0

@@ -1,0 +1,105 @@
+"""Carry out one tenant's planned changes, read them back, and record the manifest.
+
+Runs only under the tenant's lock (provision.engine takes it), on the state the locked plan read.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from provision.fanout import Fanout
+from provision.observe import ObservedState
+from provision.plan import PROPERTY_ONLY, DesiredState
+from provision.render import NBUSER_SETTINGS, STARTUP_SCRIPT
+from provision.share import md5_hex
+from provision.vault import read_back_matches, write_secret
+
+if TYPE_CHECKING:
+    from provision.azure import Clients
+
+CONTENT_TYPES = {
+    "msticpyconfig.yaml": "application/x-yaml",
+    "config.json": "application/json",
+    NBUSER_SETTINGS: "text/x-python",
+    STARTUP_SCRIPT: "text/x-shellscript",
+}
+
+
+def execute(clients: Clients, fan: Fanout, d: DesiredState, state: ObservedState) -> int:
+    """Write every changed secret and file, delete leftover temporary files; return the count."""
+    cloud = d.render.tenant.cloud
+    pushes = {(p.vault, p.name): p for p in d.render.pushes}
+    secret_changes = [(k, c) for k, c in state.secrets.items() if c.is_change]
+    file_changes = [p for p, c in state.files.items.items() if c.is_change]
+    for folder in sorted(
+        {p.rpartition("/")[0] for p in file_changes} & state.files.missing_folders
+    ):
+        state.share.ensure_folder(folder)
+
+    def do_secret(key: tuple[str, str], detail: str) -> None:
+        p = pushes[key]
+        property_only = detail in {str(r) for r in PROPERTY_ONLY}
+        write_secret(clients.secrets(cloud, p.vault), d, p, value_differs=not property_only)
+
+    def do_file(path: str) -> None:
+        name = path.rpartition("/")[2]
+        state.share.upload_atomic(
+            path, d.files[path].content, CONTENT_TYPES.get(name, "application/octet-stream")
+        )
+
+    # Secrets, files and leftover temporary files are independent: one batch, not three
+    # rounds of round trips.
+    jobs: list[Callable[[], None]] = [
+        *(functools.partial(do_secret, k, c.detail) for k, c in secret_changes),
+        *(functools.partial(do_file, p) for p in file_changes),
+        *(functools.partial(state.share.delete_file, p) for p in state.files.temp_files),
+    ]
+    fan.run_all(jobs)
+    return len(jobs)
+
+
+def read_back(
+    clients: Clients, fan: Fanout, d: DesiredState, state: ObservedState
+) -> dict[str, str]:
+    """Read back every written secret and file; return target -> mismatch (empty when all match).
+
+    The ETags read are recorded in `state.files.remote_etags` for the manifest.
+    """
+    cloud = d.render.tenant.cloud
+    pushes = {(p.vault, p.name): p for p in d.render.pushes}
+    secret_keys = [k for k, c in state.secrets.items() if c.is_change]
+    paths = [p for p, c in state.files.items.items() if c.is_change]
+
+    def check_secret(key: tuple[str, str]) -> bool:
+        p = pushes[key]
+        return read_back_matches(clients.secrets(cloud, p.vault), d, p)
+
+    # Secrets and files are read back in one batch.
+    jobs: list[Callable[[], object]] = [
+        *(functools.partial(check_secret, k) for k in secret_keys),
+        *(functools.partial(state.share.download, p) for p in paths),
+    ]
+    answers = fan.run_all(jobs)
+    mismatches: dict[str, str] = {}
+    for key, good in zip(secret_keys, answers[: len(secret_keys)], strict=True):
+        if not good:
+            mismatches[state.secrets[key].target] = "value read back differs"
+    for path, got in zip(paths, answers[len(secret_keys) :], strict=True):
+        if not isinstance(got, tuple) or got[0] != d.files[path].content:
+            mismatches[path] = "content read back differs"
+        else:
+            state.files.remote_etags[path] = got[1]
+    return mismatches
+
+
+def record_manifest(d: DesiredState, state: ObservedState, mismatches: dict[str, str]) -> None:
+    """Remember the ETag and MD5 of every file as written, so the next plan can skip downloads."""
+    manifest = dict(state.files.manifest)
+    for path, f in d.files.items():
+        etag = state.files.remote_etags.get(path)
+        if path in state.files.items and path not in mismatches and etag:
+            manifest[path] = {"etag": etag, "md5": md5_hex(f.content)}
+    if manifest != state.files.manifest:
+        state.share.write_manifest(manifest)

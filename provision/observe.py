@@ -1,0 +1,162 @@
+"""Read what Azure holds for one tenant and plan against the desired state (reads only).
+
+The result is the plan (`TenantResult`) and what was read to make it (`ObservedState`), which
+apply uses to execute without reading again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from provision.fanout import Fanout
+from provision.plan import Action, Change, DesiredState, Kind, Reason, TenantResult
+from provision.render import STARTUP_SCRIPT
+from provision.share import TEMP_MARK, USERS, RemoteFile, WorkspaceShare, md5_hex
+from provision.vault import plan_secret
+from provision.workspace import CODE_SHARE, WorkspaceInfo, discover
+
+if TYPE_CHECKING:
+    from provision.azure import Clients
+
+Progress = Callable[[str, str], None]
+
+
+@dataclass
+class FilesState:
+    """The user folders as read: planned file items and what apply needs to know."""
+
+    manifest: dict[str, dict[str, str]]
+    items: dict[str, Change]
+    remote_etags: dict[str, str | None]
+    temp_files: list[str] = field(default_factory=list)
+    missing_folders: set[str] = field(default_factory=set)
+
+
+@dataclass
+class ObservedState:
+    """What the plan read: enough to execute and to skip re-reading."""
+
+    ws: WorkspaceInfo
+    share: WorkspaceShare
+    secrets: dict[tuple[str, str], Change]
+    files: FilesState
+
+
+def observe(
+    clients: Clients,
+    fan: Fanout,
+    d: DesiredState,
+    *,
+    verify: bool,
+    progress: Progress,
+    ws: WorkspaceInfo | None = None,
+    share: WorkspaceShare | None = None,
+) -> tuple[ObservedState, TenantResult]:
+    """Discover (unless given), read secrets, folders and computes; plan every item.
+
+    With `verify`, the manifest shortcut is not used: every file is read back in full.
+    """
+    t = d.render.tenant
+    if ws is None:
+        progress(t.name, "discovering workspace")
+        ws = discover(clients, t, fan.pool)
+    result = TenantResult(t.name)
+    result.resources = {
+        "key_vault": t.key_vault,
+        "storage_account": ws.storage_account,
+        "file_share": CODE_SHARE,
+    }
+    if ws.key_vault and ws.key_vault.lower() != t.key_vault.lower() and d.render.pushes:
+        result.notes.append(
+            f"secrets go to {t.key_vault}, not the workspace's own vault "
+            f"{ws.key_vault} (as the inventory says)"
+        )
+    if share is None:
+        share = WorkspaceShare(
+            clients.share(t.cloud, ws.storage_account, CODE_SHARE, ws.storage_key)
+        )
+    progress(t.name, "reading secrets and user folders")
+    secret_job = fan.submit(lambda: read_secrets(clients, fan, d))
+    files = read_files(fan, d, share, verify)
+    secrets = secret_job.result()
+    result.items.extend(secrets.values())
+    result.items.extend(files.items.values())
+    result.items.extend(
+        Change(Kind.CLEANUP, p, Action.DELETE, str(Reason.LEFTOVER)) for p in files.temp_files
+    )
+    result.items.extend(compute_reports(d, ws))
+    return ObservedState(ws, share, secrets, files), result
+
+
+def read_secrets(clients: Clients, fan: Fanout, d: DesiredState) -> dict[tuple[str, str], Change]:
+    pushes = d.render.pushes
+    cloud = d.render.tenant.cloud
+    # The first request to a vault answers the Key Vault auth challenge (401, then retry
+    # with a token); the client caches it. Send one request per vault alone so that the
+    # others, sent concurrently, do not each pay that extra round trip.
+    first = list({p.vault: p for p in pushes}.values())
+    warm = {id(p): plan_secret(clients.secrets(cloud, p.vault), d, p) for p in first}
+    rest = [p for p in pushes if id(p) not in warm]
+    planned = fan.map(lambda p: plan_secret(clients.secrets(cloud, p.vault), d, p), rest)
+    cold = dict(zip(map(id, rest), planned, strict=True))
+    return {(p.vault, p.name): warm.get(id(p)) or cold[id(p)] for p in pushes}
+
+
+def _file_change(path: str, same: bool) -> Change:
+    if same:
+        return Change(Kind.FILE, path, Action.NOOP)
+    return Change(Kind.FILE, path, Action.UPDATE, str(Reason.CONTENT_DIFFERS))
+
+
+def read_files(fan: Fanout, d: DesiredState, share: WorkspaceShare, verify: bool) -> FilesState:
+    manifest = {} if verify else share.read_manifest()
+    folders = sorted({path.rpartition("/")[0] for path in d.files})
+    listings: dict[str, dict[str, RemoteFile] | None] = dict(
+        zip(folders, fan.map(share.list_folder, folders), strict=True)
+    )
+    state = FilesState(manifest, {}, {})
+    state.missing_folders = {f for f, listing in listings.items() if listing is None}
+    for folder, listing in listings.items():
+        state.temp_files += [f"{folder}/{n}" for n in listing or {} if n.startswith(TEMP_MARK)]
+    to_fetch: list[str] = []
+    for path, f in d.files.items():
+        folder, _, name = path.rpartition("/")
+        remote = (listings[folder] or {}).get(name)
+        if remote is None:
+            state.items[path] = Change(Kind.FILE, path, Action.CREATE, str(Reason.ABSENT_FILE))
+            continue
+        state.remote_etags[path] = remote.etag
+        known = manifest.get(path)
+        if known and known.get("etag") == remote.etag and remote.size == len(f.content):
+            # Unchanged since we wrote it: the manifest's MD5 is the content's MD5.
+            state.items[path] = _file_change(path, known.get("md5") == md5_hex(f.content))
+        else:
+            to_fetch.append(path)
+    for path, got in zip(to_fetch, fan.map(share.download, to_fetch), strict=True):
+        if got is None:
+            state.items[path] = Change(Kind.FILE, path, Action.CREATE, str(Reason.ABSENT_FILE))
+        else:
+            state.remote_etags[path] = got[1]
+            state.items[path] = _file_change(path, got[0] == d.files[path].content)
+    state.items = {p: state.items[p] for p in d.files}
+    return state
+
+
+def compute_reports(d: DesiredState, ws: WorkspaceInfo) -> list[Change]:
+    """Each user's compute instance and whether its startup script is ours (never changed)."""
+    out = []
+    for user in d.render.tenant.user_list:
+        ours = f"{USERS}/{user.alias}/{STARTUP_SCRIPT}"
+        c = ws.computes.get(user.compute_name)
+        if c is None:
+            detail = f"no compute instance {user.compute_name!r} (invoke create-compute)"
+        elif c.startup_script == ours:
+            detail = f"startup script is ours ({c.state or 'unknown state'})"
+        elif c.startup_script or c.raw_script_source:
+            detail = f"startup script is not ours: {c.startup_script or c.raw_script_source}"
+        else:
+            detail = "no startup script: kernels are patched only when you run patch-kernel"
+        out.append(Change(Kind.COMPUTE, user.compute_name, Action.REPORT, detail))
+    return out

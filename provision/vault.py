@@ -1,0 +1,100 @@
+"""Key Vault reads and writes for one tenant's secrets (sibling of share.py and workspace.py).
+
+Values are compared, never shown: a plan says `value differs`, not what either value is. Every
+secret the tool writes carries tags naming the tool, the tenant, the source reference and the
+msticpy setting it feeds, and a content type, so that an admin looking at the vault can tell
+what wrote it and why.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from provision.msticpy_contract.secret_names import SecretPush
+from provision.plan import Action, Change, DesiredState, Kind, Reason
+from provision.workspace import TenantError, explain_azure_error
+
+if TYPE_CHECKING:
+    from azure.keyvault.secrets import SecretClient
+
+MANAGED_BY = "msticpy-provision"
+SECRET_CONTENT_TYPE = "text/plain; msticpy-provision"  # noqa: S105 (a MIME type, not a secret)
+
+
+def secret_tags(d: DesiredState, p: SecretPush) -> dict[str, str]:
+    return {
+        "managed-by": MANAGED_BY,
+        "tenant": d.render.tenant.name,
+        "source": p.source[:256],
+        "setting": p.setting_path[:256],
+    }
+
+
+def plan_secret(client: SecretClient, d: DesiredState, p: SecretPush) -> Change:
+    """Compare one secret in the vault with what the inventory wants."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    target = f"{p.vault}/{p.name}"
+    try:
+        current = client.get_secret(p.name)
+    except ResourceNotFoundError:
+        return Change(Kind.SECRET, target, Action.CREATE, str(Reason.ABSENT_SECRET))
+    except Exception as exc:
+        raise TenantError(
+            explain_azure_error(
+                exc,
+                d.render.tenant,
+                f"secret {target}",
+                "grant Key Vault Secrets Officer (or Get/Set secret access) on the vault",
+            )
+        ) from None
+    if current.value != d.values[p.source].reveal():
+        return Change(Kind.SECRET, target, Action.UPDATE, str(Reason.VALUE_DIFFERS))
+    if current.properties.enabled is False:
+        return Change(Kind.SECRET, target, Action.UPDATE, str(Reason.DISABLED))
+    if (current.properties.tags or {}) != secret_tags(d, p) or (
+        current.properties.content_type != SECRET_CONTENT_TYPE
+    ):
+        return Change(Kind.SECRET, target, Action.UPDATE, str(Reason.PROPERTIES_DIFFER))
+    return Change(Kind.SECRET, target, Action.NOOP)
+
+
+def write_secret(client: SecretClient, d: DesiredState, p: SecretPush, value_differs: bool) -> None:
+    """Set the value (or only the properties); recover a soft-deleted secret of that name first."""
+    from azure.core.exceptions import HttpResponseError
+
+    value = d.values[p.source].reveal()
+    tags = secret_tags(d, p)
+    if not value_differs:
+        client.update_secret_properties(
+            p.name, content_type=SECRET_CONTENT_TYPE, tags=tags, enabled=True
+        )
+        return
+    try:
+        client.set_secret(p.name, value, content_type=SECRET_CONTENT_TYPE, tags=tags)
+    except HttpResponseError as exc:
+        if not is_deleted_but_recoverable(exc):
+            raise
+        # Soft-deleted under this name: recover it (keeps its history), then update it.
+        client.begin_recover_deleted_secret(p.name).result()
+        recovered = client.get_secret(p.name)
+        if recovered.value != value:
+            client.set_secret(p.name, value, content_type=SECRET_CONTENT_TYPE, tags=tags)
+        else:
+            client.update_secret_properties(
+                p.name, content_type=SECRET_CONTENT_TYPE, tags=tags, enabled=True
+            )
+
+
+def read_back_matches(client: SecretClient, d: DesiredState, p: SecretPush) -> bool:
+    got = client.get_secret(p.name)
+    return bool(got.value == d.values[p.source].reveal())
+
+
+def is_deleted_but_recoverable(exc: Exception) -> bool:
+    """Key Vault's 409 for a name held by a soft-deleted secret."""
+    error: Any = getattr(exc, "error", None)
+    inner = getattr(error, "innererror", None) or {}
+    code = inner.get("code") if isinstance(inner, dict) else getattr(inner, "code", None)
+    text = f"{getattr(error, 'code', '')} {code} {getattr(exc, 'message', '')}"
+    return getattr(exc, "status_code", None) == 409 and "ObjectIsDeletedButRecoverable" in text
