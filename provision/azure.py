@@ -15,18 +15,24 @@ import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.core.credentials import TokenCredential
 from azure.core.pipeline.transport import RequestsTransport
 
 from provision.errors import Problem, UserInputError
 
+if TYPE_CHECKING:
+    from provision.inventory.model import Tenant
+
 # Azure's published throttling limits (DESIGN.md): Key Vault 4,000 secret transactions per 10 s
 # per vault; ARM 250 reads burst + 25/s and 200 writes burst + 10/s per subscription and principal.
 # 32 requests in flight across the whole fleet stays far below every one of them (a tenant makes
 # at most 3 ARM reads per run) while keeping round trips overlapped.
 DEFAULT_MAX_CONCURRENCY = 32
+# The client the tool presents to a local emulator's authority (any id and secret are accepted).
+LOCAL_CLIENT_ID = "msticpy-provision-local"
+LOCAL_CLIENT_SECRET = "local-emulator"  # noqa: S105 (the emulator accepts any secret)
 # azure-core's exponential back-off; Retry-After from the service takes precedence.
 # azure-core also counts status, connection and read retries separately (3 each by default) and
 # stops at the first exhausted counter, so each gets RETRY_TOTAL too; a back-off cap keeps a
@@ -52,6 +58,7 @@ class Endpoints:
     ca_cert: str | None = None
     token: str | None = None  # an emulator's static bearer token
     storage_keys: dict[str, str] = field(default_factory=dict)
+    authority: str | None = None  # an emulator's Entra-ID-shaped authority (tokens per tenant)
 
     @property
     def is_emulator(self) -> bool:
@@ -120,6 +127,7 @@ def load_endpoints_file(path: str | Path) -> Endpoints:
         ca_cert=data.get("ca_cert"),
         token=data["token"],
         storage_keys=dict(data.get("storage_keys") or {}),
+        authority=data.get("authority") if isinstance(data.get("authority"), str) else None,
     )
 
 
@@ -209,22 +217,48 @@ class Clients:
             kwargs["connection_verify"] = ep.ca_cert
         return kwargs
 
-    def credential(self, cloud: str) -> TokenCredential:
-        ep = self.endpoints(cloud)
-        key = "emulator" if ep.is_emulator else cloud
+    def credential(self, t: Tenant) -> TokenCredential:
+        """A credential whose every token is for the tenant's own Entra tenant.
+
+        ARM refuses a token of another tenant (401 InvalidAuthenticationTokenTenant), and
+        DefaultAzureCredential without a tenant asks for the sign-in's default one, so one admin
+        shell serving several customers would fail all but one. Lighthouse-delegated tenants
+        set `auth_tenant_id` to the managing tenant.
+        """
+        ep = self.endpoints(t.cloud)
+        tenant_id = t.auth_tenant_id or t.tenant_id
+        key = f"{'emulator' if ep.is_emulator else t.cloud}/{tenant_id}"
         with self._lock:
             cred = self._credentials.get(key)
             if cred is None:
-                if ep.token is not None:
-                    from provision.emulator.auth import EmulatorCredential
-
-                    cred = EmulatorCredential(ep.token)
-                else:
-                    from azure.identity import DefaultAzureCredential
-
-                    cred = DefaultAzureCredential(authority=ep.login)
+                cred = self._new_credential(ep, tenant_id)
                 self._credentials[key] = cred
             return cred
+
+    def _new_credential(self, ep: Endpoints, tenant_id: str) -> TokenCredential:
+        if ep.authority is not None:
+            # The emulator's authority issues tokens per tenant, as Entra ID does.
+            from azure.identity import ClientSecretCredential
+
+            return ClientSecretCredential(
+                tenant_id,
+                LOCAL_CLIENT_ID,
+                LOCAL_CLIENT_SECRET,
+                authority=ep.authority,
+                disable_instance_discovery=True,
+                connection_verify=ep.ca_cert,
+            )
+        if ep.token is not None:
+            from provision.emulator.auth import EmulatorCredential
+
+            return EmulatorCredential(ep.token)
+        shared = self._credentials.get(f"default/{ep.name}")
+        if shared is None:
+            from azure.identity import DefaultAzureCredential
+
+            shared = DefaultAzureCredential(authority=ep.login, additionally_allowed_tenants=["*"])
+            self._credentials[f"default/{ep.name}"] = shared
+        return TenantCredential(shared, tenant_id)
 
     def _cached(self, key: tuple[str, ...], make: Any) -> Any:
         with self._lock:
@@ -234,56 +268,82 @@ class Clients:
                 self._cache[key] = client
             return client
 
-    def ml(self, cloud: str, subscription_id: str) -> Any:
-        """MachineLearningServicesMgmtClient (api-version 2020-08-01) for one subscription."""
+    def ml(self, t: Tenant) -> Any:
+        """MachineLearningServicesMgmtClient (api-version 2020-08-01), the tenant's subscription."""
         from azure.mgmt.machinelearningservices import MachineLearningServicesMgmtClient
 
-        ep = self.endpoints(cloud)
+        ep = self.endpoints(t.cloud)
 
         def make() -> Any:
             return MachineLearningServicesMgmtClient(
-                self.credential(cloud),
-                subscription_id,
+                self.credential(t),
+                t.subscription_id,
                 base_url=ep.arm,
                 credential_scopes=[ep.arm_scope],
                 **self._common(ep),
             )
 
-        return self._cached(("ml", cloud, subscription_id), make)
+        return self._cached(
+            ("ml", t.cloud, t.auth_tenant_id or t.tenant_id, t.subscription_id), make
+        )
 
-    def secrets(self, cloud: str, vault: str) -> Any:
+    def secrets(self, t: Tenant, vault: str) -> Any:
         """SecretClient for one vault."""
         from azure.keyvault.secrets import SecretClient
 
-        ep = self.endpoints(cloud)
+        ep = self.endpoints(t.cloud)
 
         def make() -> Any:
             return SecretClient(
                 ep.keyvault.format(vault=vault),
-                self.credential(cloud),
+                self.credential(t),
                 verify_challenge_resource=not ep.is_emulator,
                 **self._common(ep),
             )
 
-        return self._cached(("kv", cloud, vault.lower()), make)
+        return self._cached(("kv", t.cloud, t.auth_tenant_id or t.tenant_id, vault.lower()), make)
 
-    def share(self, cloud: str, account: str, share: str, key: str) -> Any:
-        """ShareClient for a workspace's code share, authenticated with the account key."""
+    def share(self, t: Tenant, account: str, share: str, key: str | None) -> Any:
+        """ShareClient for a workspace's code share: with the account key, or (key None) with an
+        Entra ID token and the backup intent that Azure Files requires of token callers."""
         from azure.core.credentials import AzureNamedKeyCredential
         from azure.storage.fileshare import ShareClient
 
-        ep = self.endpoints(cloud)
+        ep = self.endpoints(t.cloud)
+        auth: dict[str, Any] = (
+            {"credential": AzureNamedKeyCredential(account, key)}
+            if key is not None
+            else {"credential": self.credential(t), "token_intent": "backup"}
+        )
 
         def make() -> Any:
             return ShareClient(
                 account_url=ep.files.format(account=account),
                 share_name=share,
-                credential=AzureNamedKeyCredential(account, key),
                 retry_policy=storage_retry_policy(),
+                **auth,
                 **self._common(ep),
             )
 
-        return self._cached(("share", cloud, account, share), make)
+        mode = "key" if key is not None else "token"
+        return self._cached(("share", t.cloud, account, share, mode), make)
 
     def close(self) -> None:
         self._session.close()
+
+
+class TenantCredential:
+    """Asks a shared credential for tokens of one tenant (the tenant_id of every request)."""
+
+    def __init__(self, inner: Any, tenant_id: str) -> None:
+        self.inner = inner
+        self.tenant_id = tenant_id
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("tenant_id", self.tenant_id)
+        return self.inner.get_token(*scopes, **kwargs)
+
+    def get_token_info(self, *scopes: str, options: Any = None) -> Any:
+        merged = dict(options or {})
+        merged.setdefault("tenant_id", self.tenant_id)
+        return self.inner.get_token_info(*scopes, options=merged)

@@ -91,9 +91,7 @@ def create_compute(inv: Inventory, r: TenantRender, alias: str, size: str, endpo
                 f"(startup script: {existing.startup_script or 'none'}); setup scripts can only "
                 "be set when an instance is created: delete it or name another with compute:"
             )
-        share = WorkspaceShare(
-            clients.share(t.cloud, ws.storage_account, CODE_SHARE, ws.storage_key)
-        )
+        share = WorkspaceShare(clients.share(t, ws.storage_account, CODE_SHARE, ws.storage_key))
         if share.download(startup_script_path(alias)) is None:
             raise AzureOperationError(
                 f"{t.name}: {startup_script_path(alias)} is not in the workspace share; "
@@ -126,7 +124,7 @@ def create_compute(inv: Inventory, r: TenantRender, alias: str, size: str, endpo
 def _put_and_wait(clients: Any, t: Any, name: str, body: dict[str, Any]) -> str:
     from azure.core.rest import HttpRequest
 
-    ml = clients.ml(t.cloud, t.subscription_id)
+    ml = clients.ml(t)
     url = f"{workspace_path(t)}/computes/{name}?api-version={COMPUTE_API_VERSION}"
     resp = ml._send_request(HttpRequest("PUT", url, json=body))
     resp.raise_for_status()

@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING
 
 from provision.execute import execute, read_back, record_manifest
 from provision.fanout import Fanout
-from provision.observe import observe
+from provision.lock import LockHeld
+from provision.observe import ObservedState, observe
 from provision.plan import DesiredState, TenantResult
 from provision.render import TenantRender
 from provision.secrets import SecretValue
-from provision.share import LockHeld
-from provision.workspace import TenantError, explain_azure_error
+from provision.share import WorkspaceShare
+from provision.workspace import StorageAuth, TenantError, WorkspaceInfo, explain_azure_error
 
 if TYPE_CHECKING:
     from provision.azure import Clients
@@ -55,9 +56,14 @@ class Engine:
     """Runs plan / apply / verify over many tenants with shared clients."""
 
     def __init__(
-        self, clients: Clients, progress: Progress | None = None, lock_timeout: float = 0.0
+        self,
+        clients: Clients,
+        progress: Progress | None = None,
+        lock_timeout: float = 0.0,
+        storage_auth: StorageAuth = StorageAuth.AUTO,
     ) -> None:
         self.clients = clients
+        self.storage_auth = storage_auth
         self.progress: Progress = progress or (lambda tenant, step: None)
         self.lock_timeout = lock_timeout
         self.pool = ThreadPoolExecutor(
@@ -108,27 +114,37 @@ class Engine:
         self.progress(name, "failed: " + result.error if result.error else "done")
         return result
 
+    def _observe(
+        self,
+        d: DesiredState,
+        verify: bool,
+        ws: WorkspaceInfo | None = None,
+        share: WorkspaceShare | None = None,
+    ) -> tuple[ObservedState, TenantResult]:
+        return observe(
+            self.clients,
+            self.fan,
+            d,
+            verify=verify,
+            progress=self.progress,
+            ws=ws,
+            share=share,
+            storage_auth=self.storage_auth,
+        )
+
     def plan_tenant(self, d: DesiredState) -> TenantResult:
-        return observe(self.clients, self.fan, d, verify=False, progress=self.progress)[1]
+        return self._observe(d, verify=False)[1]
 
     def apply_tenant(self, d: DesiredState) -> TenantResult:
         t = d.render.tenant
-        state, first = observe(self.clients, self.fan, d, verify=False, progress=self.progress)
+        state, first = self._observe(d, verify=False)
         if not first.changes:
             first.verified = True
             return first
         self.progress(t.name, "waiting for the tenant lock")
         with state.share.locked(self.holder, self.lock_timeout):
             # plan again, locked (same share object: it knows the folders the lock created)
-            state, result = observe(
-                self.clients,
-                self.fan,
-                d,
-                verify=False,
-                progress=self.progress,
-                ws=state.ws,
-                share=state.share,
-            )
+            state, result = self._observe(d, verify=False, ws=state.ws, share=state.share)
             if not result.changes:
                 result.verified = True
                 return result
@@ -146,7 +162,7 @@ class Engine:
 
     def verify_tenant(self, d: DesiredState) -> TenantResult:
         """Read back everything (no manifest shortcut); any difference is a failure."""
-        _, result = observe(self.clients, self.fan, d, verify=True, progress=self.progress)
+        _, result = self._observe(d, verify=True)
         result.verified = not result.changes
         if result.changes:
             result.error = f"{len(result.changes)} items differ from the inventory"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from provision.fanout import Fanout
 from provision.observe import ObservedState
-from provision.plan import PROPERTY_ONLY, DesiredState
+from provision.plan import DesiredState
 from provision.render import NBUSER_SETTINGS, STARTUP_SCRIPT
 from provision.share import md5_hex
 from provision.vault import read_back_matches, write_secret
@@ -29,7 +29,6 @@ CONTENT_TYPES = {
 
 def execute(clients: Clients, fan: Fanout, d: DesiredState, state: ObservedState) -> int:
     """Write every changed secret and file, delete leftover temporary files; return the count."""
-    cloud = d.render.tenant.cloud
     pushes = {(p.vault, p.name): p for p in d.render.pushes}
     secret_changes = [(k, c) for k, c in state.secrets.items() if c.is_change]
     file_changes = [p for p, c in state.files.items.items() if c.is_change]
@@ -38,10 +37,9 @@ def execute(clients: Clients, fan: Fanout, d: DesiredState, state: ObservedState
     ):
         state.share.ensure_folder(folder)
 
-    def do_secret(key: tuple[str, str], detail: str) -> None:
+    def do_secret(key: tuple[str, str], reason: str) -> None:
         p = pushes[key]
-        property_only = detail in {str(r) for r in PROPERTY_ONLY}
-        write_secret(clients.secrets(cloud, p.vault), d, p, value_differs=not property_only)
+        write_secret(clients.secrets(d.render.tenant, p.vault), d, p, reason)
 
     def do_file(path: str) -> None:
         name = path.rpartition("/")[2]
@@ -67,14 +65,13 @@ def read_back(
 
     The ETags read are recorded in `state.files.remote_etags` for the manifest.
     """
-    cloud = d.render.tenant.cloud
     pushes = {(p.vault, p.name): p for p in d.render.pushes}
     secret_keys = [k for k, c in state.secrets.items() if c.is_change]
     paths = [p for p, c in state.files.items.items() if c.is_change]
 
     def check_secret(key: tuple[str, str]) -> bool:
         p = pushes[key]
-        return read_back_matches(clients.secrets(cloud, p.vault), d, p)
+        return read_back_matches(clients.secrets(d.render.tenant, p.vault), d, p)
 
     # Secrets and files are read back in one batch.
     jobs: list[Callable[[], object]] = [

@@ -27,3 +27,9 @@ def setup_logging() -> None:
     # The Azure SDK's HTTP logging policy logs headers (redacted) at INFO; it never logs bodies
     # unless logging_enable/body logging is asked for, which this tool never does.
     logging.getLogger("azure").setLevel(max(level, logging.WARNING))
+    # Without a sign-in, azure-identity warns once per credential it tried, per tenant (dozens of
+    # lines around the one that matters); the tool says in one line per tenant how to sign in.
+    # MSTICPY_PROVISION_LOG=debug shows them all.
+    logging.getLogger("azure.identity").setLevel(
+        logging.DEBUG if level <= logging.DEBUG else logging.CRITICAL
+    )

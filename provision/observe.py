@@ -15,7 +15,7 @@ from provision.plan import Action, Change, DesiredState, Kind, Reason, TenantRes
 from provision.render import STARTUP_SCRIPT
 from provision.share import TEMP_MARK, USERS, RemoteFile, WorkspaceShare, md5_hex
 from provision.vault import plan_secret
-from provision.workspace import CODE_SHARE, WorkspaceInfo, discover
+from provision.workspace import CODE_SHARE, StorageAuth, WorkspaceInfo, discover
 
 if TYPE_CHECKING:
     from provision.azure import Clients
@@ -53,6 +53,7 @@ def observe(
     progress: Progress,
     ws: WorkspaceInfo | None = None,
     share: WorkspaceShare | None = None,
+    storage_auth: StorageAuth = StorageAuth.AUTO,
 ) -> tuple[ObservedState, TenantResult]:
     """Discover (unless given), read secrets, folders and computes; plan every item.
 
@@ -61,22 +62,22 @@ def observe(
     t = d.render.tenant
     if ws is None:
         progress(t.name, "discovering workspace")
-        ws = discover(clients, t, fan.pool)
+        ws = discover(clients, t, fan.pool, storage_auth)
     result = TenantResult(t.name)
     result.resources = {
         "key_vault": t.key_vault,
         "storage_account": ws.storage_account,
         "file_share": CODE_SHARE,
+        "file_share_auth": ws.storage_auth,
     }
+    result.notes.append(f"file share access: {ws.storage_auth}")
     if ws.key_vault and ws.key_vault.lower() != t.key_vault.lower() and d.render.pushes:
         result.notes.append(
             f"secrets go to {t.key_vault}, not the workspace's own vault "
             f"{ws.key_vault} (as the inventory says)"
         )
     if share is None:
-        share = WorkspaceShare(
-            clients.share(t.cloud, ws.storage_account, CODE_SHARE, ws.storage_key)
-        )
+        share = WorkspaceShare(clients.share(t, ws.storage_account, CODE_SHARE, ws.storage_key))
     progress(t.name, "reading secrets and user folders")
     secret_job = fan.submit(lambda: read_secrets(clients, fan, d))
     files = read_files(fan, d, share, verify)
@@ -92,14 +93,13 @@ def observe(
 
 def read_secrets(clients: Clients, fan: Fanout, d: DesiredState) -> dict[tuple[str, str], Change]:
     pushes = d.render.pushes
-    cloud = d.render.tenant.cloud
     # The first request to a vault answers the Key Vault auth challenge (401, then retry
     # with a token); the client caches it. Send one request per vault alone so that the
     # others, sent concurrently, do not each pay that extra round trip.
     first = list({p.vault: p for p in pushes}.values())
-    warm = {id(p): plan_secret(clients.secrets(cloud, p.vault), d, p) for p in first}
+    warm = {id(p): plan_secret(clients.secrets(d.render.tenant, p.vault), d, p) for p in first}
     rest = [p for p in pushes if id(p) not in warm]
-    planned = fan.map(lambda p: plan_secret(clients.secrets(cloud, p.vault), d, p), rest)
+    planned = fan.map(lambda p: plan_secret(clients.secrets(d.render.tenant, p.vault), d, p), rest)
     cold = dict(zip(map(id, rest), planned, strict=True))
     return {(p.vault, p.name): warm.get(id(p)) or cold[id(p)] for p in pushes}
 

@@ -62,10 +62,6 @@ class Reason(str, Enum):
         return self.value
 
 
-# Reasons that need only the secret's properties written, not a new value.
-PROPERTY_ONLY = frozenset({Reason.DISABLED, Reason.PROPERTIES_DIFFER})
-
-
 @dataclass(frozen=True)
 class Change:
     """One planned item: a secret, a file, a compute report or a cleanup."""

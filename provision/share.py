@@ -11,7 +11,7 @@ still matches needs no further read; any other file is downloaded and hashed. Th
 cache, never a source of truth: losing it costs reads, not correctness.
 
 The per-tenant lock is an infinite lease on `.msticpy-provision/lock`, whose metadata names the
-holder. A holder that is gone (same host, dead pid) or older than LOCK_STALE_AFTER is broken.
+holder and carries its heartbeat (provision.lock).
 """
 
 from __future__ import annotations
@@ -19,25 +19,17 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import secrets as _random
-import socket
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
+
+from provision.lock import LockPolicy, hold_lock
 
 STATE_DIR = ".msticpy-provision"
 MANIFEST = f"{STATE_DIR}/state.json"
 LOCK_FILE = f"{STATE_DIR}/lock"
 USERS = "Users"
 TEMP_MARK = ".msticpy-provision-tmp-"
-LOCK_STALE_AFTER = 15 * 60.0
-
-
-class LockHeld(Exception):
-    """Another apply holds the tenant's lock."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +49,7 @@ class WorkspaceShare:
     def __init__(self, share: Any) -> None:
         self.share = share
         self._folders: set[str] = set()  # folders known to exist: no second CreateDirectory
+        self.lock_policy = LockPolicy()
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -160,104 +153,23 @@ class WorkspaceShare:
 
     # -- lock --------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def locked(self, holder: str, timeout: float = 0.0) -> Iterator[None]:
-        """Hold the tenant's lock for the block; raise LockHeld naming the holder on timeout."""
-        lease = self._acquire(holder, timeout)
-        try:
-            yield
-        finally:
-            with contextlib.suppress(Exception):
-                lease.release()
+    def locked(self, holder: str, timeout: float = 0.0) -> contextlib.AbstractContextManager[None]:
+        """Hold the tenant's lock for the block (see provision.lock); LockHeld on timeout."""
+        return hold_lock(
+            self.share.get_file_client(LOCK_FILE),
+            holder,
+            timeout,
+            self.lock_policy,
+            create=self._create_lock_file,
+        )
 
-    def _acquire(self, holder: str, timeout: float) -> Any:
-        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-
-        client = self.share.get_file_client(LOCK_FILE)
-        deadline = time.monotonic() + timeout
-        while True:
-            # Name ourselves before taking the lease, so that a holder killed right after taking
-            # it is still named (a lease with no holder record is never stale, and would block
-            # every later run). While another holder's lease is active this write fails (412).
-            with contextlib.suppress(HttpResponseError):
-                client.set_file_metadata(_holder_metadata(holder))
-            try:
-                lease = client.acquire_lease()
-            except ResourceNotFoundError:
-                self.ensure_folder(STATE_DIR)
-                with contextlib.suppress(HttpResponseError):
-                    client.create_file(0)
-                continue
-            except HttpResponseError as exc:
-                if exc.status_code != 409:
-                    raise
-                info = self._holder(client)
-                if _is_stale(info):
-                    with contextlib.suppress(HttpResponseError):
-                        from azure.storage.fileshare import ShareLeaseClient
-
-                        ShareLeaseClient(client).break_lease()
-                    continue
-                if time.monotonic() >= deadline:
-                    raise LockHeld(_describe_holder(info)) from None
-                time.sleep(min(2.0, max(0.2, deadline - time.monotonic())))
-                continue
-            client.set_file_metadata(_holder_metadata(holder), lease=lease)
-            return lease
-
-    @staticmethod
-    def _holder(client: Any) -> dict[str, str]:
+    def _create_lock_file(self) -> None:
         from azure.core.exceptions import HttpResponseError
 
-        try:
-            return dict(client.get_file_properties().metadata or {})
-        except HttpResponseError:
-            return {}
+        self.ensure_folder(STATE_DIR)
+        with contextlib.suppress(HttpResponseError):
+            self.share.get_file_client(LOCK_FILE).create_file(0)
 
 
 def _norm_etag(etag: Any) -> str | None:
     return str(etag).strip('"') if etag else None
-
-
-def _holder_metadata(holder: str) -> dict[str, str]:
-    return {
-        "holder": holder[:200],
-        "host": socket.gethostname()[:100],
-        "pid": str(os.getpid()),
-        "acquired": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-
-
-def _is_stale(info: dict[str, str]) -> bool:
-    """A lock whose holder process is gone (same host) or that is older than the stale limit."""
-    if not info:
-        return False
-    if info.get("host") == socket.gethostname() and info.get("pid", "").isdigit():
-        pid = int(info["pid"])
-        if pid != os.getpid() and not _pid_alive(pid):
-            return True
-    try:
-        acquired = datetime.strptime(info.get("acquired", ""), "%Y-%m-%dT%H:%M:%SZ")
-    except ValueError:
-        return False
-    age = time.time() - acquired.replace(tzinfo=timezone.utc).timestamp()
-    return age > LOCK_STALE_AFTER
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _describe_holder(info: dict[str, str]) -> str:
-    if not info:
-        return "another apply holds the lock (holder unknown)"
-    return (
-        f"locked by {info.get('holder', '?')} (pid {info.get('pid', '?')} on "
-        f"{info.get('host', '?')}) since {info.get('acquired', '?')}"
-    )

@@ -29,6 +29,11 @@ JSON_HELP = "print a JSON document instead of tables"
 TEMPLATES_HELP = "folder with your own copy of the templates (default: the built-in ones)"
 LOCK_HELP = "seconds to wait for another apply holding a tenant's lock (default 0: fail)"
 CONCURRENCY_HELP = "requests in flight at once across the fleet (default 32)"
+STORAGE_AUTH_HELP = (
+    "how to sign in to the workspace file share: auto (default: an Entra ID token where the "
+    "storage account forbids Shared Key or listKeys is denied, else the account key), key, or "
+    "token (never calls listKeys: a read-only plan identity)"
+)
 
 
 # Flags shared by every task that talks to Azure.
@@ -40,6 +45,7 @@ RUN_HELP = {
     "json": JSON_HELP,
     "templates": TEMPLATES_HELP,
     "max_concurrency": CONCURRENCY_HELP,
+    "storage_auth": STORAGE_AUTH_HELP,
 }
 
 
@@ -120,12 +126,22 @@ def plan(
     detailed_exitcode: bool = False,
     templates: str | None = None,
     max_concurrency: int = 0,
+    storage_auth: str = "auto",
 ) -> int:
     """Show what apply would change in Key Vault and the workspace file shares (reads only)."""
     from provision.commands import plan as command
     from provision.commands.common import run_options
 
-    opts = run_options(inventory, tenant, local, endpoints, json, templates, max_concurrency)
+    opts = run_options(
+        inventory,
+        tenant,
+        local,
+        endpoints,
+        json,
+        templates,
+        max_concurrency,
+        storage_auth=storage_auth,
+    )
     return command.run(opts, detailed_exitcode=detailed_exitcode)
 
 
@@ -143,6 +159,7 @@ def apply(
     json: bool = False,
     templates: str | None = None,
     max_concurrency: int = 0,
+    storage_auth: str = "auto",
     lock_timeout: float = 0.0,
 ) -> int:
     """Bring Key Vault secrets and user files to the inventory's state, then verify them."""
@@ -150,7 +167,15 @@ def apply(
     from provision.commands.common import run_options
 
     opts = run_options(
-        inventory, tenant, local, endpoints, json, templates, max_concurrency, lock_timeout
+        inventory,
+        tenant,
+        local,
+        endpoints,
+        json,
+        templates,
+        max_concurrency,
+        lock_timeout,
+        storage_auth=storage_auth,
     )
     return command.run(opts)
 
@@ -169,12 +194,22 @@ def verify(
     json: bool = False,
     templates: str | None = None,
     max_concurrency: int = 0,
+    storage_auth: str = "auto",
 ) -> int:
     """Read back every secret and file and report any that differ from the inventory."""
     from provision.commands import verify as command
     from provision.commands.common import run_options
 
-    opts = run_options(inventory, tenant, local, endpoints, json, templates, max_concurrency)
+    opts = run_options(
+        inventory,
+        tenant,
+        local,
+        endpoints,
+        json,
+        templates,
+        max_concurrency,
+        storage_auth=storage_auth,
+    )
     return command.run(opts)
 
 
@@ -192,6 +227,7 @@ def onboard(
     json: bool = False,
     templates: str | None = None,
     max_concurrency: int = 0,
+    storage_auth: str = "auto",
     lock_timeout: float = 0.0,
 ) -> int:
     """Validate, plan, apply and verify in one go: the whole onboarding of a fleet."""
@@ -199,7 +235,15 @@ def onboard(
     from provision.commands.common import run_options
 
     opts = run_options(
-        inventory, tenant, local, endpoints, json, templates, max_concurrency, lock_timeout
+        inventory,
+        tenant,
+        local,
+        endpoints,
+        json,
+        templates,
+        max_concurrency,
+        lock_timeout,
+        storage_auth=storage_auth,
     )
     return command.run(opts)
 

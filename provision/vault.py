@@ -40,6 +40,10 @@ def plan_secret(client: SecretClient, d: DesiredState, p: SecretPush) -> Change:
     except ResourceNotFoundError:
         return Change(Kind.SECRET, target, Action.CREATE, str(Reason.ABSENT_SECRET))
     except Exception as exc:
+        if is_disabled(exc):
+            # Key Vault refuses to read a disabled secret (403, inner error SecretDisabled), so
+            # its value is compared only after apply has enabled it again.
+            return Change(Kind.SECRET, target, Action.UPDATE, str(Reason.DISABLED))
         raise TenantError(
             explain_azure_error(
                 exc,
@@ -59,17 +63,23 @@ def plan_secret(client: SecretClient, d: DesiredState, p: SecretPush) -> Change:
     return Change(Kind.SECRET, target, Action.NOOP)
 
 
-def write_secret(client: SecretClient, d: DesiredState, p: SecretPush, value_differs: bool) -> None:
-    """Set the value (or only the properties); recover a soft-deleted secret of that name first."""
+def write_secret(client: SecretClient, d: DesiredState, p: SecretPush, reason: str) -> None:
+    """Bring one secret to the desired state, for the reason the plan gave.
+
+    A disabled secret is enabled first, then its value compared and set when it differs; a
+    secret whose tags or content type differ gets only its properties written; otherwise the
+    value is set, recovering a soft-deleted secret of that name first.
+    """
     from azure.core.exceptions import HttpResponseError
 
     value = d.values[p.source].reveal()
     tags = secret_tags(d, p)
-    if not value_differs:
+    if reason in {str(Reason.DISABLED), str(Reason.PROPERTIES_DIFFER)}:
         client.update_secret_properties(
             p.name, content_type=SECRET_CONTENT_TYPE, tags=tags, enabled=True
         )
-        return
+        if reason == str(Reason.PROPERTIES_DIFFER) or client.get_secret(p.name).value == value:
+            return
     try:
         client.set_secret(p.name, value, content_type=SECRET_CONTENT_TYPE, tags=tags)
     except HttpResponseError as exc:
@@ -91,10 +101,21 @@ def read_back_matches(client: SecretClient, d: DesiredState, p: SecretPush) -> b
     return bool(got.value == d.values[p.source].reveal())
 
 
-def is_deleted_but_recoverable(exc: Exception) -> bool:
-    """Key Vault's 409 for a name held by a soft-deleted secret."""
+def _error_codes(exc: Exception) -> str:
+    """The error code, the inner error code and the message of an azure-core error, as text."""
     error: Any = getattr(exc, "error", None)
     inner = getattr(error, "innererror", None) or {}
     code = inner.get("code") if isinstance(inner, dict) else getattr(inner, "code", None)
-    text = f"{getattr(error, 'code', '')} {code} {getattr(exc, 'message', '')}"
-    return getattr(exc, "status_code", None) == 409 and "ObjectIsDeletedButRecoverable" in text
+    return f"{getattr(error, 'code', '')} {code} {getattr(exc, 'message', '')}"
+
+
+def is_deleted_but_recoverable(exc: Exception) -> bool:
+    """Key Vault's 409 for a name held by a soft-deleted secret."""
+    return getattr(exc, "status_code", None) == 409 and (
+        "ObjectIsDeletedButRecoverable" in _error_codes(exc)
+    )
+
+
+def is_disabled(exc: Exception) -> bool:
+    """Key Vault's 403 for reading a disabled secret (inner error `SecretDisabled`)."""
+    return getattr(exc, "status_code", None) == 403 and "SecretDisabled" in _error_codes(exc)

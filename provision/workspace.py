@@ -8,17 +8,38 @@ reports (is the instance's startup script ours?).
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
-from typing import Any
+from enum import Enum
+from typing import TYPE_CHECKING, Any
 
 from provision.inventory.model import Tenant
 
+if TYPE_CHECKING:
+    from provision.azure import Clients
+
+log = logging.getLogger(__name__)
+
 CODE_SHARE = "code-391ff5ac-6576-460f-ba4d-7e03433c68b6"  # AML's notebook share (DESIGN.md)
 COMPUTE_API_VERSION = "2024-04-01"
+# Microsoft.Storage/storageAccounts GET: `properties.allowSharedKeyAccess` (absent means allowed).
+STORAGE_API_VERSION = "2023-05-01"
 # listKeys is a POST that only reads: azure-core retries POST on 500/503/504 answers but not after
 # a dropped connection, so name the methods it may retry for that one call.
 RETRYABLE_METHODS = frozenset({"HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE", "POST"})
+
+
+class StorageAuth(str, Enum):
+    """How the tool signs its requests to the workspace's file share (`--storage-auth`)."""
+
+    AUTO = "auto"  # a token where Shared Key is not allowed or listKeys is denied, else the key
+    KEY = "key"  # the storage account key from the workspace's listKeys
+    # An Entra ID token; never calls listKeys, so the plan identity can be read-only.
+    TOKEN = "token"  # noqa: S105 (a mode, not a secret)
+
+    def __str__(self) -> str:
+        return self.value
 
 
 class TenantError(Exception):
@@ -39,9 +60,16 @@ class WorkspaceInfo:
     workspace_id: str
     location: str
     storage_account: str
-    storage_key: str
+    storage_key: str | None  # None: the share is accessed with an Entra ID token
     key_vault: str | None  # name of the workspace's associated vault
     computes: dict[str, ComputeInfo] = field(default_factory=dict)
+    storage_auth_reason: str = ""
+
+    @property
+    def storage_auth(self) -> str:
+        """How the share is accessed, with the reason, for plans and reports."""
+        how = "Shared Key (storage account key)" if self.storage_key else "Entra ID token"
+        return f"{how}: {self.storage_auth_reason}" if self.storage_auth_reason else how
 
 
 def _last_segment(arm_id: str | None) -> str | None:
@@ -67,6 +95,9 @@ def explain_azure_error(exc: Exception, t: Tenant, resource: str, role_hint: str
 
     code = getattr(getattr(exc, "error", None), "code", None) or ""
     status = getattr(exc, "status_code", None)
+    known = _explain_code(code, t, resource)
+    if known:
+        return known
     if isinstance(exc, ResourceNotFoundError) or status == 404:
         if code == "ResourceGroupNotFound":
             return (
@@ -88,26 +119,57 @@ def explain_azure_error(exc: Exception, t: Tenant, resource: str, role_hint: str
     return f"{resource}: {type(exc).__name__}"
 
 
-def discover(clients: Any, t: Tenant, pool: Executor | None = None) -> WorkspaceInfo:
-    """Find the workspace's storage, key and vault, and its compute instances.
+def _explain_code(code: str, t: Tenant, resource: str) -> str | None:
+    """Azure error codes whose cause is known well enough to say what to do."""
+    if code == "KeyBasedAuthenticationNotPermitted":
+        return (
+            f"{resource}: the storage account does not allow Shared Key access "
+            "(allowSharedKeyAccess: false, e.g. by the Azure Policy 'Storage accounts should "
+            "prevent shared key access'): use --storage-auth token (or auto) and grant Storage "
+            "File Data Privileged Contributor (Reader for plan)"
+        )
+    if code == "AuthorizationPermissionMismatch":
+        return (
+            f"{resource}: the token's identity may not do this on the file share "
+            f"({code}): grant Storage File Data Privileged Contributor for apply "
+            "(Storage File Data Privileged Reader is enough for plan and verify)"
+        )
+    if code == "InvalidAuthenticationTokenTenant":
+        return (
+            f"{resource}: the token is from another Entra tenant ({code}): sign in to tenant "
+            f"{t.auth_tenant_id or t.tenant_id}, or set auth_tenant_id to the managing tenant "
+            "for Lighthouse-delegated subscriptions"
+        )
+    if code == "AuthenticationFailed":
+        return (
+            f"{resource}: the storage key was refused ({code}). After a storage key rotation "
+            "Azure ML serves the old key for up to an hour: run `az ml workspace sync-keys "
+            f"-w {t.ml_workspace} -g {t.resource_group}`, or use --storage-auth token"
+        )
+    return None
 
-    The three ARM reads need only names, so with a `pool` the keys and the compute list are read
-    while the workspace is: one round trip instead of three. Errors are still reported in the
-    order workspace, keys, computes.
+
+def discover(
+    clients: Clients,
+    t: Tenant,
+    pool: Executor | None = None,
+    storage_auth: StorageAuth = StorageAuth.AUTO,
+) -> WorkspaceInfo:
+    """Find the workspace's storage (and how to sign in to it) and vault, and its computes.
+
+    With a `pool`, the compute list (and, with `--storage-auth key`, the keys) are read while
+    the workspace is. `auto` first reads the storage account's `allowSharedKeyAccess` and calls
+    listKeys only where Shared Key is allowed; `token` never calls listKeys.
     """
     from azure.core.exceptions import AzureError
 
-    ml = clients.ml(t.cloud, t.subscription_id)
+    ml = clients.ml(t)
     resource = f"ML workspace {t.ml_workspace!r} (resource group {t.resource_group})"
     keys_job: Future[Any] | None = None
     computes_job: Future[dict[str, ComputeInfo]] | None = None
     if pool is not None:
-        keys_job = pool.submit(
-            ml.workspaces.list_keys,
-            t.resource_group,
-            t.ml_workspace,
-            retry_on_methods=RETRYABLE_METHODS,
-        )
+        if storage_auth == StorageAuth.KEY:
+            keys_job = pool.submit(_list_keys, ml, t)
         computes_job = pool.submit(_list_computes, ml, t)
     try:
         ws = ml.workspaces.get(t.resource_group, t.ml_workspace)
@@ -123,26 +185,7 @@ def discover(clients: Any, t: Tenant, pool: Executor | None = None) -> Workspace
     account = _last_segment(ws.storage_account)
     if not account:
         raise TenantError(f"{resource} has no storage account")
-    try:
-        if keys_job is not None:
-            keys = keys_job.result()
-        else:
-            keys = ml.workspaces.list_keys(
-                t.resource_group, t.ml_workspace, retry_on_methods=RETRYABLE_METHODS
-            )
-    except AzureError as exc:
-        raise TenantError(
-            explain_azure_error(
-                exc,
-                t,
-                f"keys of {resource}",
-                "listKeys needs workspaces/listKeys/action: Contributor or a custom role "
-                "on the workspace (AzureML Data Scientist excludes it)",
-            )
-        ) from None
-    key = getattr(keys, "user_storage_key", None)
-    if not key:
-        raise TenantError(f"{resource} returned no storage key")
+    key, reason = _storage_key(ml, t, resource, str(ws.storage_account), storage_auth, keys_job)
     try:
         computes = computes_job.result() if computes_job is not None else _list_computes(ml, t)
     except AzureError as exc:
@@ -156,7 +199,74 @@ def discover(clients: Any, t: Tenant, pool: Executor | None = None) -> Workspace
         storage_key=key,
         key_vault=_last_segment(ws.key_vault),
         computes=computes,
+        storage_auth_reason=reason,
     )
+
+
+def _list_keys(ml: Any, t: Tenant) -> Any:
+    return ml.workspaces.list_keys(
+        t.resource_group, t.ml_workspace, retry_on_methods=RETRYABLE_METHODS
+    )
+
+
+def _storage_key(
+    ml: Any,
+    t: Tenant,
+    resource: str,
+    account_id: str,
+    storage_auth: StorageAuth,
+    keys_job: Future[Any] | None,
+) -> tuple[str | None, str]:
+    """The account key (or None for token access) and why that access was chosen."""
+    from azure.core.exceptions import AzureError
+
+    if storage_auth == StorageAuth.TOKEN:
+        return None, "--storage-auth token"
+    if storage_auth == StorageAuth.AUTO and shared_key_allowed(ml, account_id) is False:
+        return None, "the storage account does not allow Shared Key (allowSharedKeyAccess: false)"
+    try:
+        keys = keys_job.result() if keys_job is not None else _list_keys(ml, t)
+    except AzureError as exc:
+        if storage_auth == StorageAuth.AUTO and getattr(exc, "status_code", None) == 403:
+            return None, "listKeys was denied to this identity"
+        raise TenantError(
+            explain_azure_error(
+                exc,
+                t,
+                f"keys of {resource}",
+                "listKeys needs workspaces/listKeys/action: Contributor or a custom role "
+                "on the workspace (AzureML Data Scientist excludes it); or use "
+                "--storage-auth token",
+            )
+        ) from None
+    key = getattr(keys, "user_storage_key", None)
+    if not key:
+        raise TenantError(f"{resource} returned no storage key")
+    return str(key), "--storage-auth key" if storage_auth == StorageAuth.KEY else ""
+
+
+def shared_key_allowed(ml: Any, account_id: str) -> bool | None:
+    """The storage account's `allowSharedKeyAccess` (absent means allowed); None if unreadable.
+
+    Microsoft.Storage/storageAccounts GET (REST 2023-05-01): `properties.allowSharedKeyAccess`
+    "Indicates whether the storage account permits requests to be authorized with the account
+    access key via Shared Key. If false, then all requests, including shared access signatures,
+    must be authorized with Azure Active Directory (Azure AD). The default value is null, which
+    is equivalent to true."
+    """
+    from azure.core.exceptions import AzureError
+    from azure.core.rest import HttpRequest
+
+    try:
+        resp = ml._send_request(
+            HttpRequest("GET", f"{account_id}?api-version={STORAGE_API_VERSION}")
+        )
+        resp.raise_for_status()
+        allowed = (resp.json().get("properties") or {}).get("allowSharedKeyAccess")
+    except (AzureError, ValueError) as exc:
+        log.debug("cannot read %s: %s", account_id, exc)
+        return None
+    return allowed is not False
 
 
 def _list_computes(ml: Any, t: Tenant) -> dict[str, ComputeInfo]:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from provision.azure import Endpoints
     from provision.plan import TenantResult
     from provision.secrets import SecretValue
+    from provision.workspace import StorageAuth
 
 
 @dataclass
@@ -36,6 +37,7 @@ class RunOptions:
     templates: str | None = None
     max_concurrency: int = 0
     lock_timeout: float = 0.0
+    storage_auth: str = "auto"
 
 
 def prepare(
@@ -137,7 +139,9 @@ def engine_session(opts: RunOptions, endpoints: Endpoints | None) -> Iterator[En
     from provision.report import Progress
 
     clients = Clients(opts.max_concurrency, endpoints)
-    engine = Engine(clients, lock_timeout=opts.lock_timeout)
+    engine = Engine(
+        clients, lock_timeout=opts.lock_timeout, storage_auth=storage_auth_of(opts.storage_auth)
+    )
     titles = {"plan": "planning", "apply": "applying", "verify": "verifying"}
 
     def run(
@@ -198,6 +202,7 @@ def run_options(
     templates: str | None = None,
     max_concurrency: int = 0,
     lock_timeout: float = 0.0,
+    storage_auth: str = "auto",
 ) -> RunOptions:
     """RunOptions from the flags every Azure-facing task shares (named as the tasks name them)."""
     return RunOptions(
@@ -209,4 +214,16 @@ def run_options(
         templates=templates,
         max_concurrency=max_concurrency,
         lock_timeout=lock_timeout,
+        storage_auth=storage_auth,
     )
+
+
+def storage_auth_of(flag: str) -> StorageAuth:
+    """The --storage-auth flag as a StorageAuth; a wrong value is a user error."""
+    from provision.workspace import StorageAuth
+
+    try:
+        return StorageAuth(flag)
+    except ValueError:
+        choices = ", ".join(str(a) for a in StorageAuth)
+        raise UserInputError([f"--storage-auth {flag!r}: use one of {choices}"]) from None

@@ -267,6 +267,9 @@ def default_compute_name(alias: str) -> str:
 class Tenant(FrozenModel):
     name: Slug
     tenant_id: Guid
+    # The Entra tenant to request tokens from, when it is not the customer's own: an MSSP's
+    # managing tenant for Lighthouse-delegated subscriptions.
+    auth_tenant_id: Guid | None = None
     subscription_id: Guid
     resource_group: ResourceGroup
     ml_workspace: WorkspaceName

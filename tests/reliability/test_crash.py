@@ -273,13 +273,14 @@ def _log(emu: EmulatorProcess) -> list[dict[str, Any]]:
 
 # --- crashes at chosen points ------------------------------------------------------------------
 
-# Runs `invoke apply ...` after making our own provision.share._holder_metadata kill the process
+# Runs `invoke apply ...` after making provision.lock.LockPolicy.metadata kill the process
 # (SIGKILL, as kill -9) when it is called while the tenant's lock is leased: the moment between
 # taking the lease and recording who holds it. The SDK is only used to look at the lock.
 CRASH_AFTER_LEASE = """
 import json, os, signal, sys
 from azure.storage.fileshare import ShareClient
 import provision.share as share
+from provision.lock import LockPolicy
 from provision.workspace import CODE_SHARE
 
 endpoints_file, account, *argv = sys.argv[1:]
@@ -288,14 +289,14 @@ lock = ShareClient(
     account_url=ep["files"].format(account=account), share_name=CODE_SHARE,
     credential=ep["storage_keys"][account], connection_verify=ep["ca_cert"],
 ).get_file_client(share.LOCK_FILE)
-real = share._holder_metadata
+real = LockPolicy.metadata
 
-def crash_when_leased(holder):
+def crash_when_leased(self, holder, acquired=None):
     if lock.get_file_properties().lease.state == "leased":
         os.kill(os.getpid(), signal.SIGKILL)
-    return real(holder)
+    return real(self, holder, acquired)
 
-share._holder_metadata = crash_when_leased
+LockPolicy.metadata = crash_when_leased
 from invoke import Program
 from provision.tasks import ns
 Program(namespace=ns).run(["invoke", *argv])

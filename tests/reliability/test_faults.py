@@ -113,7 +113,7 @@ def retry_probe_problems(emu: Emulator, inv: Any) -> list[str]:
         emu.set_faults("keyvault:GetSecret=429(0.01)@1.0")
         mark = len(emu.requests())
         with contextlib.suppress(AzureError):
-            clients.secrets(t.cloud, t.key_vault).get_secret("probe")
+            clients.secrets(t, t.key_vault).get_secret("probe")
         emu.set_faults(None)
         tries = len(_attempts(emu, mark, "GetSecret"))
         if tries < RETRY_TOTAL + 1:
@@ -123,7 +123,7 @@ def retry_probe_problems(emu: Emulator, inv: Any) -> list[str]:
             )
         # 2. Azure Files ServerBusy: the storage SDK's own policy and its first back-off.
         share = clients.share(
-            t.cloud,
+            t,
             storage_account_name(seed_of(t)),
             CODE_SHARE,
             emu.endpoints["storage_keys"][storage_account_name(seed_of(t))],

@@ -183,7 +183,20 @@ def _checkout_keeps_token(doc: dict[str, Any]) -> None:
     del _step(doc, "validate", "checkout")["with"]["persist-credentials"]
 
 
+def _no_audience(doc: dict[str, Any]) -> None:
+    del _step(doc, "apply", "azure/login")["with"]["audience"]
+
+
+def _public_audience_only(doc: dict[str, Any]) -> None:
+    _step(doc, "plan", "azure/login")["with"]["audience"] = "api://AzureADTokenExchange"
+
+
 BROKEN: dict[str, tuple[Mutation, str]] = {
+    "login without audience": (_no_audience, "without an audience driven by vars.AZURE_CLOUD"),
+    "login with the public audience only": (
+        _public_audience_only,
+        "missing api://AzureADTokenExchangeUSGov",
+    ),
     "unpinned action": (_unpin, "not pinned to a full commit SHA"),
     "short SHA": (_short_sha, "not pinned to a full commit SHA"),
     "contents: write": (_contents_write, "contents: write"),

@@ -134,6 +134,8 @@ def _step_problems(where: str, step: Mapping[str, Any]) -> Iterator[str]:
             and with_.get("persist-credentials") is not False
         ):
             yield f"{where}: checkout without persist-credentials: false"
+        if uses.lower().startswith("azure/login@"):
+            yield from _audience_problems(where, with_)
         yield from _secrets_outside_step_env(f"{where} with", step.get("with"))
     yield from _step_env_problems(where, step)
     run = step.get("run")
@@ -181,3 +183,19 @@ def pin_comment_problems(text: str) -> list[str]:
         if m and "@" in m["ref"] and not re.search(r"#\s*v\d+\.\d+\.\d+\b", m["rest"]):
             out.append(f"line {number}: {m['ref']} has no '# vX.Y.Z' comment naming its release")
     return out
+
+
+# azure/login's `audience` input (default api://AzureADTokenExchange) must follow the cloud: Entra
+# ID in Azure Government and Azure China federates GitHub's token for its own audience
+# (Microsoft Learn, "Configure a federated identity credential": issuer and audience per cloud).
+SOVEREIGN_AUDIENCES = ("api://AzureADTokenExchangeUSGov", "api://AzureADTokenExchangeChina")
+
+
+def _audience_problems(where: str, with_: Mapping[str, Any]) -> Iterator[str]:
+    audience = str(with_.get("audience", ""))
+    missing = [a for a in SOVEREIGN_AUDIENCES if a not in audience]
+    if missing or "vars.AZURE_CLOUD" not in audience:
+        yield (
+            f"{where}: azure/login without an audience driven by vars.AZURE_CLOUD "
+            f"(missing {', '.join(missing) or 'the AZURE_CLOUD condition'})"
+        )
