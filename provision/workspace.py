@@ -16,6 +16,7 @@ from provision.inventory.model import Tenant
 
 CODE_SHARE = "code-391ff5ac-6576-460f-ba4d-7e03433c68b6"  # AML's notebook share (DESIGN.md)
 COMPUTE_API_VERSION = "2024-04-01"
+SHARE_SCRIPT_SOURCES = frozenset({"workspaceStorage", "workspace"})
 # listKeys is a POST that only reads: azure-core retries POST on 500/503/504 answers but not after
 # a dropped connection, so name the methods it may retry for that one call.
 RETRYABLE_METHODS = frozenset({"HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE", "POST"})
@@ -30,8 +31,9 @@ class ComputeInfo:
     name: str
     state: str | None
     assigned_object_id: str | None
-    startup_script: str | None  # scriptData when scriptSource is workspaceStorage
+    startup_script: str | None  # share path, when scriptSource is workspaceStorage or workspace
     raw_script_source: str | None = None
+    script_data: str | None = None  # scriptData as Azure returns it (base64 for inline)
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,8 @@ def _compute_info(item: dict[str, Any]) -> ComputeInfo | None:
         name=str(item.get("name")),
         state=inner.get("state"),
         assigned_object_id=assigned.get("objectId"),
-        startup_script=startup.get("scriptData") if source == "workspaceStorage" else None,
+        # the docs' ARM example says workspaceStorage, the REST spec (2024-04-01) workspace
+        startup_script=startup.get("scriptData") if source in SHARE_SCRIPT_SOURCES else None,
         raw_script_source=source,
+        script_data=startup.get("scriptData"),
     )
