@@ -35,7 +35,6 @@ from provision.inventory.model import Inventory, Tenant, User
 from provision.render import STARTUP_LOG, STARTUP_SCRIPT, TenantRender, sh_literal
 from provision.share import WorkspaceShare
 from provision.workspace import (
-    CODE_SHARE,
     COMPUTE_API_VERSION,
     SHARE_SCRIPT_SOURCES,
     ComputeInfo,
@@ -254,7 +253,8 @@ def create_compute(inv: Inventory, r: TenantRender, alias: str, size: str, endpo
                 "with compute:"
             )
         share = WorkspaceShare(
-            clients.share(t.cloud, ws.storage_account, CODE_SHARE, ws.storage_key)
+            clients.share(t.cloud, ws.storage_account, ws.file_share, ws.storage_key),
+            tenant=t.name,
         )
         on_share = share.download(startup_script_path(alias))
         if on_share is None or on_share[0] != script:

@@ -15,7 +15,7 @@ from provision.plan import Action, Change, DesiredState, Kind, Reason, TenantRes
 from provision.render import STARTUP_SCRIPT
 from provision.share import TEMP_MARK, USERS, RemoteFile, WorkspaceShare, md5_hex
 from provision.vault import plan_secret
-from provision.workspace import CODE_SHARE, WorkspaceInfo, discover
+from provision.workspace import WorkspaceInfo, discover
 
 if TYPE_CHECKING:
     from provision.azure import Clients
@@ -66,8 +66,9 @@ def observe(
     result.resources = {
         "key_vault": t.key_vault,
         "storage_account": ws.storage_account,
-        "file_share": CODE_SHARE,
+        "file_share": ws.file_share,
     }
+    result.notes.extend(ws.notes)
     if ws.key_vault and ws.key_vault.lower() != t.key_vault.lower() and d.render.pushes:
         result.notes.append(
             f"secrets go to {t.key_vault}, not the workspace's own vault "
@@ -75,7 +76,8 @@ def observe(
         )
     if share is None:
         share = WorkspaceShare(
-            clients.share(t.cloud, ws.storage_account, CODE_SHARE, ws.storage_key)
+            clients.share(t.cloud, ws.storage_account, ws.file_share, ws.storage_key),
+            tenant=t.name,
         )
     progress(t.name, "reading secrets and user folders")
     secret_job = fan.submit(lambda: read_secrets(clients, fan, d))
@@ -85,6 +87,11 @@ def observe(
     result.items.extend(files.items.values())
     result.items.extend(
         Change(Kind.CLEANUP, p, Action.DELETE, str(Reason.LEFTOVER)) for p in files.temp_files
+    )
+    result.notes.extend(
+        f"{folder}: no such user folder yet (apply creates it); check the alias if the analyst "
+        "already uses this workspace"
+        for folder in sorted(files.missing_folders)
     )
     result.items.extend(compute_reports(d, ws))
     return ObservedState(ws, share, secrets, files), result

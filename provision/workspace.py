@@ -1,9 +1,13 @@
-"""Azure ML workspace discovery: storage account and key, associated vault, compute instances.
+"""Azure ML workspace discovery: storage account and key, associated vault, notebook share,
+compute instances.
 
 Uses azure-mgmt-machinelearningservices (api-version 2020-08-01) for the workspace and its keys.
 Compute instances are listed at api-version 2024-04-01 through the client's own pipeline
 (`_send_request`), because the 2020-08-01 models do not carry `setupScripts`, which the plan
-reports (is the instance's startup script ours?).
+reports (is the instance's startup script ours?). The notebook share's name is the
+`fileShareName` of the workspace's `workspaceworkingdirectory` datastore (AzureFile; shape in
+azure-rest-api-specs machinelearningservices 2024-04-01, Datastore examples), read the same way;
+when that datastore cannot be read, the well-known name is used and the plan says so.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 from provision.inventory.model import Tenant
 
 CODE_SHARE = "code-391ff5ac-6576-460f-ba4d-7e03433c68b6"  # AML's notebook share (DESIGN.md)
+WORKING_DATASTORE = "workspaceworkingdirectory"
 COMPUTE_API_VERSION = "2024-04-01"
 SHARE_SCRIPT_SOURCES = frozenset({"workspaceStorage", "workspace"})
 # listKeys is a POST that only reads: azure-core retries POST on 500/503/504 answers but not after
@@ -44,6 +49,8 @@ class WorkspaceInfo:
     storage_key: str
     key_vault: str | None  # name of the workspace's associated vault
     computes: dict[str, ComputeInfo] = field(default_factory=dict)
+    file_share: str = CODE_SHARE  # the notebook share (workspaceworkingdirectory datastore)
+    notes: tuple[str, ...] = ()  # what discovery assumed, for the plan's notes
 
 
 def _last_segment(arm_id: str | None) -> str | None:
@@ -103,7 +110,9 @@ def discover(clients: Any, t: Tenant, pool: Executor | None = None) -> Workspace
     resource = f"ML workspace {t.ml_workspace!r} (resource group {t.resource_group})"
     keys_job: Future[Any] | None = None
     computes_job: Future[dict[str, ComputeInfo]] | None = None
+    share_job: Future[WorkingShare] | None = None
     if pool is not None:
+        share_job = pool.submit(_working_share, ml, t)
         keys_job = pool.submit(
             ml.workspaces.list_keys,
             t.resource_group,
@@ -151,6 +160,19 @@ def discover(clients: Any, t: Tenant, pool: Executor | None = None) -> Workspace
         raise TenantError(
             explain_azure_error(exc, t, f"computes of {resource}", "grant Reader on the workspace")
         ) from None
+    try:
+        working = share_job.result() if share_job is not None else _working_share(ml, t)
+    except AzureError as exc:
+        raise TenantError(
+            explain_azure_error(
+                exc, t, f"datastore {WORKING_DATASTORE} of {resource}", "grant Reader"
+            )
+        ) from None
+    if working.account and working.account.lower() != account.lower():
+        raise TenantError(
+            f"datastore {WORKING_DATASTORE} of {resource} is in storage account "
+            f"{working.account!r}, not the workspace's {account!r}; this setup is not supported"
+        )
     return WorkspaceInfo(
         workspace_id=str(getattr(ws, "workspace_id", "") or ""),
         location=str(getattr(ws, "location", "") or ""),
@@ -158,7 +180,46 @@ def discover(clients: Any, t: Tenant, pool: Executor | None = None) -> Workspace
         storage_key=key,
         key_vault=_last_segment(ws.key_vault),
         computes=computes,
+        file_share=working.share,
+        notes=(working.note,) if working.note else (),
     )
+
+
+@dataclass(frozen=True)
+class WorkingShare:
+    """The workspaceworkingdirectory datastore as far as the tool needs it."""
+
+    share: str
+    account: str | None = None
+    note: str | None = None  # set when the well-known share name had to be assumed
+
+
+def _working_share(ml: Any, t: Tenant) -> WorkingShare:
+    """The notebook share's name from the workspaceworkingdirectory datastore."""
+    from azure.core.rest import HttpRequest
+
+    url = f"{workspace_path(t)}/datastores/{WORKING_DATASTORE}?api-version={COMPUTE_API_VERSION}"
+    resp = ml._send_request(HttpRequest("GET", url))
+    if resp.status_code in (403, 404):
+        why = (
+            "cannot be read (needs workspaces/datastores/read)"
+            if resp.status_code == 403
+            else "does not exist"
+        )
+        return WorkingShare(
+            CODE_SHARE, note=f"datastore {WORKING_DATASTORE} {why}; using the share {CODE_SHARE}"
+        )
+    resp.raise_for_status()
+    props = resp.json().get("properties") or {}
+    share = props.get("fileShareName")
+    if props.get("datastoreType") != "AzureFile" or not isinstance(share, str) or not share:
+        return WorkingShare(
+            CODE_SHARE,
+            note=f"datastore {WORKING_DATASTORE} is not an Azure Files datastore; using the "
+            f"share {CODE_SHARE}",
+        )
+    account = props.get("accountName")
+    return WorkingShare(share, account if isinstance(account, str) and account else None)
 
 
 def _list_computes(ml: Any, t: Tenant) -> dict[str, ComputeInfo]:

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic_core import PydanticCustomError
 
 from provision.errors import Problem
+from provision.inventory.shared_workspaces import same_user_folder
 from provision.yamlsource import YamlDocument
 
 MIN_LEN = 3
@@ -128,6 +129,8 @@ def fleet_compute_name_problems(tenants: list[Any], path: Path, doc: YamlDocumen
             oti, oui = first[key]
             if oti == ti:
                 continue  # reported by the tenant's own rules
+            if same_user_folder(tenants[oti], tenants[oti].user_list[oui], t, user):
+                continue  # one user folder claimed twice: reported as that (shared_workspaces)
             other = f"tenants[{oti}].users[{oui}]"
             problems.append(
                 Problem(
