@@ -10,10 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from provision.compute import compute_report
 from provision.fanout import Fanout
 from provision.plan import Action, Change, DesiredState, Kind, Reason, TenantResult
-from provision.render import STARTUP_SCRIPT
-from provision.share import TEMP_MARK, USERS, RemoteFile, WorkspaceShare, md5_hex
+from provision.share import TEMP_MARK, RemoteFile, WorkspaceShare, md5_hex
 from provision.vault import plan_secret
 from provision.workspace import WorkspaceInfo, discover
 
@@ -155,15 +155,6 @@ def compute_reports(d: DesiredState, ws: WorkspaceInfo) -> list[Change]:
     """Each user's compute instance and whether its startup script is ours (never changed)."""
     out = []
     for user in d.render.tenant.user_list:
-        ours = f"{USERS}/{user.alias}/{STARTUP_SCRIPT}"
-        c = ws.computes.get(user.compute_name)
-        if c is None:
-            detail = f"no compute instance {user.compute_name!r} (invoke create-compute)"
-        elif c.startup_script == ours:
-            detail = f"startup script is ours ({c.state or 'unknown state'})"
-        elif c.startup_script or c.raw_script_source:
-            detail = f"startup script is not ours: {c.startup_script or c.raw_script_source}"
-        else:
-            detail = "no startup script: kernels are patched only when you run patch-kernel"
+        detail = compute_report(ws.computes.get(user.compute_name), user, d.render)
         out.append(Change(Kind.COMPUTE, user.compute_name, Action.REPORT, detail))
     return out

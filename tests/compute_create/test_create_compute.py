@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -120,6 +121,10 @@ def test_create_compute_assigns_the_analyst_and_pins_the_script(tmp_path: Path) 
         assert f"PINNED_SHA256={pinned}" in launcher  # the bytes apply put on the share
         assert len(launcher) < 4096  # a launcher, not the script: nothing on the share to hijack
         assert "startup script is ours: inline launcher pinned" in _report(emu, inv, "frank")
+        plan = run_invoke("plan", "-i", str(inv), "-t", "contoso", "--endpoints", ep, "--json")
+        items = json.loads(plan.stdout)["tenants"][0]["items"]
+        (item,) = [i for i in items if i["kind"] == "compute" and i["target"] == frank_ci]
+        assert item["detail"].startswith("startup script is ours: inline launcher pinned")
 
         again = run_invoke(
             "create-compute", "-i", str(inv), "-t", "contoso", "--user", "frank", "--endpoints", ep
