@@ -1,80 +1,240 @@
-"""create-compute: a user's compute instance whose startup script is ours.
+"""create-compute: an analyst's compute instance, assigned to the analyst, whose boot runs only
+the startup script this tool rendered.
 
-Azure ML runs `setupScripts.scripts.startupScript` at every boot of a compute instance (as root);
-with `scriptSource: workspaceStorage`, `scriptData` is the script's path in the workspace's
-notebook share. Setup scripts can only be given when the instance is created, and the 2020-08-01
-models of azure-mgmt-machinelearningservices do not know them, so the PUT goes at api-version
-2024-04-01 through the ML client's own pipeline (`_send_request`: same credential, retries and
-transport), and the long-running operation is followed through its Azure-AsyncOperation URL.
+Azure ML runs `setupScripts.scripts.startupScript` as root at every boot of a compute instance
+(Microsoft Learn, "Customize the compute instance with a script"). With
+`scriptSource: workspaceStorage` it runs a file of the workspace's notebook share, which every
+workspace user with data access can rewrite: whoever edits `Users/<alias>/...sh` gets root on
+that analyst's instance at its next start. So new instances get an `inline` script instead
+(base64 `scriptData`, fixed at creation, readable only through ARM): a short launcher that copies
+the share's script to a root-only temporary file, checks its SHA-256 against the value pinned at
+creation, and runs the copy only when it matches. The launcher is a few hundred bytes, far below
+any request limit (Azure documents none for `scriptData`); the script itself stays on the share,
+where `apply` keeps it and `plan` compares it. A changed script (new tool version, new
+kernel mode) is refused by existing instances until they are recreated; `plan` says so.
+
+Setup scripts can only be given when the instance is created, and the 2020-08-01 models of
+azure-mgmt-machinelearningservices do not know them, so the PUT goes at api-version 2024-04-01
+through the ML client's own pipeline (`_send_request`: same credential, retries and transport),
+and the long-running operation is followed through its Azure-AsyncOperation URL.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import re
+import shlex
 import sys
 import time
 from typing import Any
 
 from provision.errors import AzureOperationError, Problem, UserInputError
-from provision.inventory.model import Inventory
-from provision.render import STARTUP_SCRIPT, TenantRender
+from provision.inventory.model import Inventory, Tenant, User
+from provision.render import STARTUP_LOG, STARTUP_SCRIPT, TenantRender, sh_literal
 from provision.share import WorkspaceShare
 from provision.workspace import (
-    CODE_SHARE,
     COMPUTE_API_VERSION,
+    SHARE_SCRIPT_SOURCES,
+    ComputeInfo,
     TenantError,
     discover,
     explain_azure_error,
     workspace_path,
 )
+from provision.yamlsource import load_yaml_text, read_text_bounded
 
 STARTUP_TIMEOUT = "15m"
 LRO_TIMEOUT_S = 30 * 60.0
+# Where the notebook share is mounted on a compute instance; an inline script starts in the
+# share's Users folder (.../code/Users), which is the fallback.
+SHARE_USERS_MOUNT = "/home/azureuser/cloudfiles/code/Users"
+MAX_SCRIPT_BYTES = 4 * 1024 * 1024
+LAUNCHER_MARK = "# msticpy-provision launcher v1"
+_PIN_RE = re.compile(r"^PINNED_SHA256=([0-9a-f]{64})$", re.MULTILINE)
+_ALIAS_LINE_RE = re.compile(r"^USER_ALIAS=(.*)$", re.MULTILINE)
 
 
 def startup_script_path(alias: str) -> str:
-    """The script's path in the notebook share, as AML's scriptData expects it."""
+    """The script's path in the notebook share (what a workspaceStorage scriptData names)."""
     return f"Users/{alias}/{STARTUP_SCRIPT}"
 
 
+def script_sha256(script: bytes) -> str:
+    return hashlib.sha256(script).hexdigest()
+
+
+def launcher_script(alias: str, pinned_sha256: str) -> str:
+    """The inline startup script: run the share's startup script only if it is the pinned one.
+
+    The bytes that are hashed are the bytes that run: the share file is copied once into a
+    root-only temporary file (mktemp, umask 077) and that copy is checked and run, so nobody
+    can swap the file between the check and the run. It never fails the boot.
+    """
+    a = sh_literal(alias)
+    name = sh_literal(STARTUP_SCRIPT)
+    return f"""#!/bin/bash
+{LAUNCHER_MARK}: runs Users/<alias>/{STARTUP_SCRIPT} only if its SHA-256 is the pinned one
+USER_ALIAS={a}
+PINNED_SHA256={pinned_sha256}
+LOG={sh_literal(STARTUP_LOG)}
+log() {{ printf '%s launcher: %s\n' "$(date -u '+%Y-%m-%dT%H:%M:%SZ')" "$*" | tee -a "$LOG"; }}
+SRC={sh_literal(SHARE_USERS_MOUNT)}/$USER_ALIAS/{name}
+[ -f "$SRC" ] || SRC="$PWD/$USER_ALIAS/"{name}
+umask 077
+COPY=$(mktemp) || {{ log "cannot create a temporary file; kernels not patched"; exit 0; }}
+trap 'rm -f "$COPY"' EXIT
+if ! head -c {MAX_SCRIPT_BYTES} -- "$SRC" >"$COPY" 2>/dev/null; then
+    log "cannot read $SRC (share not mounted?); kernels not patched"; exit 0
+fi
+GOT=$(sha256sum "$COPY" | cut -d' ' -f1)
+if [ "$GOT" != "$PINNED_SHA256" ]; then
+    log "refused $SRC: SHA-256 $GOT is not the pinned $PINNED_SHA256 (changed on the share)"
+    log "to run a new startup script, recreate the instance with invoke create-compute"
+    exit 0
+fi
+bash "$COPY" || log "startup script ended with status $?"
+exit 0
+"""
+
+
+def launcher_pin(script_data: str | None) -> tuple[str, str] | None:
+    """(alias, pinned SHA-256) when `script_data` is our inline launcher (base64), else None."""
+    if not script_data:
+        return None
+    try:
+        text = base64.b64decode(script_data, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    if LAUNCHER_MARK not in text:
+        return None
+    pin = _PIN_RE.search(text)
+    alias = _ALIAS_LINE_RE.search(text)
+    if pin is None or alias is None:
+        return None
+    try:
+        words = shlex.split(alias.group(1))  # the alias as bash reads it (sh_literal quoting)
+    except ValueError:
+        return None
+    return (words[0], pin.group(1)) if len(words) == 1 else None
+
+
 def compute_body(
-    location: str, size: str, alias: str, tenant_id: str, object_id: str | None
+    location: str, size: str, alias: str, tenant_id: str, object_id: str, script: bytes
 ) -> dict[str, Any]:
+    """The 2024-04-01 PUT body: assigned to the analyst, inline launcher pinned to `script`."""
+    launcher = launcher_script(alias, script_sha256(script))
     props: dict[str, Any] = {
         "vmSize": size,
         "setupScripts": {
             "scripts": {
                 "startupScript": {
-                    "scriptSource": "workspaceStorage",
-                    "scriptData": startup_script_path(alias),
+                    "scriptSource": "inline",
+                    "scriptData": base64.b64encode(launcher.encode("utf-8")).decode("ascii"),
                     "timeout": STARTUP_TIMEOUT,
                 }
             }
         },
-    }
-    if object_id:
-        props["personalComputeInstanceSettings"] = {
+        # With an assigned user the instance is the analyst's; without one it would belong to
+        # whoever creates it (the admin or the CI identity).
+        "personalComputeInstanceSettings": {
             "assignedUser": {"objectId": object_id, "tenantId": tenant_id}
-        }
+        },
+    }
     return {
         "location": location,
         "properties": {"computeType": "ComputeInstance", "properties": props},
     }
 
 
+def compute_report(c: ComputeInfo | None, user: User, render: TenantRender) -> str:
+    """What plan says about a user's compute instance and its startup script (one line)."""
+    name = user.compute_name
+    if c is None:
+        return f"no compute instance {name!r} (invoke create-compute)"
+    state = c.state or "unknown state"
+    script = render.user_files[user.alias][STARTUP_SCRIPT].content
+    if c.raw_script_source == "inline":
+        pin = launcher_pin(c.script_data)
+        if pin is None:
+            return "startup script is not ours: an inline script"
+        alias, pinned = pin
+        if alias != user.alias:
+            return f"startup script is not ours: our launcher for another user ({alias})"
+        if pinned == script_sha256(script):
+            return f"startup script is ours: inline launcher pinned to the current script ({state})"
+        return (
+            f"inline launcher pins an older startup script (SHA-256 {pinned[:12]}...): the "
+            "instance refuses the current one at boot; recreate it with create-compute"
+        )
+    if c.raw_script_source in SHARE_SCRIPT_SOURCES:
+        if c.startup_script == startup_script_path(user.alias):
+            return (
+                f"runs {c.startup_script} straight from the share ({c.raw_script_source}): any "
+                "workspace user can rewrite it and get root at the next boot; recreate the "
+                "instance with create-compute (inline launcher)"
+            )
+        return f"startup script is not ours: {c.startup_script or c.raw_script_source}"
+    if c.raw_script_source:
+        return f"startup script is not ours: {c.raw_script_source}"
+    return "no startup script: kernels are patched only when you run patch-kernel"
+
+
+def _user_entry(inv: Inventory, t: Tenant, alias: str) -> tuple[User, Problem] | None:
+    """The user and a Problem located at its inventory line (for errors about that entry)."""
+    user = next((u for u in t.user_list if u.alias == alias), None)
+    if user is None:
+        return None
+    ti = next(i for i, x in enumerate(inv.tenants) if x.name == t.name)
+    ui = t.user_list.index(user)
+    try:
+        doc = load_yaml_text(read_text_bounded(inv.path, "inventory"), str(inv.path))
+        line = doc.line_of(("tenants", ti, "users", ui))
+    except (OSError, UserInputError):
+        line = None
+    where = Problem("", file=str(inv.path), line=line, path=f"tenants[{ti}].users[{ui}]")
+    return user, where
+
+
+def sso_step(alias: str, name: str) -> str:
+    """What the analyst does once: Azure creates an instance made for another user with SSO off."""
+    return (
+        f"next: {alias} signs in to Azure ML studio (ml.azure.com), opens Compute > {name} and "
+        "selects 'Enable SSO' (only the assigned user can; until then the instance cannot act "
+        "as the analyst, e.g. for msticpy's Azure connections)"
+    )
+
+
 def create_compute(inv: Inventory, r: TenantRender, alias: str, size: str, endpoints: Any) -> int:
-    """Create `alias`'s compute instance with our startup script; 0 on success."""
+    """Create `alias`'s instance, assigned to the analyst, with our launcher; 0 on success."""
     from azure.core.exceptions import AzureError
 
     from provision.azure import Clients
 
     t = r.tenant
-    user = next((u for u in t.user_list if u.alias == alias), None)
-    if user is None:
+    found = _user_entry(inv, t, alias)
+    if found is None:
         known = ", ".join(u.alias for u in t.user_list)
         raise UserInputError(
             [Problem(f"tenant {t.name} has no user {alias!r} (users: {known})", file=str(inv.path))]
         )
+    user, where = found
+    if not user.object_id:
+        raise UserInputError(
+            [
+                Problem(
+                    f"create-compute needs object_id for {alias!r}: the analyst's Entra object id "
+                    "in this tenant (az ad user show --id <sign-in name> --query id), so that the "
+                    "instance is assigned to the analyst and not to whoever creates it",
+                    file=where.file,
+                    line=where.line,
+                    path=where.path,
+                )
+            ]
+        )
     name = user.compute_name
+    script = r.user_files[alias][STARTUP_SCRIPT].content
     clients = Clients(0, endpoints)
     try:
         try:
@@ -83,21 +243,28 @@ def create_compute(inv: Inventory, r: TenantRender, alias: str, size: str, endpo
             raise AzureOperationError(f"{t.name}: {exc}") from None
         existing = ws.computes.get(name)
         if existing is not None:
-            if existing.startup_script == startup_script_path(alias):
-                print(f"{t.name}: compute instance {name} already exists with our startup script")
+            report = compute_report(existing, user, r)
+            if report.startswith("startup script is ours"):
+                print(f"{t.name}: compute instance {name} already exists: {report}")
                 return 0
             raise AzureOperationError(
-                f"{t.name}: compute instance {name} already exists "
-                f"(startup script: {existing.startup_script or 'none'}); setup scripts can only "
-                "be set when an instance is created: delete it or name another with compute:"
+                f"{t.name}: compute instance {name} already exists ({report}); setup "
+                "scripts can only be set when an instance is created: delete it or name another "
+                "with compute:"
             )
-        share = WorkspaceShare(clients.share(t, ws.storage_account, CODE_SHARE, ws.storage_key))
-        if share.download(startup_script_path(alias)) is None:
+        share = WorkspaceShare(
+            clients.share(t, ws.storage_account, ws.file_share, ws.storage_key),
+            tenant=t.name,
+        )
+        on_share = share.download(startup_script_path(alias))
+        if on_share is None or on_share[0] != script:
+            state = "is not in" if on_share is None else "differs from this inventory's in"
             raise AzureOperationError(
-                f"{t.name}: {startup_script_path(alias)} is not in the workspace share; "
+                f"{t.name}: {startup_script_path(alias)} {state} the workspace share; "
                 f"run `invoke apply -i {inv.path} -t {t.name}` first"
             )
-        body = compute_body(ws.location or "eastus", size, alias, t.tenant_id, user.object_id)
+        location = ws.location or "eastus"
+        body = compute_body(location, size, alias, t.tenant_id, user.object_id, script)
         try:
             state = _put_and_wait(clients, t, name, body)
         except AzureError as exc:
@@ -113,9 +280,11 @@ def create_compute(inv: Inventory, r: TenantRender, alias: str, size: str, endpo
         if state != "Succeeded":
             raise AzureOperationError(f"{t.name}: creating compute instance {name} ended {state}")
         print(
-            f"{t.name}: compute instance {name} created for {alias}; it runs "
-            f"{startup_script_path(alias)} at every boot"
+            f"{t.name}: compute instance {name} created for {alias} (object id "
+            f"{user.object_id}); at every boot it runs {startup_script_path(alias)} only if its "
+            f"SHA-256 is {script_sha256(script)[:12]}... (pinned in an inline launcher)"
         )
+        print(sso_step(alias, name))
         return 0
     finally:
         clients.close()

@@ -29,7 +29,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import IO, Any
@@ -373,21 +373,22 @@ def restore_config(current: dict[str, Any], backup: dict[str, Any]) -> dict[str,
 
 @dataclass(frozen=True)
 class KernelSpecRef:
-    """One kernelspec found by jupyter_client: its name and its kernel.json."""
+    """One kernelspec found by jupyter_client: its name and its kernel.json.
+
+    ``guarded``: found in a folder given with --kernel-dir (an analyst's own kernels), whose
+    owner could replace kernel.json with a link to any file; such a link is not followed.
+    """
 
     name: str
     folder: str
+    guarded: bool = False
 
     @property
     def path(self) -> str:
         return os.path.join(self.folder, KERNEL_FILE)
 
 
-def find_kernelspecs() -> tuple[list[KernelSpecRef], list[str]]:
-    """Every kernelspec jupyter_client can see (it honours JUPYTER_PATH, JUPYTER_DATA_DIR).
-
-    Returns the specs sorted by name and the folders that were searched.
-    """
+def _kernel_spec_manager(**kwargs: Any) -> Any:
     try:
         from jupyter_client.kernelspec import KernelSpecManager
     except ImportError as exc:
@@ -397,10 +398,46 @@ def find_kernelspecs() -> tuple[list[KernelSpecRef], list[str]]:
         ) from None
     # ensure_native_kernel=False: the "native" python3 spec that ipykernel makes up on the fly
     # has no kernel.json on disk, so there is nothing to patch for it.
-    manager = KernelSpecManager(ensure_native_kernel=False)
+    return KernelSpecManager(ensure_native_kernel=False, **kwargs)
+
+
+def find_kernelspecs(extra_dirs: Sequence[str] = ()) -> tuple[list[KernelSpecRef], list[str]]:
+    """Every kernelspec jupyter_client can see (it honours JUPYTER_PATH, JUPYTER_DATA_DIR), and
+    every kernelspec in each of ``extra_dirs`` (``kernels`` folders this process would not search:
+    another user's ``~/.local/share/jupyter/kernels``, the Jupyter server's own environment).
+
+    Each extra folder is listed on its own, so a spec there is found even when one of the same
+    name elsewhere shadows it. Returns the specs sorted by name and folder, and the folders
+    that were searched.
+    """
+    manager = _kernel_spec_manager()
     found: dict[str, str] = manager.find_kernel_specs()
     specs = [KernelSpecRef(name, folder) for name, folder in sorted(found.items())]
-    return specs, [str(d) for d in manager.kernel_dirs]
+    searched = [str(d) for d in manager.kernel_dirs]
+    seen = {os.path.realpath(spec.folder) for spec in specs}
+    for kernels_dir in extra_dirs:
+        searched.append(kernels_dir)
+        if not os.path.isdir(kernels_dir):
+            continue
+        one: dict[str, str] = _kernel_spec_manager(kernel_dirs=[kernels_dir]).find_kernel_specs()
+        for name, folder in sorted(one.items()):
+            if os.path.realpath(folder) not in seen:
+                seen.add(os.path.realpath(folder))
+                specs.append(KernelSpecRef(name, folder, guarded=True))
+    specs.sort(key=lambda spec: (spec.name, spec.folder))
+    return specs, searched
+
+
+def _check_guarded(spec: KernelSpecRef) -> None:
+    """In an analyst's folder, kernel.json must be a regular file right there, not a link."""
+    if not spec.guarded:
+        return
+    inside = os.path.join(os.path.realpath(spec.folder), KERNEL_FILE)
+    if os.path.islink(spec.path) or os.path.realpath(spec.path) != inside:
+        raise KernelFileError(
+            f"{spec.path}: is a symbolic link; in a folder its user can write, links are not "
+            "followed (replace it with the file itself)"
+        )
 
 
 def _is_python(obj: dict[str, Any]) -> bool:
@@ -430,6 +467,7 @@ def patch_kernelspec(
 
     Returns False when the kernelspec was skipped (not Python and ``python_only``).
     """
+    _check_guarded(spec)
     target = os.path.realpath(spec.path)
     folder = os.path.dirname(target)
     with folder_lock(folder) as locked:
@@ -474,6 +512,7 @@ def revert_kernelspec(
 
     Returns False when the kernelspec was skipped (not Python and ``python_only``).
     """
+    _check_guarded(spec)
     target = os.path.realpath(spec.path)
     folder = os.path.dirname(target)
     with folder_lock(folder) as locked:
@@ -522,7 +561,9 @@ def _select_kernels(
     if not specs:
         raise PatchError("no kernelspecs found; searched: " + ", ".join(searched))
     if names:
-        by_name = {spec.name: spec for spec in specs}
+        by_name: dict[str, list[KernelSpecRef]] = {}
+        for spec in specs:  # one name may live in several folders: each is patched
+            by_name.setdefault(spec.name, []).append(spec)
         unknown = [name for name in names if name.lower() not in by_name]
         if unknown:
             raise PatchError(
@@ -531,17 +572,26 @@ def _select_kernels(
                 + "; found: "
                 + ", ".join(sorted(by_name))
             )
-        chosen = list(dict.fromkeys(by_name[name.lower()] for name in names))
+        chosen = list(dict.fromkeys(s for name in names for s in by_name[name.lower()]))
         return chosen, False
     return specs, not all_kernels
 
 
 def _run_kernel_mode(
-    config_path: str, names: list[str], all_kernels: bool, revert: bool, dry_run: bool, out: Output
+    config_path: str,
+    names: list[str],
+    all_kernels: bool,
+    revert: bool,
+    dry_run: bool,
+    out: Output,
+    kernel_dirs: Sequence[str] = (),
 ) -> None:
     if names and all_kernels:
         raise PatchError("use either --kernel NAME or --all, not both")
-    specs, searched = find_kernelspecs()
+    for kernels_dir in kernel_dirs:
+        if not os.path.isdir(kernels_dir):
+            out.info(f"note: no kernel folder {kernels_dir} (nothing to patch there)")
+    specs, searched = find_kernelspecs(kernel_dirs)
     chosen, python_only = _select_kernels(specs, names, all_kernels, searched)
     value = kernel_env_value(config_path)
     handled = 0
@@ -723,6 +773,7 @@ def run_patch_kernel(
     dry_run: bool,
     strict: bool,
     log_file: str | None = None,
+    kernel_dirs: Sequence[str] = (),
 ) -> int:
     """Point the kernels (or nbuser_settings.py) at ``config``; returns the exit code.
 
@@ -732,7 +783,8 @@ def run_patch_kernel(
     """
     out = Output(log_file)
     try:
-        _run(config, kernels, all_kernels, mode, user_folder, revert, dry_run, strict, out)
+        flags = (revert, dry_run, strict)
+        _run(config, kernels, all_kernels, mode, user_folder, *flags, out, kernel_dirs)
     except PatchError as exc:
         out.error(str(exc))
     except KernelFileError as exc:
@@ -754,6 +806,7 @@ def _run(
     dry_run: bool,
     strict: bool,
     out: Output,
+    kernel_dirs: Sequence[str] = (),
 ) -> None:
     if mode not in MODES:
         raise PatchError(f"unknown mode {mode!r}; use one of: {', '.join(MODES)}")
@@ -775,7 +828,8 @@ def _run(
         out.info(NBUSER_NOTE)
         run_nbuser_mode(config_path, os.path.abspath(user_folder), revert, dry_run, out)
     else:
-        _run_kernel_mode(config_path, kernels, all_kernels, revert, dry_run, out)
+        dirs = [os.path.abspath(os.path.expanduser(d)) for d in kernel_dirs]
+        _run_kernel_mode(config_path, kernels, all_kernels, revert, dry_run, out, dirs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -791,6 +845,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME",
         help="kernelspec to patch (repeatable); default: every Python kernelspec found",
+    )
+    parser.add_argument(
+        "--kernel-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also every kernelspec in this kernels folder (repeatable), e.g. "
+        "/home/azureuser/.local/share/jupyter/kernels or <jupyter env>/share/jupyter/kernels",
     )
     parser.add_argument(
         "--all", dest="all_kernels", action="store_true", help="every kernelspec, any language"
@@ -828,6 +890,7 @@ def main(argv: list[str] | None = None) -> int:
         dry_run=bool(args.dry_run),
         strict=bool(args.strict),
         log_file=args.log_file,
+        kernel_dirs=list(args.kernel_dir),
     )
 
 

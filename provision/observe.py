@@ -10,12 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from provision.compute import compute_report
 from provision.fanout import Fanout
 from provision.plan import Action, Change, DesiredState, Kind, Reason, TenantResult
-from provision.render import STARTUP_SCRIPT
-from provision.share import TEMP_MARK, USERS, RemoteFile, WorkspaceShare, md5_hex
+from provision.share import TEMP_MARK, RemoteFile, WorkspaceShare, md5_hex
 from provision.vault import plan_secret
-from provision.workspace import CODE_SHARE, StorageAuth, WorkspaceInfo, discover
+from provision.workspace import StorageAuth, WorkspaceInfo, discover
 
 if TYPE_CHECKING:
     from provision.azure import Clients
@@ -67,17 +67,20 @@ def observe(
     result.resources = {
         "key_vault": t.key_vault,
         "storage_account": ws.storage_account,
-        "file_share": CODE_SHARE,
+        "file_share": ws.file_share,
         "file_share_auth": ws.storage_auth,
     }
     result.notes.append(f"file share access: {ws.storage_auth}")
+    result.notes.extend(ws.notes)
     if ws.key_vault and ws.key_vault.lower() != t.key_vault.lower() and d.render.pushes:
         result.notes.append(
             f"secrets go to {t.key_vault}, not the workspace's own vault "
             f"{ws.key_vault} (as the inventory says)"
         )
     if share is None:
-        share = WorkspaceShare(clients.share(t, ws.storage_account, CODE_SHARE, ws.storage_key))
+        share = WorkspaceShare(
+            clients.share(t, ws.storage_account, ws.file_share, ws.storage_key), tenant=t.name
+        )
     progress(t.name, "reading secrets and user folders")
     secret_job = fan.submit(lambda: read_secrets(clients, fan, d))
     files = read_files(fan, d, share, verify)
@@ -86,6 +89,11 @@ def observe(
     result.items.extend(files.items.values())
     result.items.extend(
         Change(Kind.CLEANUP, p, Action.DELETE, str(Reason.LEFTOVER)) for p in files.temp_files
+    )
+    result.notes.extend(
+        f"{folder}: no such user folder yet (apply creates it); check the alias if the analyst "
+        "already uses this workspace"
+        for folder in sorted(files.missing_folders)
     )
     result.items.extend(compute_reports(d, ws))
     return ObservedState(ws, share, secrets, files), result
@@ -148,15 +156,6 @@ def compute_reports(d: DesiredState, ws: WorkspaceInfo) -> list[Change]:
     """Each user's compute instance and whether its startup script is ours (never changed)."""
     out = []
     for user in d.render.tenant.user_list:
-        ours = f"{USERS}/{user.alias}/{STARTUP_SCRIPT}"
-        c = ws.computes.get(user.compute_name)
-        if c is None:
-            detail = f"no compute instance {user.compute_name!r} (invoke create-compute)"
-        elif c.startup_script == ours:
-            detail = f"startup script is ours ({c.state or 'unknown state'})"
-        elif c.startup_script or c.raw_script_source:
-            detail = f"startup script is not ours: {c.startup_script or c.raw_script_source}"
-        else:
-            detail = "no startup script: kernels are patched only when you run patch-kernel"
+        detail = compute_report(ws.computes.get(user.compute_name), user, d.render)
         out.append(Change(Kind.COMPUTE, user.compute_name, Action.REPORT, detail))
     return out

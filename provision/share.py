@@ -5,13 +5,17 @@ same folder (created with its Content-MD5, ranges sent with validate_content), a
 server-side over the final name (Azure Files rename with replace-if-exists is atomic). A crash
 leaves at most a temporary file, which the next run deletes.
 
-The manifest (`.msticpy-provision/state.json`) records, per file this tool wrote, the ETag it
-read back and the MD5 of the content. A later plan lists each user folder once: a file whose ETag
-still matches needs no further read; any other file is downloaded and hashed. The manifest is a
-cache, never a source of truth: losing it costs reads, not correctness.
+The manifest (`.msticpy-provision/<tenant>/state.json`) records, per file this tool wrote, the
+ETag it read back and the MD5 of the content. A later plan lists each user folder once: a file
+whose ETag still matches needs no further read; any other file is downloaded and hashed. The
+manifest is a cache, never a source of truth: losing it costs reads, not correctness.
 
-The per-tenant lock is an infinite lease on `.msticpy-provision/lock`, whose metadata names the
-holder and carries its heartbeat (provision.lock).
+The per-tenant lock is an infinite lease on `.msticpy-provision/<tenant>/lock`, whose metadata
+names the holder and carries its heartbeat (provision.lock). Lock and manifest are per tenant, not
+per share: tenants whose analysts share one ML workspace (different `Users/<alias>/` folders) are
+applied in one run without waiting for, or overwriting the manifest of, each other. (Versions
+before this layout used `.msticpy-provision/lock` and `state.json`; they are ignored, which costs
+one full read.)
 """
 
 from __future__ import annotations
@@ -26,8 +30,6 @@ from typing import Any
 from provision.lock import LockPolicy, hold_lock
 
 STATE_DIR = ".msticpy-provision"
-MANIFEST = f"{STATE_DIR}/state.json"
-LOCK_FILE = f"{STATE_DIR}/lock"
 USERS = "Users"
 TEMP_MARK = ".msticpy-provision-tmp-"
 
@@ -39,15 +41,32 @@ class RemoteFile:
     size: int | None
 
 
+def state_folder(tenant: str) -> str:
+    """The tenant's own folder for its manifest and lock (tenant names are slugs)."""
+    return f"{STATE_DIR}/{tenant}"
+
+
+def manifest_path(tenant: str) -> str:
+    return f"{state_folder(tenant)}/state.json"
+
+
+def lock_path(tenant: str) -> str:
+    return f"{state_folder(tenant)}/lock"
+
+
 def md5_hex(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
 class WorkspaceShare:
-    """Operations on one workspace's code share (a ShareClient)."""
+    """Operations on one workspace's code share (a ShareClient), for one tenant's manifest and
+    lock."""
 
-    def __init__(self, share: Any) -> None:
+    def __init__(self, share: Any, *, tenant: str) -> None:
         self.share = share
+        self.tenant = tenant
+        self.manifest_path = manifest_path(tenant)
+        self.lock_path = lock_path(tenant)
         self._folders: set[str] = set()  # folders known to exist: no second CreateDirectory
         self.lock_policy = LockPolicy()
 
@@ -57,7 +76,7 @@ class WorkspaceShare:
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
-            raw = self.share.get_file_client(MANIFEST).download_file().readall()
+            raw = self.share.get_file_client(self.manifest_path).download_file().readall()
             data = json.loads(raw)
             files = data.get("files") if isinstance(data, dict) else None
             return {str(k): dict(v) for k, v in files.items()} if isinstance(files, dict) else {}
@@ -145,18 +164,19 @@ class WorkspaceShare:
         no-op plan costs no extra listing.
         """
         body = json.dumps({"version": 1, "files": files}, indent=1, sort_keys=True).encode()
-        self.ensure_folder(STATE_DIR)
-        for name in self.list_folder(STATE_DIR) or {}:
+        folder = state_folder(self.tenant)
+        self.ensure_folder(folder)
+        for name in self.list_folder(folder) or {}:
             if name.startswith(TEMP_MARK):
-                self.delete_file(f"{STATE_DIR}/{name}")
-        self.upload_atomic(MANIFEST, body, "application/json")
+                self.delete_file(f"{folder}/{name}")
+        self.upload_atomic(self.manifest_path, body, "application/json")
 
     # -- lock --------------------------------------------------------------------------------
 
     def locked(self, holder: str, timeout: float = 0.0) -> contextlib.AbstractContextManager[None]:
         """Hold the tenant's lock for the block (see provision.lock); LockHeld on timeout."""
         return hold_lock(
-            self.share.get_file_client(LOCK_FILE),
+            self.share.get_file_client(self.lock_path),
             holder,
             timeout,
             self.lock_policy,
@@ -166,9 +186,9 @@ class WorkspaceShare:
     def _create_lock_file(self) -> None:
         from azure.core.exceptions import HttpResponseError
 
-        self.ensure_folder(STATE_DIR)
+        self.ensure_folder(state_folder(self.tenant))
         with contextlib.suppress(HttpResponseError):
-            self.share.get_file_client(LOCK_FILE).create_file(0)
+            self.share.get_file_client(self.lock_path).create_file(0)
 
 
 def _norm_etag(etag: Any) -> str | None:

@@ -275,10 +275,12 @@ def emulator(
 
 
 @task(
-    iterable=["kernel"],
+    iterable=["kernel", "kernel_dir"],
     help={
         "config": "path of msticpyconfig.yaml as the compute instance sees it",
         "kernel": "kernelspec name to patch (repeatable); default: every Python kernel found",
+        "kernel_dir": "also every kernelspec in this kernels folder (repeatable), e.g. "
+        "/anaconda/envs/jupyter_env/share/jupyter/kernels (the Jupyter server's environment)",
         "all": "patch every kernelspec found, not only Python ones",
         "mode": "kernel (kernel.json env, default) or nbuser (legacy nbuser_settings.py)",
         "user_folder": "user folder holding nbuser_settings.py (mode nbuser)",
@@ -298,6 +300,7 @@ def patch_kernel(
     revert: bool = False,
     dry_run: bool = False,
     strict: bool = False,
+    kernel_dir: list[str] | None = None,
 ) -> int:
     """On a compute instance: point the notebook kernels at msticpyconfig.yaml (MSTICPYCONFIG)."""
     from provision.kernel import run_patch_kernel
@@ -311,6 +314,7 @@ def patch_kernel(
         revert=revert,
         dry_run=dry_run,
         strict=strict,
+        kernel_dirs=kernel_dir or [],
     )
 
 

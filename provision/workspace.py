@@ -1,9 +1,13 @@
-"""Azure ML workspace discovery: storage account and key, associated vault, compute instances.
+"""Azure ML workspace discovery: storage account and key, associated vault, notebook share,
+compute instances.
 
 Uses azure-mgmt-machinelearningservices (api-version 2020-08-01) for the workspace and its keys.
 Compute instances are listed at api-version 2024-04-01 through the client's own pipeline
 (`_send_request`), because the 2020-08-01 models do not carry `setupScripts`, which the plan
-reports (is the instance's startup script ours?).
+reports (is the instance's startup script ours?). The notebook share's name is the
+`fileShareName` of the workspace's `workspaceworkingdirectory` datastore (AzureFile; shape in
+azure-rest-api-specs machinelearningservices 2024-04-01, Datastore examples), read the same way;
+when that datastore cannot be read, the well-known name is used and the plan says so.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CODE_SHARE = "code-391ff5ac-6576-460f-ba4d-7e03433c68b6"  # AML's notebook share (DESIGN.md)
+WORKING_DATASTORE = "workspaceworkingdirectory"
 COMPUTE_API_VERSION = "2024-04-01"
 # Microsoft.Storage/storageAccounts GET: `properties.allowSharedKeyAccess` (absent means allowed).
 STORAGE_API_VERSION = "2023-05-01"
+SHARE_SCRIPT_SOURCES = frozenset({"workspaceStorage", "workspace"})
 # listKeys is a POST that only reads: azure-core retries POST on 500/503/504 answers but not after
 # a dropped connection, so name the methods it may retry for that one call.
 RETRYABLE_METHODS = frozenset({"HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE", "POST"})
@@ -51,8 +57,9 @@ class ComputeInfo:
     name: str
     state: str | None
     assigned_object_id: str | None
-    startup_script: str | None  # scriptData when scriptSource is workspaceStorage
+    startup_script: str | None  # share path, when scriptSource is workspaceStorage or workspace
     raw_script_source: str | None = None
+    script_data: str | None = None  # scriptData as Azure returns it (base64 for inline)
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,9 @@ class WorkspaceInfo:
         """How the share is accessed, with the reason, for plans and reports."""
         how = "Shared Key (storage account key)" if self.storage_key else "Entra ID token"
         return f"{how}: {self.storage_auth_reason}" if self.storage_auth_reason else how
+
+    file_share: str = CODE_SHARE  # the notebook share (workspaceworkingdirectory datastore)
+    notes: tuple[str, ...] = ()  # what discovery assumed, for the plan's notes
 
 
 def _last_segment(arm_id: str | None) -> str | None:
@@ -167,7 +177,9 @@ def discover(
     resource = f"ML workspace {t.ml_workspace!r} (resource group {t.resource_group})"
     keys_job: Future[Any] | None = None
     computes_job: Future[dict[str, ComputeInfo]] | None = None
+    share_job: Future[WorkingShare] | None = None
     if pool is not None:
+        share_job = pool.submit(_working_share, ml, t)
         if storage_auth == StorageAuth.KEY:
             keys_job = pool.submit(_list_keys, ml, t)
         computes_job = pool.submit(_list_computes, ml, t)
@@ -192,6 +204,19 @@ def discover(
         raise TenantError(
             explain_azure_error(exc, t, f"computes of {resource}", "grant Reader on the workspace")
         ) from None
+    try:
+        working = share_job.result() if share_job is not None else _working_share(ml, t)
+    except AzureError as exc:
+        raise TenantError(
+            explain_azure_error(
+                exc, t, f"datastore {WORKING_DATASTORE} of {resource}", "grant Reader"
+            )
+        ) from None
+    if working.account and working.account.lower() != account.lower():
+        raise TenantError(
+            f"datastore {WORKING_DATASTORE} of {resource} is in storage account "
+            f"{working.account!r}, not the workspace's {account!r}; this setup is not supported"
+        )
     return WorkspaceInfo(
         workspace_id=str(getattr(ws, "workspace_id", "") or ""),
         location=str(getattr(ws, "location", "") or ""),
@@ -200,6 +225,8 @@ def discover(
         key_vault=_last_segment(ws.key_vault),
         computes=computes,
         storage_auth_reason=reason,
+        file_share=working.share,
+        notes=(working.note,) if working.note else (),
     )
 
 
@@ -269,6 +296,43 @@ def shared_key_allowed(ml: Any, account_id: str) -> bool | None:
     return allowed is not False
 
 
+@dataclass(frozen=True)
+class WorkingShare:
+    """The workspaceworkingdirectory datastore as far as the tool needs it."""
+
+    share: str
+    account: str | None = None
+    note: str | None = None  # set when the well-known share name had to be assumed
+
+
+def _working_share(ml: Any, t: Tenant) -> WorkingShare:
+    """The notebook share's name from the workspaceworkingdirectory datastore."""
+    from azure.core.rest import HttpRequest
+
+    url = f"{workspace_path(t)}/datastores/{WORKING_DATASTORE}?api-version={COMPUTE_API_VERSION}"
+    resp = ml._send_request(HttpRequest("GET", url))
+    if resp.status_code in (403, 404):
+        why = (
+            "cannot be read (needs workspaces/datastores/read)"
+            if resp.status_code == 403
+            else "does not exist"
+        )
+        return WorkingShare(
+            CODE_SHARE, note=f"datastore {WORKING_DATASTORE} {why}; using the share {CODE_SHARE}"
+        )
+    resp.raise_for_status()
+    props = resp.json().get("properties") or {}
+    share = props.get("fileShareName")
+    if props.get("datastoreType") != "AzureFile" or not isinstance(share, str) or not share:
+        return WorkingShare(
+            CODE_SHARE,
+            note=f"datastore {WORKING_DATASTORE} is not an Azure Files datastore; using the "
+            f"share {CODE_SHARE}",
+        )
+    account = props.get("accountName")
+    return WorkingShare(share, account if isinstance(account, str) and account else None)
+
+
 def _list_computes(ml: Any, t: Tenant) -> dict[str, ComputeInfo]:
     from azure.core.rest import HttpRequest
 
@@ -298,6 +362,8 @@ def _compute_info(item: dict[str, Any]) -> ComputeInfo | None:
         name=str(item.get("name")),
         state=inner.get("state"),
         assigned_object_id=assigned.get("objectId"),
-        startup_script=startup.get("scriptData") if source == "workspaceStorage" else None,
+        # the docs' ARM example says workspaceStorage, the REST spec (2024-04-01) workspace
+        startup_script=startup.get("scriptData") if source in SHARE_SCRIPT_SOURCES else None,
         raw_script_source=source,
+        script_data=startup.get("scriptData"),
     )

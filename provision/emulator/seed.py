@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from provision.emulator.arm.models import Compute, Workspace
+from provision.emulator.arm.models import NOTEBOOK_SHARE, Compute, Workspace
 from provision.emulator.auth import new_account_key
 from provision.emulator.files.exceptions import ResourceAlreadyExists
 from provision.emulator.wire import ServiceError
@@ -36,7 +36,6 @@ __all__ = [
     "workspace_vault_name",
 ]
 
-NOTEBOOK_SHARE = "code-391ff5ac-6576-460f-ba4d-7e03433c68b6"
 _NAMESPACE = uuid.UUID("6f1c2b0e-6d35-4f0e-9a51-3c8f0e6a7d21")
 
 
@@ -123,7 +122,7 @@ def _seed_one(backend: Backend, t: SeedTenant) -> None:
     account = files.create_account(
         ws.storage_account, [new_account_key(), new_account_key()], tenant_id=t.tenant_id
     )
-    share = files.create_share(account.name, NOTEBOOK_SHARE, exist_ok=True)
+    share = files.create_share(account.name, ws.working_share, exist_ok=True)
     if t.user_folders and t.users:
         for parts in (["Users"], *(["Users", alias] for alias, _ in t.users)):
             with contextlib.suppress(ResourceAlreadyExists):

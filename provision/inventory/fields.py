@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic_core import PydanticCustomError
 
+from provision.inventory.compute_names import check_compute_name
+
 _GUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
@@ -28,8 +30,6 @@ _VAULT_RE = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{1,22}[A-Za-z0-9]$")
 _RG_RE = re.compile(r"^[-\w.()]{0,89}[-\w()]$")
 # Azure ML workspace: 3-33 chars, alphanumerics, hyphens and underscores, starting alphanumeric.
 _WORKSPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,32}$")
-# Azure ML compute instance: 3-24 chars, letters, digits and hyphens, starting with a letter.
-_COMPUTE_RE = re.compile(r"^[A-Za-z](?:[A-Za-z0-9-]{1,22})[A-Za-z0-9]$")
 # Free text that ends up in files: any printable text, bounded.
 _MAX_TEXT = 256
 
@@ -122,9 +122,8 @@ ResourceGroup = Annotated[
 WorkspaceName = Annotated[
     str, pattern(_WORKSPACE_RE, "an Azure ML workspace name (3-33 letters, digits, '-', '_')")
 ]
-ComputeName = Annotated[
-    str, pattern(_COMPUTE_RE, "a compute instance name (3-24 letters, digits, '-')")
-]
+# Azure ML compute instance names: the rules live with the default in compute_names.
+ComputeName = Annotated[str, AfterValidator(check_compute_name)]
 SecretPrefix = Annotated[
     str,
     pattern(

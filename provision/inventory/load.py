@@ -11,8 +11,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ValidationError
 
 from provision.errors import Problem, UserInputError, did_you_mean
+from provision.inventory.compute_names import fleet_compute_name_problems
 from provision.inventory.model import Inventory, Tenant
 from provision.inventory.rules import fleet_rules, tenant_rules
+from provision.inventory.shared_workspaces import shared_user_folder_problems
 from provision.yamlsource import PathKey, YamlDocument, load_yaml_text, read_text_bounded
 
 _TOP_KEYS = ("version", "defaults", "tenants")
@@ -86,6 +88,8 @@ def load_inventory_text(text: str, path: Path) -> Inventory:
                 seen[name] = index
     if not problems:
         problems.extend(fleet_rules(tenants, path, doc))
+        problems.extend(fleet_compute_name_problems(tenants, path, doc))
+        problems.extend(shared_user_folder_problems(tenants, path, doc))
     if problems:
         problems.sort(key=lambda p: p.line or 0)
         raise UserInputError(problems)

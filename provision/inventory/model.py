@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from provision.errors import Problem, UserInputError, did_you_mean
+from provision.inventory.compute_names import fill_default_compute_names
 from provision.inventory.fields import (
     Alias,
     AuthMethod,
@@ -234,34 +235,22 @@ class Autoload(FrozenModel):
 
 class User(FrozenModel):
     alias: Alias
+    # As given, or derived by the tenant (compute_names.default_compute_name) before validation.
     compute: ComputeName | None = None
     object_id: Guid | None = None  # Entra object id: create-compute assigns the instance to it
 
     @model_validator(mode="before")
     @classmethod
     def _from_alias(cls, value: Any) -> Any:
-        """A bare string in `users` is an alias; the compute name defaults from the alias."""
-        if isinstance(value, str):
-            value = {"alias": value}
-        if isinstance(value, dict) and value.get("compute") is None:
-            alias = value.get("alias")
-            if isinstance(alias, str):
-                value = {**value, "compute": default_compute_name(alias)}
-        return value
+        """A bare string in `users` is an alias."""
+        return {"alias": value} if isinstance(value, str) else value
 
     @property
     def compute_name(self) -> str:
-        """The user's compute instance: as given, or derived from the alias."""
-        return self.compute or default_compute_name(self.alias)
-
-
-def default_compute_name(alias: str) -> str:
-    """`alice.smith` -> `alice-smith-ci`: AML compute names are 3-24 of letters, digits, '-'."""
-    base = re.sub(r"[^a-z0-9]+", "-", alias.lower()).strip("-") or "user"
-    if not base[0].isalpha():
-        base = "u" + base
-    base = base[:21].rstrip("-")
-    return f"{base}-ci"
+        """The user's compute instance: as given, or the tenant-specific default."""
+        if self.compute is None:
+            raise ValueError(f"user {self.alias!r} has no compute name: validate it in a Tenant")
+        return self.compute
 
 
 class Tenant(FrozenModel):
@@ -286,6 +275,11 @@ class Tenant(FrozenModel):
     use_keyring: bool = False
     azure_auth_methods: list[AuthMethod] | None = None
     users: Annotated[list[User], Field(min_length=1)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_compute_names(cls, value: Any) -> Any:
+        return fill_default_compute_names(value)
 
     @property
     def user_list(self) -> list[User]:

@@ -20,7 +20,7 @@ from provision.emulator import Emulator, seed_tenants_from_inventory
 from provision.emulator.requestlog import is_write
 from provision.inventory.load import load_inventory
 from provision.render import render_tenants
-from provision.share import LOCK_FILE
+from provision.share import lock_path
 from provision.workspace import CODE_SHARE
 
 
@@ -185,7 +185,7 @@ def test_apply_waits_for_or_names_the_holder_of_the_tenant_lock(fleet: Path, emu
     assert _apply(fleet, emu).returncode == 0
     (fleet.parent / "secrets" / "fabrikam-virustotal.txt").write_text("DEMO-NEW-VT\n")
     share = _share(emu, _account_of(emu, "mlw-fabrikam"))
-    lock = share.get_file_client(LOCK_FILE)
+    lock = share.get_file_client(lock_path("fabrikam"))
     lease = lock.acquire_lease()
     lock.set_file_metadata(
         {

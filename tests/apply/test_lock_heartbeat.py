@@ -19,7 +19,7 @@ from azure.storage.fileshare import ShareClient
 from provision.emulator import Emulator, SeedTenant
 from provision.emulator.seed import NOTEBOOK_SHARE, storage_account_name
 from provision.lock import LockHeld, LockPolicy
-from provision.share import LOCK_FILE, WorkspaceShare
+from provision.share import WorkspaceShare, lock_path, state_folder
 
 TENANT = SeedTenant(
     tenant_id="11111111-2222-3333-4444-555555555555",
@@ -46,7 +46,7 @@ def _share(emu: Emulator, policy: LockPolicy) -> WorkspaceShare:
         credential=emu.endpoints["storage_keys"][account],
         connection_verify=str(emu.ca_cert),
     )
-    share = WorkspaceShare(client)
+    share = WorkspaceShare(client, tenant="lock")
     share.lock_policy = policy
     return share
 
@@ -79,9 +79,9 @@ def test_a_holder_whose_heartbeat_stopped_is_broken_and_named(
 ) -> None:
     timing = {"heartbeat_every": 0.2, "stale_after": 1.0}
     dead = _share(emu, _other_host(**timing))
-    lock = dead.share.get_file_client(LOCK_FILE)
+    lock = dead.share.get_file_client(lock_path("lock"))
     # Take the lock as a holder that then dies without releasing it (no heartbeat thread).
-    dead.ensure_folder(".msticpy-provision")
+    dead.ensure_folder(state_folder("lock"))
     lock.create_file(0)
     lease = lock.acquire_lease()
     lock.set_file_metadata(dead.lock_policy.metadata("ci@agent-7"), lease=lease)
@@ -98,7 +98,7 @@ def test_a_holder_whose_heartbeat_stopped_is_broken_and_named(
 
 def test_the_heartbeat_advances_while_the_lock_is_held(emu: Emulator) -> None:
     share = _share(emu, LockPolicy(heartbeat_every=0.2, stale_after=60))
-    lock = share.share.get_file_client(LOCK_FILE)
+    lock = share.share.get_file_client(lock_path("lock"))
     seen: list[str] = []
     with share.locked("admin@laptop"):
         for _ in range(4):

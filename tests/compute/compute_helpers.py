@@ -81,11 +81,22 @@ def temp_leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
 
 
-def run_in_kernel(kernel_name: str, code: str, timeout: float = 60.0) -> str:
-    """Start a fresh kernel from its kernelspec with jupyter_client, run ``code``, return stdout."""
+def run_in_kernel(
+    kernel_name: str, code: str, timeout: float = 60.0, kernel_dirs: list[str] | None = None
+) -> str:
+    """Start a fresh kernel from its kernelspec with jupyter_client, run ``code``, return stdout.
+
+    ``kernel_dirs``: look the kernelspec up only there, as a Jupyter server running as another
+    user or in another environment would.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import KernelManager
 
-    manager = KernelManager(kernel_name=kernel_name)
+    if kernel_dirs is None:
+        manager = KernelManager(kernel_name=kernel_name)
+    else:
+        specs = KernelSpecManager(kernel_dirs=kernel_dirs, ensure_native_kernel=False)
+        manager = KernelManager(kernel_name=kernel_name, kernel_spec_manager=specs)
     manager.start_kernel()
     try:
         client = manager.client()

@@ -52,7 +52,7 @@ class Boot:
         self.script = tmp_path / "startup.sh"
 
     def run(
-        self, python: str = sys.executable, **overrides: Any
+        self, python: str = sys.executable, env: dict[str, str] | None = None, **overrides: Any
     ) -> subprocess.CompletedProcess[str]:
         context: dict[str, Any] = {
             "config_path": str(self.config),
@@ -61,10 +61,9 @@ class Boot:
         }
         context.update(overrides)
         self.script.write_text(render(**context), encoding="utf-8")
-        env = self.home.subprocess_env(MSTICPY_PROVISION_PYTHON=python)
         return subprocess.run(
             ["bash", str(self.script)],
-            env=env,
+            env=self.home.subprocess_env(MSTICPY_PROVISION_PYTHON=python, **(env or {})),
             capture_output=True,
             text=True,
             timeout=120,

@@ -41,7 +41,7 @@ from reliability_helpers import (
 from support import BIN, REPO, run_invoke
 
 from provision.commands.common import RunOptions
-from provision.share import LOCK_FILE, TEMP_MARK
+from provision.share import STATE_DIR, TEMP_MARK, lock_path
 
 TRIALS = 20
 TRIAL_SEED = 20240611
@@ -177,10 +177,18 @@ def _leftovers(reader: Reader, want: Desired) -> list[str]:
 def _held_by(reader: Reader, account: str, pid: int) -> bool:
     """Is the tenant's lock leased, with metadata naming `pid` as the holder?"""
     try:
-        props = reader.share(account).get_file_client(LOCK_FILE).get_file_properties()
+        share = reader.share(account)
+        tenants = [
+            i["name"] for i in share.get_directory_client(STATE_DIR).list_directories_and_files()
+        ]
+        for tenant in tenants:
+            props = share.get_file_client(lock_path(tenant)).get_file_properties()
+            meta = props.metadata or {}
+            if props.lease.state == "leased" and meta.get("pid") == str(pid):
+                return True
     except Exception:
         return False
-    return bool(props.lease.state == "leased" and (props.metadata or {}).get("pid") == str(pid))
+    return False
 
 
 def test_kill_9_at_random_moments_never_exposes_partial_files_and_reruns_converge(
@@ -288,7 +296,7 @@ ep = json.load(open(endpoints_file))
 lock = ShareClient(
     account_url=ep["files"].format(account=account), share_name=CODE_SHARE,
     credential=ep["storage_keys"][account], connection_verify=ep["ca_cert"],
-).get_file_client(share.LOCK_FILE)
+).get_file_client(share.lock_path("t00"))
 real = LockPolicy.metadata
 
 def crash_when_leased(self, holder, acquired=None):
@@ -336,7 +344,7 @@ def test_kill_between_taking_the_lock_and_naming_the_holder_does_not_block_rerun
         )
         assert crashed.returncode == -signal.SIGKILL, crashed.stderr
         reader = Reader(emu.endpoints, emu.credential)
-        props = reader.share(account).get_file_client(LOCK_FILE).get_file_properties()
+        props = reader.share(account).get_file_client(lock_path("t00")).get_file_properties()
         assert props.lease.state == "leased"  # the killed run left its lock behind
 
         rerun = run_invoke("apply", "-i", str(fleet.path), "--endpoints", str(emu.endpoints_file))
@@ -344,7 +352,7 @@ def test_kill_between_taking_the_lock_and_naming_the_holder_does_not_block_rerun
         assert check_state(reader, want) == []
 
 
-@pytest.mark.parametrize("folder", ["Users/user0", ".msticpy-provision"])
+@pytest.mark.parametrize("folder", ["Users/user0", f"{STATE_DIR}/t00"])
 def test_rerun_deletes_temporary_files_a_killed_run_left(tmp_path: Path, folder: str) -> None:
     """A run killed between a temporary upload and its rename leaves the temporary file; the
     next run that changes anything deletes it (user files and the manifest are both uploaded
@@ -363,7 +371,7 @@ def test_rerun_deletes_temporary_files_a_killed_run_left(tmp_path: Path, folder:
 
         assert apply_command(opts) == 0
         reader = Reader(emu.endpoints, emu.credential)
-        name = "state.json" if folder == ".msticpy-provision" else "msticpyconfig.yaml"
+        name = "state.json" if folder.startswith(STATE_DIR) else "msticpyconfig.yaml"
         left = f"{folder}/{TEMP_MARK}0123456789ab-{name}"
         reader.share(account).get_file_client(left).upload_file(b"half of a")
         assert apply_command(RunOptions(str(b.path), endpoints=str(emu.endpoints_file))) == 0

@@ -33,6 +33,7 @@ ML_PROVIDER = "Microsoft.MachineLearningServices"
 WORKSPACE_TYPE = f"{ML_PROVIDER}/workspaces"
 COMPUTE_TYPE = f"{ML_PROVIDER}/workspaces/computes"
 SCRIPT_SOURCES = ("workspaceStorage", "inline")
+NOTEBOOK_SHARE = "code-391ff5ac-6576-460f-ba4d-7e03433c68b6"  # Azure ML's notebooks share
 
 
 @dataclass
@@ -74,6 +75,9 @@ class Workspace:
     container_registry: str = ""
     created: float = field(default_factory=time.time)
     computes: dict[str, Compute] = field(default_factory=dict)  # by lower-case name
+    # fileShareName of the workspace's `workspaceworkingdirectory` datastore (AzureFile): the
+    # notebooks share; Azure names it code-<guid>.
+    working_share: str = NOTEBOOK_SHARE
 
 
 @dataclass
@@ -180,6 +184,16 @@ class ArmBackend:
         return self._named(
             self.vaults, "Microsoft.KeyVault/vaults", subscription_id, resource_group, name
         )
+
+    def datastore(self, ws: Workspace, name: str) -> dict[str, str]:
+        """The datastores every workspace has, as far as the emulator keeps them."""
+        if name.lower() == "workspaceworkingdirectory":
+            return {
+                "datastoreType": "AzureFile",
+                "accountName": ws.storage_account,
+                "fileShareName": ws.working_share,
+            }
+        raise ResourceNotFound(f"{WORKSPACE_TYPE}/{ws.name}/datastores", name, ws.resource_group)
 
     def compute(self, ws: Workspace, name: str) -> Compute:
         found = ws.computes.get(name.lower())

@@ -318,6 +318,33 @@ class ArmWire(ServiceWire):
             },
         )
 
+    def op_GetDatastore(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
+        # Shape: azure-rest-api-specs machinelearningservices 2024-04-01
+        # examples/Datastore/AzureFileWAccountKey (no secrets in a GET).
+        ws = self._ws(p)
+        props = self.arm.datastore(ws, p["datastore"])
+        name = p["datastore"]
+        return _json(
+            200,
+            {
+                "id": f"{workspace_id(ws)}/datastores/{name}",
+                "name": name,
+                "type": f"{WORKSPACE_TYPE}/datastores",
+                "properties": {
+                    "description": "",
+                    "tags": {},
+                    "isDefault": False,
+                    "credentials": {
+                        "credentialsType": "AccountKey",
+                        "secrets": {"secretsType": "AccountKey"},
+                    },
+                    **props,
+                    "endpoint": "core.windows.net",
+                    "protocol": "https",
+                },
+            },
+        )
+
     def op_ListComputes(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
         ws = self._ws(p)
         items = [_compute_body(ws, ws.computes[k]) for k in sorted(ws.computes)]

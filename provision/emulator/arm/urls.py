@@ -22,6 +22,7 @@ ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("GET", _RG + _ML + r"/workspaces", "ListWorkspaces"),
         ("GET", _WS, "GetWorkspace"),
         ("POST", _WS + r"/listKeys", "ListWorkspaceKeys"),
+        ("GET", _WS + r"/datastores/(?P<datastore>[^/]+)", "GetDatastore"),
         ("GET", _WS + r"/computes", "ListComputes"),
         ("GET", _WS + r"/computes/(?P<compute>[^/]+)", "GetCompute"),
         ("PUT", _WS + r"/computes/(?P<compute>[^/]+)", "CreateOrUpdateCompute"),
@@ -63,6 +64,7 @@ ACTIONS: dict[str, str] = {
     "GetStorageAccount": "Microsoft.Storage/storageAccounts/read",
     "ListStorageAccountKeys": "Microsoft.Storage/storageAccounts/listKeys/action",
     "GetVault": "Microsoft.KeyVault/vaults/read",
+    "GetDatastore": "Microsoft.MachineLearningServices/workspaces/datastores/read",
 }
 
 
