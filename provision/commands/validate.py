@@ -6,6 +6,7 @@ import json
 
 from provision.commands.common import prepare
 from provision.errors import UserInputError
+from provision.render import TenantRender
 
 
 def run(
@@ -37,4 +38,14 @@ def run(
             f"{inv.path}: ok: {len(summary)} tenants, {users} users, "
             f"{secrets} Key Vault secrets{checked}"
         )
+        _print_block_overrides(renders)
     return 0
+
+
+def _print_block_overrides(renders: list[TenantRender]) -> None:
+    """Name every setting a tenant's msticpy: block overrides (the block wins; say so)."""
+    from provision.msticpy_contract.block_rules import block_overrides
+
+    for r in renders:
+        for path in block_overrides(r.tenant):
+            print(f"note: tenant {r.tenant.name}: msticpy.{path} overrides the inventory's value")
