@@ -70,7 +70,7 @@ def block_problems(t: Tenant) -> list[tuple[Loc, str]]:
             )
         elif is_reference(value):
             out.extend((where, message) for message in _reference_problems(value))
-        elif isinstance(value, str) and is_secret_setting(parts):
+        elif isinstance(value, str) and value and is_secret_setting(parts):
             out.append(
                 (
                     where,
