@@ -94,8 +94,12 @@ def walk(node: Any, parts: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ..
 
 def is_msticpy_reference(value: Any) -> bool:
     """A msticpy secret mapping such as {KeyVault: null} or {EnvironmentVar: NAME}."""
-    # msticpy looks at the first key only (msticpy/auth/secret_settings.py).
-    return isinstance(value, Mapping) and next(iter(value), None) in ("KeyVault", "EnvironmentVar")
+    # One key naming the store, with a name (or null) as its value; a section that happens to
+    # be called KeyVault (the top-level one) holds a mapping instead.
+    if not isinstance(value, Mapping) or len(value) != 1:
+        return False
+    key, inner = next(iter(value.items()))
+    return key in ("KeyVault", "EnvironmentVar") and (inner is None or isinstance(inner, str))
 
 
 def block_references(block: Mapping[str, Any]) -> list[tuple[str, str]]:
