@@ -39,8 +39,10 @@ tenants:
     ml_workspace: mlw-first
     key_vault: kv-first-nb       # the notebooks' vault
     sentinel:
-      - {name: Main, workspace_id: 2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e, workspace_name: law-main,
-         default: true}
+      - name: Main      # the SOC's main workspace
+        workspace_id: 2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e
+        workspace_name: law-main
+        default: true
     users: [dave]   # flow style stays flow style
 """
 
