@@ -412,15 +412,16 @@ def import_config(
     subscription_id: str | None = None,
     resource_group: str | None = None,
     user: list[str] | None = None,
-) -> None:
+) -> int:
     """Import an existing msticpyconfig.yaml as a tenant: fields, msticpy: block, references."""
-    from provision.adopt.command import ImportOptions, import_command
+    from provision.commands import import_config as command
 
-    options = ImportOptions(
-        config, tenant, inventory, secrets_dir, env_prefix, replace, ml_workspace, key_vault,
-        subscription_id, resource_group, users=user or [],
+    return command.run(
+        command.ImportOptions(
+            config, tenant, inventory, secrets_dir, env_prefix, replace, ml_workspace, key_vault,
+            subscription_id, resource_group, users=user or [],
+        )
     )  # fmt: skip
-    raise Exit(code=import_command(options))
 
 
 ns.add_task(import_config)

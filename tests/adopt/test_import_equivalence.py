@@ -19,7 +19,7 @@ import pytest
 import yaml
 from conftest import CONFIGS
 
-from provision.adopt.command import ImportOptions, import_command
+from provision.commands.import_config import ImportOptions, run
 from provision.inventory.load import load_inventory
 from provision.render import Renderer
 
@@ -113,7 +113,7 @@ def import_into(
     flags.setdefault("ml_workspace", "mlw-imported")
     flags.setdefault("users", ["analyst1"])
     capsys.readouterr()
-    code = import_command(
+    code = run(
         ImportOptions(config=str(config), tenant="imported", inventory=str(inventory), **flags)
     )
     assert code == 0

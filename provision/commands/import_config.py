@@ -40,7 +40,7 @@ class ImportOptions:
     users: list[str] = field(default_factory=list)
 
 
-def import_command(opts: ImportOptions) -> int:
+def run(opts: ImportOptions) -> int:
     """Import OPTS.config as tenant OPTS.tenant; print the entry or write it into the inventory."""
     config_path = Path(opts.config)
     doc = load_yaml_text(read_text_bounded(config_path, "msticpy config"), str(config_path))
