@@ -10,9 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from provision.adopt.findings import plaintext_note, plaintext_settings
 from provision.fanout import Fanout
 from provision.plan import Action, Change, DesiredState, Kind, Reason, TenantResult
-from provision.render import STARTUP_SCRIPT
+from provision.render import MSTICPYCONFIG, STARTUP_SCRIPT
 from provision.share import TEMP_MARK, USERS, RemoteFile, WorkspaceShare, md5_hex
 from provision.vault import plan_secret
 from provision.workspace import CODE_SHARE, WorkspaceInfo, discover
@@ -32,6 +33,7 @@ class FilesState:
     remote_etags: dict[str, str | None]
     temp_files: list[str] = field(default_factory=list)
     missing_folders: set[str] = field(default_factory=set)
+    plaintext: list[str] = field(default_factory=list)  # findings in users' own configs
 
 
 @dataclass
@@ -87,6 +89,7 @@ def observe(
         Change(Kind.CLEANUP, p, Action.DELETE, str(Reason.LEFTOVER)) for p in files.temp_files
     )
     result.items.extend(compute_reports(d, ws))
+    result.notes.extend(files.plaintext)
     return ObservedState(ws, share, secrets, files), result
 
 
@@ -140,6 +143,10 @@ def read_files(fan: Fanout, d: DesiredState, share: WorkspaceShare, verify: bool
         else:
             state.remote_etags[path] = got[1]
             state.items[path] = _file_change(path, got[0] == d.files[path].content)
+            if path.endswith(f"/{MSTICPYCONFIG}") and got[0] != d.files[path].content:
+                state.plaintext += [
+                    plaintext_note(path, s) for s in plaintext_settings(got[0], path)
+                ]
     state.items = {p: state.items[p] for p in d.files}
     return state
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from provision.adopt.findings import find_plaintext
 from provision.inventory.model import DataProviders, Tenant, TIProviders
 from provision.inventory.rules import tenant_rules
 from provision.msticpy_contract.block import OWNED, is_msticpy_reference, is_secret_setting, walk
@@ -56,16 +57,6 @@ class ImportFailed(Exception):
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         super().__init__(f"{len(problems)} problems")
         self.problems = problems
-
-
-def find_plaintext(cfg: Mapping[str, Any]) -> dict[str, SecretValue]:
-    """Every secret setting that holds a literal value (numbers count; empty text does not)."""
-    out: dict[str, SecretValue] = {}
-    for parts, value in walk(cfg):
-        literal = isinstance(value, str | int | float) and not isinstance(value, bool)
-        if literal and value != "" and is_secret_setting(parts):
-            out[".".join(parts)] = SecretValue(str(value))
-    return out
 
 
 def import_config(
