@@ -385,6 +385,10 @@ ns = Collection(
     iterable=["user"],
     help={
         "config": "the existing msticpyconfig.yaml to import",
+        "from_share": "import Users/<--user>/msticpyconfig.yaml from the tenant's workspace share "
+        "instead (the tenant must be in the inventory; needs --replace)",
+        "endpoints": ENDPOINTS_HELP + " (with --from-share)",
+        "local": LOCAL_HELP + " (with --from-share)",
         "tenant": "name of the tenant to create (or, with --replace, to replace)",
         "inventory": "add the tenant to this inventory, keeping its comments (default: print it)",
         "secrets_dir": "write each plaintext secret to a 0600 file here (inside the inventory's "
@@ -395,14 +399,15 @@ ns = Collection(
         "key_vault": "the tenant's Key Vault (default: the config's KeyVault.VaultName)",
         "subscription_id": "the ML workspace's subscription (default: from the config)",
         "resource_group": "the ML workspace's resource group (default: from the config)",
-        "user": "an analyst alias of the tenant (repeatable; default: the replaced tenant's)",
+        "user": "an analyst alias of the tenant (repeatable; default: the replaced tenant's); "
+        "with --from-share: the analyst whose config is read",
     },
 )
 @_user_errors
 def import_config(
     c: Context,
-    config: str,
     tenant: str,
+    config: str | None = None,
     inventory: str | None = None,
     secrets_dir: str | None = None,
     env_prefix: str | None = None,
@@ -412,6 +417,9 @@ def import_config(
     subscription_id: str | None = None,
     resource_group: str | None = None,
     user: list[str] | None = None,
+    from_share: bool = False,
+    endpoints: str | None = None,
+    local: bool = False,
 ) -> int:
     """Import an existing msticpyconfig.yaml as a tenant: fields, msticpy: block, references."""
     from provision.commands import import_config as command
@@ -419,7 +427,8 @@ def import_config(
     return command.run(
         command.ImportOptions(
             config, tenant, inventory, secrets_dir, env_prefix, replace, ml_workspace, key_vault,
-            subscription_id, resource_group, users=user or [],
+            subscription_id, resource_group, users=user or [], from_share=from_share,
+            endpoints=endpoints, local=local,
         )
     )  # fmt: skip
 

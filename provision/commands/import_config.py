@@ -20,14 +20,14 @@ from provision.errors import Problem, UserInputError
 from provision.fsutil import write_atomic
 from provision.inventory.load import load_inventory_text
 from provision.msticpy_contract.secret_names import format_kv_name
-from provision.yamlsource import load_yaml_text, read_text_bounded
+from provision.yamlsource import YamlDocument, load_yaml_text, read_text_bounded
 
 _ENV_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
 @dataclass
 class ImportOptions:
-    config: str
+    config: str | None
     tenant: str
     inventory: str | None = None
     secrets_dir: str | None = None
@@ -38,16 +38,13 @@ class ImportOptions:
     subscription_id: str | None = None
     resource_group: str | None = None
     users: list[str] = field(default_factory=list)
+    from_share: bool = False  # read Users/<users[0]>/msticpyconfig.yaml from the tenant's share
+    endpoints: str | None = None
+    local: bool = False
 
 
 def run(opts: ImportOptions) -> int:
-    """Import OPTS.config as tenant OPTS.tenant; print the entry or write it into the inventory."""
-    config_path = Path(opts.config)
-    doc = load_yaml_text(read_text_bounded(config_path, "msticpy config"), str(config_path))
-    if not isinstance(doc.data, dict):
-        raise UserInputError(
-            [Problem("a msticpyconfig must be a mapping of msticpy sections", file=opts.config)]
-        )
+    """Import a msticpyconfig as tenant OPTS.tenant: print the entry or write the inventory."""
     inv_path = Path(opts.inventory) if opts.inventory else None
     base_dir = inv_path.parent if inv_path else Path.cwd()
     inv_text = read_text_bounded(inv_path, "inventory") if inv_path else None
@@ -55,16 +52,21 @@ def run(opts: ImportOptions) -> int:
         load_yaml_text(inv_text, str(inv_path))  # bounds and syntax before ruamel sees it
     place = _placement(opts, inv_text)
     reference = _reference_maker(opts, base_dir)
+    doc, source = _read_config(opts)
+    if not isinstance(doc.data, dict):
+        raise UserInputError(
+            [Problem("a msticpyconfig must be a mapping of msticpy sections", file=source)]
+        )
     try:
         result = import_config(doc.data, place, reference)
     except ImportFailed as exc:
         raise UserInputError(
             [
-                Problem(f"{where}: {message}", file=opts.config, line=_line(doc, where))
+                Problem(f"{where}: {message}", file=source, line=_line(doc, where))
                 for where, message in exc.problems
             ]
         ) from None
-    files = _secret_files(opts, base_dir, result.plaintext, reference)
+    files = _secret_files(opts, source, base_dir, result.plaintext, reference)
     if inv_path is not None and inv_text is not None:
         new_text = put_tenant(inv_text, result.entry, str(inv_path), opts.replace)
         load_inventory_text(new_text, inv_path)  # exactly what validate would say, before writing
@@ -86,6 +88,30 @@ def run(opts: ImportOptions) -> int:
         for setting in result.added:
             print(f"  {setting}", file=sys.stderr)
     return 0
+
+
+def _read_config(opts: ImportOptions) -> tuple[YamlDocument, str]:
+    """The config to import, from --config or (--from-share) the analyst's share folder."""
+    if opts.from_share:
+        if opts.config:
+            raise UserInputError(["give --config or --from-share, not both"])
+        if not opts.inventory or not opts.users:
+            raise UserInputError(
+                [
+                    "--from-share needs -i INVENTORY (it names the tenant's workspace) "
+                    "and --user ALIAS"
+                ]
+            )
+        from provision.adopt.share_source import read_user_config
+
+        text, where = read_user_config(
+            opts.inventory, opts.tenant, opts.users[0], endpoints=opts.endpoints, local=opts.local
+        )
+        return load_yaml_text(text, where), where
+    if not opts.config:
+        raise UserInputError(["give --config PATH, or --from-share --user ALIAS"])
+    path = Path(opts.config)
+    return load_yaml_text(read_text_bounded(path, "msticpy config"), str(path)), str(path)
 
 
 def _existed(inv_text: str | None, opts: ImportOptions) -> bool:
@@ -112,7 +138,10 @@ def _placement(opts: ImportOptions, inv_text: str | None) -> Placement:
         resource_group=opts.resource_group or old.get("resource_group"),
         ml_workspace=opts.ml_workspace or old.get("ml_workspace"),
         key_vault=opts.key_vault or old.get("key_vault"),
-        users=list(opts.users) or list(old.get("users") or []),
+        # with --from-share, --user names whose config to read: the tenant keeps its users
+        users=list(old.get("users") or [])
+        if opts.from_share
+        else list(opts.users) or list(old.get("users") or []),
     )
 
 
@@ -162,7 +191,7 @@ def _inside(folder: Path, base_dir: Path) -> Path:
 
 
 def _secret_files(
-    opts: ImportOptions, base_dir: Path, plaintext: dict[str, Any], reference: Any
+    opts: ImportOptions, source: str, base_dir: Path, plaintext: dict[str, Any], reference: Any
 ) -> list[tuple[Path, str]]:
     if not plaintext:
         return []
@@ -172,7 +201,7 @@ def _secret_files(
                 Problem(
                     f"{path}: holds a secret in plain text; give --secrets-dir DIR (one 0600 file "
                     "each) or --env-prefix PREFIX (environment variables)",
-                    file=opts.config,
+                    file=source,
                 )
                 for path in plaintext
             ]

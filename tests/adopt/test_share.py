@@ -1,4 +1,5 @@
-"""Plan reports plaintext secrets in the analysts' own msticpyconfig.yaml files on the share.
+"""The workspace share and adoption: plan reports plaintext secrets in analysts' own configs, and
+`import --from-share` reads an analyst's config from there.
 
 The share is the emulator's Azure Files, written and read with the real azure-storage-file-share
 client; plan runs as an admin runs it (`invoke plan`). The key is never printed.
@@ -111,3 +112,45 @@ def test_after_apply_the_rendered_configs_hold_no_plaintext_findings(
     assert res.returncode == 0, res.stdout + res.stderr
     (contoso,) = json.loads(res.stdout)["tenants"]
     assert [n for n in contoso["notes"] if n.startswith("plaintext secret")] == []
+
+
+def test_import_from_share_reads_the_analysts_config_and_keeps_the_tenants_users(
+    fleet: Path, emu: Emulator
+) -> None:
+    _put(_share(emu, fleet, "mlw-contoso-hunting"), "alice", ALICE_CONFIG)
+    base = ("import", "--from-share", "-t", "contoso", "--user", "alice", "-i", str(fleet))
+    base += ("--endpoints", str(emu.endpoints_file), "-e", "CONTOSO")
+    before = fleet.read_text(encoding="utf-8")
+
+    refused = run_invoke(*base)
+    assert refused.returncode == 1
+    assert "add --replace" in refused.stderr
+    assert fleet.read_text(encoding="utf-8") == before
+
+    done = run_invoke(*base, "--replace")
+    assert done.returncode == 0, done.stderr
+    assert VT_KEY not in done.stdout + done.stderr + fleet.read_text(encoding="utf-8")
+    assert "CONTOSO_TIPROVIDERS_VIRUSTOTAL_ARGS_AUTHKEY  (TIProviders.VirusTotal.Args.AuthKey)" in (
+        done.stderr
+    )
+    contoso = load_inventory(fleet).select(["contoso"])[0]
+    assert [u.alias for u in contoso.users] == ["alice", "bob", "carol.jones"]
+    assert contoso.ml_workspace == "mlw-contoso-hunting"
+    assert contoso.ti_providers.VirusTotal is not None
+    assert contoso.ti_providers.VirusTotal.args.auth_key == (
+        "env:CONTOSO_TIPROVIDERS_VIRUSTOTAL_ARGS_AUTHKEY"
+    )
+    assert contoso.msticpy["TIProviders"]["OTX"]["Args"]["AuthKey"] == {"KeyVault": None}
+    assert "# slug: folder and lock names derive from it" in fleet.read_text(encoding="utf-8")
+
+
+def test_import_from_share_without_a_config_there_is_one_line(fleet: Path, emu: Emulator) -> None:
+    res = run_invoke(
+        "import", "--from-share", "-t", "contoso", "--user", "bob", "-i", str(fleet),
+        "--endpoints", str(emu.endpoints_file), "--replace", "-e", "X",
+    )  # fmt: skip
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines() == [
+        "error: mlw-contoso-hunting:Users/bob/msticpyconfig.yaml: no Users/bob/msticpyconfig.yaml "
+        "on the share"
+    ]
