@@ -8,6 +8,7 @@ azure-keyvault-secrets).
 from __future__ import annotations
 
 import copy
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -162,6 +163,15 @@ def test_the_block_wins_over_the_fields_and_validate_names_each_override(fleet: 
         "note: tenant fabrikam: msticpy.TIProviders.VirusTotal.Primary overrides the "
         "inventory's value",
     ]
+    doc = json.loads(run_invoke("validate", "-i", str(fleet), "--json").stdout)
+    overrides = {t["tenant"]: t["msticpy_overrides"] for t in doc["tenants"]}
+    assert overrides == {
+        "contoso": [],
+        "fabrikam": [
+            "AzureSentinel.Workspaces.Fabrikam.TenantId",
+            "TIProviders.VirusTotal.Primary",
+        ],
+    }
 
 
 def test_block_in_defaults_reaches_every_tenant_and_a_tenants_own_keys_win(fleet: Path) -> None:
