@@ -50,7 +50,7 @@ class Placement:
 class ImportResult:
     entry: dict[str, Any]  # the tenant entry, inventory field names, references only
     plaintext: dict[str, SecretValue]  # setting path -> value found in plain text
-    added: list[str]  # settings the render adds to the original (KeyVault.Authority, ...)
+    original: dict[str, Any]  # the config as imported, plaintext secrets replaced by references
 
 
 class ImportFailed(Exception):
@@ -109,7 +109,7 @@ def import_config(
     final = _validated(entry, problems)
     if final is None:
         raise ImportFailed(problems)
-    return ImportResult(entry, plaintext, additions(converted, build_msticpyconfig(final)))
+    return ImportResult(entry, plaintext, converted)
 
 
 def additions(original: Mapping[str, Any], rendered: Mapping[str, Any]) -> list[str]:

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from provision.adopt.inventory_edit import dump_entry, existing_tenant, put_tenant
-from provision.adopt.mapping import ImportFailed, Placement, import_config
+from provision.adopt.mapping import ImportFailed, Placement, additions, import_config
 from provision.errors import Problem, UserInputError
 from provision.fsutil import write_atomic
 from provision.inventory.load import load_inventory_text
 from provision.msticpy_contract.secret_names import format_kv_name
+from provision.msticpy_contract.settings import build_msticpyconfig
 from provision.yamlsource import YamlDocument, load_yaml_text, read_text_bounded
 
 _ENV_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -69,10 +70,14 @@ def run(opts: ImportOptions) -> int:
     files = _secret_files(opts, source, base_dir, result.plaintext, reference)
     if inv_path is not None and inv_text is not None:
         new_text = put_tenant(inv_text, result.entry, str(inv_path), opts.replace)
-        load_inventory_text(new_text, inv_path)  # exactly what validate would say, before writing
+        inv = load_inventory_text(new_text, inv_path)  # what validate would say, before writing
     else:
         new_text = None
-        load_inventory_text(f"version: 1\ntenants:\n{dump_entry(result.entry)}", base_dir / "-")
+        inv = load_inventory_text(
+            f"version: 1\ntenants:\n{dump_entry(result.entry)}", base_dir / "-"
+        )
+    # with the inventory's defaults merged in: what the tenant will really render
+    added = additions(result.original, build_msticpyconfig(inv.select([opts.tenant])[0]))
     for path, value in files:
         write_atomic(path, value.encode("utf-8") + b"\n")  # 0600
     if inv_path is not None and new_text is not None:
@@ -83,9 +88,9 @@ def run(opts: ImportOptions) -> int:
     else:
         sys.stdout.write(dump_entry(result.entry))
     _tell(opts, result.plaintext, reference, files)
-    if result.added:
+    if added:
         print("the rendered config also sets (not in the original):", file=sys.stderr)
-        for setting in result.added:
+        for setting in added:
             print(f"  {setting}", file=sys.stderr)
     return 0
 
