@@ -270,3 +270,18 @@ def test_a_block_reference_to_the_runners_credentials_is_refused(fleet: Path) ->
     assert "msticpy.DataProviders.Splunk.Args.password: env: reference names a CI or Azure" in (
         res.stderr
     )
+
+
+def test_a_problem_in_the_defaults_block_is_reported_once_at_its_own_line(fleet: Path) -> None:
+    with_block(
+        fleet,
+        "  msticpy:\n    KeyVault:\n      UseKeyring: true\n",
+        anchor="  autoload:\n    components:\n      TILookup: {}\n",
+    )
+    res = run_invoke("validate", "-i", str(fleet))
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines() == [
+        f"error: {fleet}:{line_of(fleet, 'UseKeyring: true')}: defaults.msticpy.KeyVault."
+        "UseKeyring: KeyVault.UseKeyring is set by the tool from the tenant's use_keyring; set "
+        "use_keyring"
+    ]
