@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from provision.adopt.inventory_edit import dump_entry, existing_tenant, put_tenant
 from provision.adopt.mapping import ImportFailed, Placement, additions, import_config
@@ -21,8 +21,10 @@ from provision.fsutil import write_atomic
 from provision.inventory.load import load_inventory_text
 from provision.msticpy_contract.secret_names import format_kv_name
 from provision.msticpy_contract.settings import build_msticpyconfig
+from provision.secrets import SecretValue
 from provision.yamlsource import YamlDocument, load_yaml_text, read_text_bounded
 
+Reference = Callable[[str], str]  # setting path -> env:/file: reference for its plaintext value
 _ENV_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
@@ -87,7 +89,7 @@ def run(opts: ImportOptions) -> int:
         print(f"{inv_path}: tenant {opts.tenant} {done}")
     else:
         sys.stdout.write(dump_entry(result.entry))
-    _tell(opts, result.plaintext, reference, files)
+    _tell(result.plaintext, reference, files)
     if added:
         print("the rendered config also sets (not in the original):", file=sys.stderr)
         for setting in added:
@@ -150,7 +152,7 @@ def _placement(opts: ImportOptions, inv_text: str | None) -> Placement:
     )
 
 
-def _reference_maker(opts: ImportOptions, base_dir: Path) -> Any:
+def _reference_maker(opts: ImportOptions, base_dir: Path) -> Reference:
     if opts.env_prefix and opts.secrets_dir:
         raise UserInputError(["give either --secrets-dir or --env-prefix, not both"])
     if opts.env_prefix is not None:
@@ -173,10 +175,11 @@ def _reference_maker(opts: ImportOptions, base_dir: Path) -> Any:
 
         return file_ref
 
-    def no_place(path: str) -> str:
+    # No destination: a placeholder, never written; plaintext secrets are refused after the check.
+    def unused(path: str) -> str:
         return f"env:UNSET_{re.sub('[^0-9A-Za-z]', '_', path).upper()}"
 
-    return no_place
+    return unused
 
 
 def _inside(folder: Path, base_dir: Path) -> Path:
@@ -196,7 +199,11 @@ def _inside(folder: Path, base_dir: Path) -> Path:
 
 
 def _secret_files(
-    opts: ImportOptions, source: str, base_dir: Path, plaintext: dict[str, Any], reference: Any
+    opts: ImportOptions,
+    source: str,
+    base_dir: Path,
+    plaintext: dict[str, SecretValue],
+    reference: Reference,
 ) -> list[tuple[Path, str]]:
     if not plaintext:
         return []
@@ -224,7 +231,9 @@ def _secret_files(
     return out
 
 
-def _tell(opts: ImportOptions, plaintext: dict[str, Any], reference: Any, files: list[Any]) -> None:
+def _tell(
+    plaintext: dict[str, SecretValue], reference: Reference, files: list[tuple[Path, str]]
+) -> None:
     """Where the plaintext secrets went (names only, never values), on stderr."""
     if files:
         folder = files[0][0].parent
@@ -235,7 +244,7 @@ def _tell(opts: ImportOptions, plaintext: dict[str, Any], reference: Any, files:
             print(f"  {reference(path).removeprefix('env:')}  ({path})", file=sys.stderr)
 
 
-def _line(doc: Any, where: str) -> int | None:
+def _line(doc: YamlDocument, where: str) -> int | None:
     """The config line of a setting path (None for flags and inventory field names)."""
     line: int | None = doc.lines.get(tuple(where.split(".")))
     return line

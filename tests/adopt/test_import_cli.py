@@ -7,9 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import CONFIGS
+from conftest import BASE_INVENTORY, CONFIGS
 from support import run_invoke
-from test_import_equivalence import BASE_INVENTORY
 
 from provision.inventory.load import load_inventory
 
