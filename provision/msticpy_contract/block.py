@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from provision.msticpy_contract.schema import _RULES, Field
+from provision.msticpy_contract.schema import is_secret_path, schema_sections
 
 REFERENCE_PREFIXES = ("env:", "file:")
 
@@ -37,7 +37,7 @@ REFERENCE_PREFIXES = ("env:", "file:")
 # init/pivot_init/pivot_data_queries.py, "Logging.*" in init/logging.py, "LocalData.data_paths"
 # in data/drivers/local_data_driver.py, "http_timeout" in common/pkg_config.py).
 KNOWN_SECTIONS: tuple[str, ...] = (
-    *_RULES,
+    *schema_sections(),
     "KustoClusters",
     "Pivots",
     "Logging",
@@ -72,14 +72,7 @@ def is_reference(value: Any) -> bool:
 
 def is_secret_setting(parts: tuple[str, ...]) -> bool:
     """Does msticpy read the setting at `parts` as a credential (schema `cred_key`, or by name)?"""
-    if parts and _SECRET_NAME.fullmatch(parts[-1]):
-        return True
-    node: Any = _RULES
-    for part in parts:
-        if not isinstance(node, Mapping):
-            return False
-        node = node.get(part)
-    return isinstance(node, Field) and node.kind == "secret"
+    return bool(parts and _SECRET_NAME.fullmatch(parts[-1])) or is_secret_path(parts)
 
 
 def walk(node: Any, parts: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import BASE_INVENTORY, CONFIGS
+from adopt_cases import BASE_INVENTORY, CONFIGS
 from support import run_invoke
 
 from provision.inventory.load import load_inventory

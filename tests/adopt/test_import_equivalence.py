@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import BASE_INVENTORY, CONFIGS
+from adopt_cases import BASE_INVENTORY, CONFIGS
 
 from provision.commands.import_config import ImportOptions, run
 from provision.inventory.load import load_inventory
