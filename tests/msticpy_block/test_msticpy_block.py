@@ -89,10 +89,11 @@ def msticpy_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     pkg_config.refresh_config()
 
 
+@pytest.mark.parametrize("prefix", [None, "soc-fab"])
 def test_kusto_and_splunk_block_renders_valid_and_pushes_under_msticpys_name(
-    fleet: Path, tmp_path: Path, msticpy_env: Any
+    fleet: Path, tmp_path: Path, msticpy_env: Any, prefix: str | None
 ) -> None:
-    with_block(fleet, BLOCK)
+    with_block(fleet, BLOCK + (f"    secret_prefix: {prefix}\n" if prefix else ""))
     tenant = load_inventory(fleet).select(["fabrikam"])[0]
     render = Renderer().render_tenant(tenant)
     rendered = tmp_path / "msticpyconfig.yaml"
@@ -100,7 +101,14 @@ def test_kusto_and_splunk_block_renders_valid_and_pushes_under_msticpys_name(
     cfg = yaml.safe_load(rendered.read_text(encoding="utf-8"))
 
     assert cfg["KustoClusters"]["Help"]["Args"]["Cluster"] == "https://help.kusto.windows.net"
-    assert cfg["DataProviders"]["Splunk"]["Args"]["password"] == {"KeyVault": None}
+    name = (
+        f"{prefix}-DataProviders-Splunk-Args-password"
+        if prefix
+        else ("DataProviders-Splunk-Args-password")
+    )
+    assert cfg["DataProviders"]["Splunk"]["Args"]["password"] == {
+        "KeyVault": name if prefix else None
+    }
     assert cfg["DataProviders"]["AzureCLI"]["Args"]["clientId"], "the fields' settings remain"
 
     from msticpy.auth.secret_settings import SecretsClient
@@ -112,11 +120,7 @@ def test_kusto_and_splunk_block_renders_valid_and_pushes_under_msticpys_name(
     resolved = SecretsClient(use_keyring=False)._get_kv_vault_and_name(SPLUNK_PATH)
     pushes = {p.setting_path: p for p in render.pushes}
     splunk = pushes[SPLUNK_PATH]
-    assert (
-        (splunk.vault, splunk.name)
-        == resolved
-        == ("kv-fabrikam-nb", "DataProviders-Splunk-Args-password")
-    )
+    assert (splunk.vault, splunk.name) == resolved == ("kv-fabrikam-nb", name)
     assert splunk.source == "env:FABRIKAM_SPLUNK_PASSWORD"
 
 
