@@ -10,9 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from provision.adopt.findings import plaintext_note, plaintext_settings
 from provision.compute import compute_report
 from provision.fanout import Fanout
 from provision.plan import Action, Change, DesiredState, Kind, Reason, TenantResult
+from provision.render import MSTICPYCONFIG
 from provision.share import TEMP_MARK, RemoteFile, WorkspaceShare, md5_hex
 from provision.vault import plan_secret
 from provision.workspace import StorageAuth, WorkspaceInfo, discover
@@ -32,6 +34,7 @@ class FilesState:
     remote_etags: dict[str, str | None]
     temp_files: list[str] = field(default_factory=list)
     missing_folders: set[str] = field(default_factory=set)
+    plaintext: list[str] = field(default_factory=list)  # findings in users' own configs
 
 
 @dataclass
@@ -96,6 +99,7 @@ def observe(
         for folder in sorted(files.missing_folders)
     )
     result.items.extend(compute_reports(d, ws))
+    result.notes.extend(files.plaintext)
     return ObservedState(ws, share, secrets, files), result
 
 
@@ -148,6 +152,10 @@ def read_files(fan: Fanout, d: DesiredState, share: WorkspaceShare, verify: bool
         else:
             state.remote_etags[path] = got[1]
             state.items[path] = _file_change(path, got[0] == d.files[path].content)
+            if path.endswith(f"/{MSTICPYCONFIG}") and got[0] != d.files[path].content:
+                state.plaintext += [
+                    plaintext_note(path, s) for s in plaintext_settings(got[0], path)
+                ]
     state.items = {p: state.items[p] for p in d.files}
     return state
 

@@ -426,3 +426,59 @@ ns = Collection(
     matrix,
     bench,
 )
+
+
+@task(
+    name="import",
+    iterable=["user"],
+    help={
+        "config": "the existing msticpyconfig.yaml to import",
+        "from_share": "import Users/<--user>/msticpyconfig.yaml from the tenant's workspace share "
+        "instead (the tenant must be in the inventory; needs --replace)",
+        "endpoints": ENDPOINTS_HELP + " (with --from-share)",
+        "local": LOCAL_HELP + " (with --from-share)",
+        "tenant": "name of the tenant to create (or, with --replace, to replace)",
+        "inventory": "add the tenant to this inventory, keeping its comments (default: print it)",
+        "secrets_dir": "write each plaintext secret to a 0600 file here (inside the inventory's "
+        "folder) and reference it as file:",
+        "env_prefix": "reference each plaintext secret as env:PREFIX_<SETTING_PATH> instead",
+        "replace": "replace the tenant if the inventory already has it (and its secret files)",
+        "ml_workspace": "the tenant's Azure ML workspace (a msticpyconfig does not name it)",
+        "key_vault": "the tenant's Key Vault (default: the config's KeyVault.VaultName)",
+        "subscription_id": "the ML workspace's subscription (default: from the config)",
+        "resource_group": "the ML workspace's resource group (default: from the config)",
+        "user": "an analyst alias of the tenant (repeatable; default: the replaced tenant's); "
+        "with --from-share: the analyst whose config is read",
+    },
+)
+@_user_errors
+def import_config(
+    c: Context,
+    tenant: str,
+    config: str | None = None,
+    inventory: str | None = None,
+    secrets_dir: str | None = None,
+    env_prefix: str | None = None,
+    replace: bool = False,
+    ml_workspace: str | None = None,
+    key_vault: str | None = None,
+    subscription_id: str | None = None,
+    resource_group: str | None = None,
+    user: list[str] | None = None,
+    from_share: bool = False,
+    endpoints: str | None = None,
+    local: bool = False,
+) -> int:
+    """Import an existing msticpyconfig.yaml as a tenant: fields, msticpy: block, references."""
+    from provision.commands import import_config as command
+
+    return command.run(
+        command.ImportOptions(
+            config, tenant, inventory, secrets_dir, env_prefix, replace, ml_workspace, key_vault,
+            subscription_id, resource_group, users=user or [], from_share=from_share,
+            endpoints=endpoints, local=local,
+        )
+    )  # fmt: skip
+
+
+ns.add_task(import_config)

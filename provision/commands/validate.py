@@ -6,6 +6,7 @@ import json
 
 from provision.commands.common import prepare
 from provision.errors import UserInputError
+from provision.render import TenantRender
 
 
 def run(
@@ -24,6 +25,7 @@ def run(
             "users": [u.alias for u in r.tenant.user_list],
             "secrets": [{"vault": p.vault, "name": p.name, "source": p.source} for p in r.pushes],
             "files": sorted({n for files in r.user_files.values() for n in files}),
+            "msticpy_overrides": _overrides(r),
         }
         for r in renders
     ]
@@ -37,4 +39,18 @@ def run(
             f"{inv.path}: ok: {len(summary)} tenants, {users} users, "
             f"{secrets} Key Vault secrets{checked}"
         )
+        _print_block_overrides(renders)
     return 0
+
+
+def _overrides(r: TenantRender) -> list[str]:
+    """Settings the tenant's msticpy: block overrides (the block wins; validate says so)."""
+    from provision.msticpy_contract.block_rules import block_overrides
+
+    return block_overrides(r.tenant)
+
+
+def _print_block_overrides(renders: list[TenantRender]) -> None:
+    for r in renders:
+        for path in _overrides(r):
+            print(f"note: tenant {r.tenant.name}: msticpy.{path} overrides the inventory's value")

@@ -70,7 +70,7 @@ def load_inventory_text(text: str, path: Path) -> Inventory:
             problems.extend(_pydantic_problems(exc, index, entry, doc, path))
             continue
         tenant_problems = tenant_rules(tenant)
-        problems.extend(at(("tenants", index, *loc), msg) for loc, msg in tenant_problems)
+        problems.extend(at(_origin(index, loc, doc), msg) for loc, msg in tenant_problems)
         tenants.append(tenant)
 
     seen: dict[str, int] = {}
@@ -91,9 +91,18 @@ def load_inventory_text(text: str, path: Path) -> Inventory:
         problems.extend(fleet_compute_name_problems(tenants, path, doc))
         problems.extend(shared_user_folder_problems(tenants, path, doc))
     if problems:
+        problems = list(dict.fromkeys(problems))  # a problem in defaults is found per tenant
         problems.sort(key=lambda p: p.line or 0)
         raise UserInputError(problems)
     return Inventory(path=path, version=1, tenants=tenants)
+
+
+def _origin(index: int, loc: PathKey, doc: YamlDocument) -> PathKey:
+    """Where a tenant rule's problem was written: the tenant itself, or else the defaults."""
+    own: PathKey = ("tenants", index, *loc)
+    if own not in doc.lines and ("defaults", *loc) in doc.lines:
+        return ("defaults", *loc)
+    return own
 
 
 def _tenant_keys() -> list[str]:

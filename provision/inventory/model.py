@@ -275,6 +275,8 @@ class Tenant(FrozenModel):
     use_keyring: bool = False
     azure_auth_methods: list[AuthMethod] | None = None
     users: Annotated[list[User], Field(min_length=1)]
+    # Any further msticpy settings, in msticpy's own structure (provision.msticpy_contract.block).
+    msticpy: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod

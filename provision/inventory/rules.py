@@ -9,6 +9,7 @@ from pathlib import Path
 from provision.errors import Problem
 from provision.inventory.fields import KV_SECRET_NAME_RE
 from provision.inventory.model import DataProviders, Tenant
+from provision.msticpy_contract.block_rules import block_problems
 from provision.msticpy_contract.secret_names import secret_pushes
 from provision.yamlsource import PathKey, YamlDocument
 
@@ -107,6 +108,7 @@ def tenant_rules(t: Tenant) -> list[tuple[PathKey, str]]:
                     "(1-127 of letters, digits and '-')",
                 )
             )
+    out.extend(block_problems(t))
     return out
 
 

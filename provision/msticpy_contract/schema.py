@@ -61,11 +61,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeAlias
 
-__all__ = ["SchemaProblem", "check_msticpyconfig"]
+__all__ = ["SchemaProblem", "check_msticpyconfig", "is_secret_path", "schema_sections"]
 
 
 @dataclass(frozen=True)
@@ -569,3 +569,18 @@ def check_msticpyconfig(
                         for problem in _check_node(_WORKSPACE, workspace, path)
                     )
     return problems
+
+
+def schema_sections() -> tuple[str, ...]:
+    """The top-level sections msticpy's schema describes."""
+    return tuple(_RULES)
+
+
+def is_secret_path(parts: Sequence[str]) -> bool:
+    """Is the setting at ``parts`` a secret (``cred_key``) in msticpy's schema?"""
+    node: Node = _RULES
+    for part in parts:
+        if not isinstance(node, Mapping):
+            return False
+        node = node.get(part)
+    return isinstance(node, Field) and node.kind == "secret"

@@ -10,10 +10,12 @@ character outside `[0-9a-zA-Z-]` replaced by `-`. `secret_pushes` computes exact
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from provision.inventory.model import Tenant, XForceArgs
+from provision.msticpy_contract.block import block_references
 
 # inventory arg name -> msticpy arg name
 # geoip provider -> (msticpy OtherProviders section, Provider id)
@@ -76,6 +78,7 @@ def secret_settings(t: Tenant) -> list[SecretSetting]:
             out.append(SecretSetting(f"DataProviders.{name}.Args.ClientSecret", app.client_secret))
     if dp.Splunk is not None:
         out.append(SecretSetting("DataProviders.Splunk.Args.password", dp.Splunk.password))
+    out.extend(SecretSetting(path, source) for path, source in block_references(t.msticpy))
     return out
 
 
@@ -88,6 +91,11 @@ def secret_name(t: Tenant, setting_path: str) -> str:
     """The Key Vault secret name msticpy resolves for this setting of this tenant."""
     base = format_kv_name(setting_path)
     return format_kv_name(f"{t.secret_prefix}-{base}") if t.secret_prefix else base
+
+
+def block_reference(t: Tenant) -> Callable[[str, str], dict[str, Any]]:
+    """The reference for an env:/file: value found in the tenant's msticpy: block."""
+    return lambda path, source: secret_reference(t, SecretSetting(path, source))
 
 
 def secret_reference(t: Tenant, s: SecretSetting) -> dict[str, Any]:

@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from provision.inventory.model import SentinelWorkspace, Tenant
+from provision.msticpy_contract.block import merge_block
 from provision.msticpy_contract.secret_names import (
     ARG_NAMES,
     GEOIP_SECTIONS,
+    block_reference,
     secret_reference,
     secret_settings,
     ti_entries,
@@ -113,7 +115,7 @@ def build_msticpyconfig(t: Tenant) -> dict[str, Any]:
     defaults = _user_defaults(t)
     if defaults:
         cfg["UserDefaults"] = defaults
-    return cfg
+    return merge_block(cfg, t.msticpy, block_reference(t))  # the msticpy: block wins
 
 
 def _data_providers(t: Tenant, secrets: dict[str, Any]) -> dict[str, Any]:
