@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from provision.emulator.arm.exceptions import (
+    ArmError,
     ResourceGroupNotFound,
     ResourceNotFound,
     SubscriptionNotFound,
@@ -78,13 +79,18 @@ class Workspace:
 
 @dataclass
 class NamedResource:
-    """A storage account or key vault, as far as ARM shows it."""
+    """A storage account, key vault or Log Analytics workspace, as far as ARM shows it.
+
+    ``properties`` holds what the emulator enforces or reports: ``allowSharedKeyAccess``
+    (storage), ``enableRbacAuthorization`` and ``accessPolicies`` (vault), ``customerId``
+    (Log Analytics)."""
 
     subscription_id: str
     resource_group: str
     name: str
     location: str
     tenant_id: str
+    properties: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -109,6 +115,7 @@ class ArmBackend:
         self.workspaces: dict[tuple[str, str, str], Workspace] = {}
         self.storage_accounts: dict[tuple[str, str, str], NamedResource] = {}
         self.vaults: dict[tuple[str, str, str], NamedResource] = {}
+        self.log_analytics: dict[tuple[str, str, str], NamedResource] = {}
         self.operations: dict[str, AsyncOperation] = {}
         self.lro_polls = 1  # InProgress answers before an operation reports Succeeded
         self.lro_retry_after = 1  # seconds, sent as Retry-After while an operation runs
@@ -176,6 +183,36 @@ class ArmBackend:
             name,
         )
 
+    def _table(self, kind: str) -> dict[tuple[str, str, str], NamedResource]:
+        tables = {
+            "storage": self.storage_accounts,
+            "vault": self.vaults,
+            "loganalytics": self.log_analytics,
+        }
+        return tables[kind]
+
+    def find_named(self, kind: str, name: str) -> NamedResource | None:
+        """A storage account or vault by its globally unique name (any subscription)."""
+        for key, res in self._table(kind).items():
+            if key[2] == name.lower():
+                return res
+        return None
+
+    def log_analytics_workspace(
+        self, subscription_id: str, resource_group: str, name: str
+    ) -> NamedResource:
+        return self._named(
+            self.log_analytics,
+            "Microsoft.OperationalInsights/workspaces",
+            subscription_id,
+            resource_group,
+            name,
+        )
+
+    def changed(self) -> None:
+        """Record a change made to a resource's properties from outside this class."""
+        self._changed()
+
     def vault(self, subscription_id: str, resource_group: str, name: str) -> NamedResource:
         return self._named(
             self.vaults, "Microsoft.KeyVault/vaults", subscription_id, resource_group, name
@@ -210,7 +247,7 @@ class ArmBackend:
         name: str,
         location: str,
     ) -> NamedResource:
-        table = self.storage_accounts if kind == "storage" else self.vaults
+        table = self._table(kind)
         key = (subscription_id.lower(), resource_group.lower(), name.lower())
         found = table.get(key)
         if found is None:
@@ -255,7 +292,10 @@ class ArmBackend:
         assigned = (inner.get("personalComputeInstanceSettings") or {}).get("assignedUser") or {}
         existing = ws.computes.get(name.lower())
         created = existing is None
-        compute = existing or Compute(name=name, location=body.get("location") or ws.location)
+        location = str(body.get("location") or ws.location)
+        if created:
+            self._check_region_unique(name, location)
+        compute = existing or Compute(name=name, location=location)
         compute.compute_type = str(props["computeType"])
         compute.vm_size = str(inner.get("vmSize") or compute.vm_size)
         compute.description = props.get("description", compute.description)
@@ -282,6 +322,20 @@ class ArmBackend:
             self._finish(op)
         self._changed()
         return compute, created, op
+
+    def _check_region_unique(self, name: str, location: str) -> None:
+        """Compute names are unique per Azure region across every subscription (Azure ML docs,
+        "Create a compute instance": "Name needs to be unique across all existing computes
+        within an Azure region"); the service answers with this message."""
+        for ws in self.workspaces.values():
+            found = ws.computes.get(name.lower())
+            if found is not None and found.location.lower() == location.lower():
+                raise ArmError(
+                    "Compute with this name already exists. Compute name needs to be unique "
+                    "across all existing computes within an Azure region.",
+                    status=409,
+                    code="Conflict",
+                )
 
     def delete_compute(self, ws: Workspace, name: str) -> None:
         self.compute(ws, name)
@@ -332,6 +386,7 @@ class ArmBackend:
             ],
             "storage_accounts": [asdict(r) for r in self.storage_accounts.values()],
             "vaults": [asdict(r) for r in self.vaults.values()],
+            "log_analytics": [asdict(r) for r in self.log_analytics.values()],
             "operations": [asdict(o) for o in self.operations.values()],
         }
 
@@ -355,6 +410,7 @@ class ArmBackend:
             _key(r): NamedResource(**r) for r in data.get("storage_accounts", [])
         }
         self.vaults = {_key(r): NamedResource(**r) for r in data.get("vaults", [])}
+        self.log_analytics = {_key(r): NamedResource(**r) for r in data.get("log_analytics", [])}
         self.operations = {}
         for raw in data.get("operations", []):
             op = AsyncOperation(**{**raw, "workspace": tuple(raw["workspace"])})

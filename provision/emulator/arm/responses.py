@@ -9,9 +9,11 @@ and ``vaultUri``), so a client can find the data planes from ARM as it would in 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from provision.emulator.arm.access import AccessOperations
 from provision.emulator.arm.exceptions import (
     ArmError,
     AuthenticationFailed,
@@ -25,13 +27,14 @@ from provision.emulator.arm.models import (
     ML_PROVIDER,
     WORKSPACE_TYPE,
     Compute,
-    NamedResource,
     Workspace,
 )
+from provision.emulator.arm.resources import ResourceOperations
+from provision.emulator.arm.shapes import json_response as _json
+from provision.emulator.arm.shapes import rg_id, storage_id, vault_id
 from provision.emulator.arm.urls import ACTIONS, resolve
-from provision.emulator.auth import bearer_token, tokens_equal
+from provision.emulator.auth import bearer_token
 from provision.emulator.wire import (
-    KV_PREFIX,
     ServiceError,
     ServiceWire,
     WireRequest,
@@ -46,39 +49,16 @@ __all__ = ["CALLER_OBJECT_ID", "ArmWire"]
 
 # The object id the emulator's token stands for, named in AuthorizationFailed messages.
 CALLER_OBJECT_ID = "00000000-0000-0000-0000-0000000e0001"
+_ANONYMOUS = frozenset({"GetCloudMetadata"})
+_SUBSCRIPTION_RE = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
 _WWW_AUTH = (
     'Bearer authorization_uri="https://login.windows.net/", error="invalid_token", '
     'error_description="{}"'
 )
 
 
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> WireResponse:
-    out = {
-        "Content-Type": "application/json; charset=utf-8",
-        "Cache-Control": "no-cache",
-        "Pragma": "no-cache",
-        "Expires": "-1",
-    }
-    out.update(headers or {})
-    if body is None:
-        return WireResponse(status, out)
-    return WireResponse(status, out, json.dumps(body, separators=(",", ":")).encode())
-
-
-def rg_id(sub: str, rg: str) -> str:
-    return f"/subscriptions/{sub}/resourceGroups/{rg}"
-
-
 def workspace_id(ws: Workspace) -> str:
     return f"{rg_id(ws.subscription_id, ws.resource_group)}/providers/{WORKSPACE_TYPE}/{ws.name}"
-
-
-def storage_id(sub: str, rg: str, name: str) -> str:
-    return f"{rg_id(sub, rg)}/providers/Microsoft.Storage/storageAccounts/{name}"
-
-
-def vault_id(sub: str, rg: str, name: str) -> str:
-    return f"{rg_id(sub, rg)}/providers/Microsoft.KeyVault/vaults/{name}"
 
 
 def _workspace_body(ws: Workspace) -> dict[str, Any]:
@@ -177,18 +157,7 @@ def _compute_body(ws: Workspace, c: Compute) -> dict[str, Any]:
     }
 
 
-def _named_body(res: NamedResource, rtype: str, props: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": f"{rg_id(res.subscription_id, res.resource_group)}/providers/{rtype}/{res.name}",
-        "name": res.name,
-        "type": rtype,
-        "location": res.location,
-        "tags": {},
-        "properties": props,
-    }
-
-
-class ArmWire(ServiceWire):
+class ArmWire(AccessOperations, ResourceOperations, ServiceWire):
     """Azure Resource Manager, for what the product reads and the compute it creates."""
 
     name = "arm"
@@ -202,6 +171,8 @@ class ArmWire(ServiceWire):
         return resolve(req.method, req.path)
 
     def authenticate(self, req: WireRequest, op: str) -> None:
+        if op in _ANONYMOUS:
+            return
         header = req.header("authorization")
         if not header:
             raise AuthenticationFailed(
@@ -213,10 +184,33 @@ class ArmWire(ServiceWire):
                 },
             )
         token = bearer_token(header)
-        if token is None or not tokens_equal(token, self.backend.token):
+        principal = self.backend.principal(token) if token else None
+        if principal is None:
             raise InvalidAuthenticationToken(
                 "The access token is invalid.",
                 headers={"WWW-Authenticate": _WWW_AUTH.format("The access token is invalid.")},
+            )
+        sub = _SUBSCRIPTION_RE.match(req.path)
+        owner = self.arm.subscriptions.get(sub.group(1).lower()) if sub else None
+        if owner is not None and not principal.in_tenant(owner):
+            # Azure's wording (seen verbatim in azure-sdk-for-python #38382 and others).
+            raise ArmError(
+                f"The access token is from the wrong issuer '{principal.issuer}'. It must match "
+                f"the tenant 'https://sts.windows.net/{owner}/' associated with this "
+                f"subscription. Please use the authority (URL) 'https://login.windows.net/{owner}' "
+                "to get the token. Note, if the subscription is transferred to another tenant "
+                "there is no impact to the services, but information about new tenant could take "
+                "time to propagate (up to an hour). If you just transferred your subscription and "
+                "see this error message, please try back later.",
+                status=401,
+                code="InvalidAuthenticationTokenTenant",
+                headers={
+                    "WWW-Authenticate": (
+                        f'Bearer authorization_uri="https://login.windows.net/{owner}", '
+                        'error="invalid_token", error_description="The access token is from the '
+                        'wrong issuer."'
+                    )
+                },
             )
         scope = req.path.rstrip("/")
         if req.method == "POST":
@@ -364,49 +358,3 @@ class ArmWire(ServiceWire):
         else:
             headers["Retry-After"] = str(self.arm.lro_retry_after)
         return _json(200, body, headers)
-
-    def op_GetStorageAccount(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        res = self.arm.storage_account(p["sub"], p["rg"], p["name"])
-        body = _named_body(
-            res,
-            "Microsoft.Storage/storageAccounts",
-            {
-                "provisioningState": "Succeeded",
-                "primaryEndpoints": {"file": f"{req.base_url}/{res.name}/"},
-                "primaryLocation": res.location,
-                "statusOfPrimary": "available",
-            },
-        )
-        body.update(kind="StorageV2", sku={"name": "Standard_LRS", "tier": "Standard"})
-        return _json(200, body)
-
-    def op_ListStorageAccountKeys(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        res = self.arm.storage_account(p["sub"], p["rg"], p["name"])
-        account = self.backend.files.find_account(res.name)
-        keys = account.keys if account else []
-        return _json(
-            200,
-            {
-                "keys": [
-                    {"keyName": f"key{i + 1}", "value": k, "permissions": "FULL"}
-                    for i, k in enumerate(keys)
-                ]
-            },
-        )
-
-    def op_GetVault(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        res = self.arm.vault(p["sub"], p["rg"], p["name"])
-        body = _named_body(
-            res,
-            "Microsoft.KeyVault/vaults",
-            {
-                "tenantId": res.tenant_id,
-                "sku": {"family": "A", "name": "standard"},
-                "vaultUri": f"{req.base_url}{KV_PREFIX}/{res.name}/",
-                "enableSoftDelete": True,
-                "softDeleteRetentionInDays": 90,
-                "enableRbacAuthorization": True,
-                "provisioningState": "Succeeded",
-            },
-        )
-        return _json(200, body)

@@ -1,8 +1,10 @@
 """Azure Files wire layer: headers in, headers (and XML) out, as the File service REST API does.
 
-Authentication: Shared Key (verified against the account's two keys), or a bearer token together
-with ``x-ms-file-request-intent: backup`` for file and directory operations (share-level
-operations refuse bearer tokens, as Azure does). SAS is not supported.
+Authentication: Shared Key (verified against the account's two keys; refused with
+``KeyBasedAuthenticationNotPermitted`` when the account's ``allowSharedKeyAccess`` is false), or
+a bearer token of the account's tenant together with ``x-ms-file-request-intent: backup`` on any
+operation (REST 2024-11-04), whose principal needs a Storage File Data Privileged role for the
+operation. SAS is not supported.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 from xml.sax.saxutils import escape, quoteattr
 
-from provision.emulator.auth import bearer_token, tokens_equal, verify_shared_key
+from provision.emulator.auth import bearer_token, verify_shared_key
 from provision.emulator.files.exceptions import (
     AuthenticationFailed,
     FilesError,
@@ -51,16 +53,6 @@ SERVER = "Windows-Azure-File/1.0 Microsoft-HTTPAPI/2.0"
 MAX_RESULTS = 5000
 MAX_RANGE_BYTES = 4 * 1024 * 1024
 _RANGE_RE = re.compile(r"^bytes=(\d+)-(\d*)$")
-_SHARE_LEVEL_OPS = frozenset(
-    {
-        "ListShares",
-        "GetServiceProperties",
-        "CreateShare",
-        "GetShareProperties",
-        "DeleteShare",
-        "SetShareMetadata",
-    }
-)
 _XML_HEAD = '<?xml version="1.0" encoding="utf-8"?>'
 
 
@@ -239,29 +231,17 @@ class FilesWire(ServiceWire):
             raise NoAuthenticationInformation(headers=challenge)
         token = bearer_token(authorization)
         if token is not None:
-            if not tokens_equal(token, self.backend.token):
-                raise FilesError(
-                    "Server failed to authenticate the request. Please refer to "
-                    "the information in the www-authenticate header.",
-                    status=401,
-                    code="InvalidAuthenticationInfo",
-                    headers=challenge,
-                    detail={
-                        "AuthenticationErrorDetail": "The bearer token is not this emulator's."
-                    },
-                )
-            if op in _SHARE_LEVEL_OPS:
-                raise AuthenticationFailed(
-                    detail={
-                        "AuthenticationErrorDetail": (
-                            "This API does not support bearer tokens. For OAuth, use the Storage "
-                            "Resource Provider APIs instead."
-                        )
-                    }
-                )
-            if req.header("x-ms-file-request-intent").lower() != "backup":
-                raise MissingRequiredHeader(detail={"HeaderName": "x-ms-file-request-intent"})
+            self._authorize_token(req, op, token, account.tenant_id, challenge)
             return
+        arm = self.backend.arm.find_named("storage", account.name)
+        if arm is not None and arm.properties.get("allowSharedKeyAccess") is False:
+            # Azure's answer to a key-signed request when the account disallows Shared Key
+            # (seen as XML with this code and message in Azure/AI-Landing-Zones #64).
+            raise FilesError(
+                "Key based authentication is not permitted on this storage account.",
+                status=403,
+                code="KeyBasedAuthenticationNotPermitted",
+            )
         result = verify_shared_key(
             authorization,
             account=account.name,
@@ -273,6 +253,49 @@ class FilesWire(ServiceWire):
         )
         if not result.ok:
             raise AuthenticationFailed(detail={"AuthenticationErrorDetail": result.reason})
+
+    def _authorize_token(
+        self, req: WireRequest, op: str, token: str, tenant: str, challenge: dict[str, str]
+    ) -> None:
+        """Bearer tokens: the account's tenant, the backup intent header (every operation since
+        REST 2024-11-04), then the Storage File Data Privileged role for the operation."""
+        principal = self.backend.principal(token)
+        if principal is None or not principal.in_tenant(tenant):
+            detail = (
+                "The bearer token is not this emulator's."
+                if principal is None
+                else "Issuer validation failed. Issuer did not match."
+            )
+            raise FilesError(
+                "Server failed to authenticate the request. Please refer to "
+                "the information in the www-authenticate header.",
+                status=401,
+                code="InvalidAuthenticationInfo",
+                headers=challenge,
+                detail={"AuthenticationErrorDetail": detail},
+            )
+        if req.header("x-ms-file-request-intent").lower() != "backup":
+            raise MissingRequiredHeader(detail={"HeaderName": "x-ms-file-request-intent"})
+        if principal.is_operator:
+            return
+        arm = self.backend.arm.find_named("storage", req.scope)
+        if arm is None:
+            return
+        scope = (
+            f"/subscriptions/{arm.subscription_id}/resourceGroups/{arm.resource_group}"
+            f"/providers/Microsoft.Storage/storageAccounts/{arm.name}"
+        )
+        share = req.path.strip("/").split("/", 1)[0]
+        if share:
+            scope += f"/fileServices/default/fileshares/{share}"
+        verb = {"GET": "read", "HEAD": "read", "DELETE": "delete"}.get(req.method, "write")
+        action = f"Microsoft.Storage/storageAccounts/fileServices/fileshares/files/{verb}"
+        if not self.backend.authz.allows_data_action(principal.object_id, scope, action):
+            raise FilesError(
+                "This request is not authorized to perform this operation using this permission.",
+                status=403,
+                code="AuthorizationPermissionMismatch",
+            )
 
     def render_error(self, err: ServiceError, req: WireRequest) -> WireResponse:
         message = f"{err.message}\nRequestId:{req.request_id}\nTime:{iso_utc(time.time())}"
