@@ -8,13 +8,13 @@ import hashlib
 
 import pytest
 from azure.core.credentials import AzureNamedKeyCredential
-from azure.core.pipeline import PipelineRequest
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
     ResourceExistsError,
     ResourceNotFoundError,
 )
+from azure.core.pipeline import PipelineRequest
 from azure.storage.fileshare import (
     ContentSettings,
     ShareClient,

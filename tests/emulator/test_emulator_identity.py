@@ -252,7 +252,7 @@ def test_env_sh_is_the_whole_set_up_for_default_azure_credential(
         [
             "bash",
             "-c",
-            f'source "$1" && exec "$2" "$3" "$4" "$5"',
+            'source "$1" && exec "$2" "$3" "$4" "$5"',
             "sh",
             str(env_file),
             sys.executable,
