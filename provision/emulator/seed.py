@@ -293,7 +293,7 @@ def seed_tenants_from_inventory(inventory: Any) -> list[SeedTenant]:
             users=[(u.alias, u.compute) for u in t.users],
             log_analytics=[
                 SeedLogAnalytics(
-                    name=ws.name,
+                    name=str(getattr(ws, "workspace_name", None) or ws.name),
                     customer_id=str(ws.workspace_id),
                     subscription_id=_opt_str(getattr(ws, "subscription_id", None)),
                     resource_group=getattr(ws, "resource_group", None),
