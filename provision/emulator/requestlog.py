@@ -35,6 +35,8 @@ class RequestLog:
         op: str,
         fault: str | None = None,
         error: str | None = None,
+        tenant: str | None = None,
+        principal: str | None = None,
     ) -> None:
         entry: dict[str, Any] = {
             "ts": round(time.time(), 6),
@@ -48,6 +50,9 @@ class RequestLog:
             entry["fault"] = fault
         if error is not None:
             entry["error"] = error
+        if tenant is not None:
+            entry["tenant"] = tenant  # the tenant of the bearer token ("*": the operator)
+            entry["principal"] = principal
         line = json.dumps(entry, separators=(",", ":")) + "\n"
         with self._lock:
             if self._fh.closed:

@@ -160,6 +160,24 @@ class Emulator:
     def credential(self) -> EmulatorCredential:
         return EmulatorCredential(self.backend.token)
 
+    def tenant_credential(self, tenant_id: str, client_id: str | None = None) -> Any:
+        """An azure-identity ClientSecretCredential that gets tokens of `tenant_id` from this
+        emulator's authority: the tenant's admin application (full rights in the default seed),
+        or `client_id` (any secret unless the seed registered one)."""
+        from azure.identity import ClientSecretCredential
+
+        with self.backend.lock:
+            app = self.backend.identity.admin_app(tenant_id)
+            secret = app.secret or ""
+        return ClientSecretCredential(
+            tenant_id,
+            client_id or app.client_id,
+            secret if client_id is None else "any",
+            authority=self.base_url,
+            disable_instance_discovery=True,
+            connection_verify=str(self.ca_cert),
+        )
+
     def requests(self) -> list[dict[str, Any]]:
         """Every line of requests.jsonl, parsed."""
         return read_request_log(self.requests_file)
@@ -431,6 +449,8 @@ class Emulator:
                 op,
                 fault=fault,
                 error=error_code,
+                tenant=req.caller[0] if req.caller else None,
+                principal=req.caller[1] if req.caller else None,
             )
         if request.method == "HEAD" and "Content-Length" in headers:
             # The size of the resource, not of this (empty) answer: a StreamResponse keeps it.

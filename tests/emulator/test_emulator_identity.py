@@ -90,6 +90,19 @@ def test_client_secret_credential_gets_a_token_per_tenant_and_arm_accepts_it(
         assert [w.name for w in ml.workspaces.list_by_subscription()] == [seed.workspace]
     log = [e for e in two.requests() if e["service"] == "identity"]
     assert {e["op"] for e in log} >= {"GetOpenIdConfiguration", "GetToken"}
+    # The request log says which tenant (and principal) each call's token was for.
+    listed = [e for e in two.requests() if e["op"] == "ListWorkspacesBySubscription"]
+    assert {(e["tenant"], e["principal"]) for e in listed} == {
+        (seed.tenant_id, two.endpoints["tenants"][seed.tenant_id]["object_id"])
+        for seed in (TENANT, OTHER)
+    }
+
+
+def test_tenant_credential_is_the_admin_of_that_tenant(two: Emulator) -> None:
+    token = two.tenant_credential(OTHER.tenant_id).get_token(ARM_SCOPE).token
+    principal = two.backend.identity.verify(token)
+    assert principal is not None and principal.tenant_id == OTHER.tenant_id
+    assert principal.object_id == two.endpoints["tenants"][OTHER.tenant_id]["object_id"]
 
 
 def test_arm_refuses_a_token_of_another_tenant(two: Emulator) -> None:

@@ -116,6 +116,9 @@ class ArmBackend:
         self.storage_accounts: dict[tuple[str, str, str], NamedResource] = {}
         self.vaults: dict[tuple[str, str, str], NamedResource] = {}
         self.log_analytics: dict[tuple[str, str, str], NamedResource] = {}
+        # kind -> (table size when built, lower-case name -> resource); resources are never
+        # removed one by one, so a size change is the only change that matters
+        self._name_index: dict[str, tuple[int, dict[str, NamedResource]]] = {}
         self.operations: dict[str, AsyncOperation] = {}
         self.lro_polls = 1  # InProgress answers before an operation reports Succeeded
         self.lro_retry_after = 1  # seconds, sent as Retry-After while an operation runs
@@ -193,10 +196,12 @@ class ArmBackend:
 
     def find_named(self, kind: str, name: str) -> NamedResource | None:
         """A storage account or vault by its globally unique name (any subscription)."""
-        for key, res in self._table(kind).items():
-            if key[2] == name.lower():
-                return res
-        return None
+        table = self._table(kind)
+        index = self._name_index.get(kind)
+        if index is None or index[0] != len(table):
+            index = (len(table), {key[2]: res for key, res in table.items()})
+            self._name_index[kind] = index
+        return index[1].get(name.lower())
 
     def log_analytics_workspace(
         self, subscription_id: str, resource_group: str, name: str
@@ -410,6 +415,7 @@ class ArmBackend:
             _key(r): NamedResource(**r) for r in data.get("storage_accounts", [])
         }
         self.vaults = {_key(r): NamedResource(**r) for r in data.get("vaults", [])}
+        self._name_index = {}
         self.log_analytics = {_key(r): NamedResource(**r) for r in data.get("log_analytics", [])}
         self.operations = {}
         for raw in data.get("operations", []):

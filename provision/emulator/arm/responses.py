@@ -190,6 +190,7 @@ class ArmWire(AccessOperations, ResourceOperations, ServiceWire):
                 "The access token is invalid.",
                 headers={"WWW-Authenticate": _WWW_AUTH.format("The access token is invalid.")},
             )
+        req.caller = (principal.tenant_id, principal.object_id)
         sub = _SUBSCRIPTION_RE.match(req.path)
         owner = self.arm.subscriptions.get(sub.group(1).lower()) if sub else None
         if owner is not None and not principal.in_tenant(owner):
@@ -216,9 +217,10 @@ class ArmWire(AccessOperations, ResourceOperations, ServiceWire):
         if req.method == "POST":
             scope = scope.rsplit("/", 1)[0]
         if self.arm.is_denied(scope):
+            caller = CALLER_OBJECT_ID if principal.is_operator else principal.object_id
             action = ACTIONS.get(op, "*/read")
             raise AuthorizationFailed(
-                f"The client '{CALLER_OBJECT_ID}' with object id '{CALLER_OBJECT_ID}' does not "
+                f"The client '{caller}' with object id '{caller}' does not "
                 f"have authorization to perform action '{action}' over scope '{scope}' or the "
                 "scope is invalid. If access was recently granted, please refresh your "
                 "credentials."

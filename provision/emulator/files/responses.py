@@ -260,6 +260,8 @@ class FilesWire(ServiceWire):
         """Bearer tokens: the account's tenant, the backup intent header (every operation since
         REST 2024-11-04), then the Storage File Data Privileged role for the operation."""
         principal = self.backend.principal(token)
+        if principal is not None:
+            req.caller = (principal.tenant_id, principal.object_id)
         if principal is None or not principal.in_tenant(tenant):
             detail = (
                 "The bearer token is not this emulator's."

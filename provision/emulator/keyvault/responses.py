@@ -216,6 +216,7 @@ class KeyVaultWire(ServiceWire):
                 "issued by this emulator.",
                 headers=challenge,
             )
+        req.caller = (principal.tenant_id, principal.object_id)
         if not principal.in_tenant(tenant):
             raise Unauthorized(
                 f"AKV10032: Invalid issuer. Expected one of https://sts.windows.net/{tenant}/, "
