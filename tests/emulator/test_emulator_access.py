@@ -260,3 +260,21 @@ def test_vault_resource_and_access_policy_add_keep_other_entries(acl: Emulator) 
     client = kv(acl, POLICY_VAULT, cred(acl, "analyst-app"))
     assert client.get_secret("TIProviders-VirusTotal").value == "k"
     assert [p.name for p in client.list_properties_of_secrets()]
+
+
+def test_a_disabled_secret_answers_403_secret_disabled(acl: Emulator) -> None:
+    # Key Vault: GET of a disabled secret -> 403 Forbidden, inner error SecretDisabled,
+    # "Operation get is not allowed on a disabled secret." (seen in Azure/azure-sdk-for-js#24756
+    # and ansible-collections/azure#1989).
+    client = kv(acl, RBAC_VAULT, admin(acl))
+    name = unique("off")
+    client.set_secret(name, "v", enabled=False)
+    with pytest.raises(HttpResponseError) as got:
+        client.get_secret(name)
+    assert got.value.status_code == 403
+    error = got.value.response.json()["error"]
+    assert error["code"] == "Forbidden"
+    assert error["innererror"] == {"code": "SecretDisabled"}
+    assert error["message"] == "Operation get is not allowed on a disabled secret."
+    client.update_secret_properties(name, enabled=True)
+    assert client.get_secret(name).value == "v"
