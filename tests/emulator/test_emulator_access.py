@@ -278,3 +278,39 @@ def test_a_disabled_secret_answers_403_secret_disabled(acl: Emulator) -> None:
     assert error["message"] == "Operation get is not allowed on a disabled secret."
     client.update_secret_properties(name, enabled=True)
     assert client.get_secret(name).value == "v"
+
+
+def test_vault_patch_switches_the_permission_model_and_replaces_policies(acl: Emulator) -> None:
+    # REST (Microsoft.KeyVault vaults.json, VaultPatchProperties): accessPolicies is "an array
+    # of 0 to 16 identities", so a PATCH that carries it replaces the vault's list; use
+    # accessPolicies/add to keep other entries.
+    from azure.mgmt.keyvault.models import VaultPatchParameters, VaultPatchProperties
+
+    mgmt = kv_mgmt(acl)
+    admin_oid = acl.endpoints["tenants"][TID]["object_id"]
+    only_admin = AccessPolicyEntry(
+        tenant_id=TID, object_id=admin_oid, permissions=Permissions(secrets=["all"])
+    )
+    patched = mgmt.vaults.update(
+        ACL.resource_group,
+        RBAC_VAULT,
+        VaultPatchParameters(
+            properties=VaultPatchProperties(
+                enable_rbac_authorization=False, access_policies=[only_admin]
+            )
+        ),
+    )
+    try:
+        assert patched.properties.enable_rbac_authorization is False
+        assert [p.object_id for p in patched.properties.access_policies] == [admin_oid]
+        with pytest.raises(HttpResponseError) as got:
+            kv(acl, RBAC_VAULT, cred(acl, "reader-app")).get_secret("TIProviders-VirusTotal")
+        assert got.value.response.json()["error"]["innererror"]["code"] == "AccessDenied"
+        assert kv(acl, RBAC_VAULT, admin(acl)).get_secret("TIProviders-VirusTotal").value == "k"
+    finally:
+        mgmt.vaults.update(
+            ACL.resource_group,
+            RBAC_VAULT,
+            VaultPatchParameters(properties=VaultPatchProperties(enable_rbac_authorization=True)),
+        )
+    assert kv(acl, RBAC_VAULT, cred(acl, "reader-app")).get_secret("TIProviders-VirusTotal")
