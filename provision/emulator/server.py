@@ -394,6 +394,7 @@ class Emulator:
         try:
             with lock:
                 op, params = wire.route(req)
+            req.params = params
         except ServiceError as err:
             return self._reply(request, wire, req, op, wire.render_error(err, req), err.code)
         decision = self.faults.decide(service, op)

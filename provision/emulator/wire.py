@@ -54,6 +54,7 @@ class WireRequest:
     request_id: str = ""
     # (tenant id, object id) of the bearer token, set by a service's authenticate
     caller: tuple[str, str] | None = None
+    params: dict[str, str] = field(default_factory=dict)  # path parameters, set after routing
 
     def __post_init__(self) -> None:
         if not self.query and self.query_string:

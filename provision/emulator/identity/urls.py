@@ -26,6 +26,8 @@ OPERATIONS: tuple[str, ...] = tuple(op for _, _, op in ROUTES)
 
 def match(method: str, path: str) -> tuple[str, dict[str, str]] | None:
     """The operation and parameters of an identity request; None when the path is not one."""
+    if not (path.startswith(MSI_PREFIX) or "/v2.0/" in path):
+        return None  # the common case, decided without a regular expression
     for route_method, pattern, op in ROUTES:
         found = pattern.match(path)
         if found is not None and route_method == method:

@@ -224,8 +224,7 @@ class KeyVaultWire(ServiceWire):
                 f"Found {principal.issuer}.",
                 headers=challenge,
             )
-        params = resolve(req.method, req.path)[1]
-        check_access(self.backend, req.scope, principal, op, params.get("name", ""))
+        check_access(self.backend, req.scope, principal, op, req.params.get("name", ""))
 
     def render_error(self, err: ServiceError, req: WireRequest) -> WireResponse:
         error: dict[str, Any] = {"code": err.code, "message": err.message}
