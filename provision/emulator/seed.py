@@ -102,6 +102,8 @@ class SeedTenant:
     allow_shared_key_access: bool | None = None  # None: not set (Azure then allows Shared Key)
     principals: list[SeedPrincipal] = field(default_factory=list)
     log_analytics: list[SeedLogAnalytics] = field(default_factory=list)
+    # managing tenants (Azure Lighthouse) whose tokens ARM accepts for this subscription
+    delegated_to: list[str] = field(default_factory=list)
 
 
 def _digest(*parts: str) -> str:
@@ -200,6 +202,8 @@ def _seed_one(backend: Backend, t: SeedTenant) -> None:
         arm.ensure_resource_group(t.tenant_id, sub, group, t.location)
         res = arm.ensure_named("loganalytics", t.tenant_id, sub, group, la.name, t.location)
         res.properties["customerId"] = la.customer_id
+    for managing_tenant in t.delegated_to:
+        arm.delegate(t.subscription_id, managing_tenant)
     _seed_access(backend, t, ws, storage, vault_resources)
     for alias, compute_name in t.users:
         arm.ensure_compute(

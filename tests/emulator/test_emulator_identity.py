@@ -30,6 +30,7 @@ OTHER = SeedTenant(
     workspace="ws-other",
     key_vault="kv-other-team",
     users=[("carol", "ci-carol")],
+    delegated_to=[TENANT.tenant_id],  # an Azure Lighthouse delegation to TENANT's admins
 )
 ARM_SCOPE = "https://management.azure.com/.default"
 
@@ -283,3 +284,42 @@ def test_env_sh_is_the_whole_set_up_for_default_azure_credential(
     assert result.stdout.split() == ["hello", TENANT.workspace, "hello"]
     ops = {e["op"] for e in two.requests() if e["service"] == "identity"}
     assert "GetManagedIdentityToken" in ops
+
+
+def test_lighthouse_delegation_lets_the_managing_tenant_use_arm(two: Emulator) -> None:
+    # Azure Lighthouse: principals of the managing tenant call ARM on the delegated customer
+    # subscription with tokens of their own tenant (Microsoft Learn, "Azure Lighthouse
+    # architecture"); the reverse direction stays refused.
+    managing = admin_credential(two, TENANT.tenant_id)
+    ml = MachineLearningServicesMgmtClient(
+        managing,
+        OTHER.subscription_id,
+        base_url=two.endpoints["arm"],
+        connection_verify=str(two.ca_cert),
+    )
+    assert [w.name for w in ml.workspaces.list_by_subscription()] == [OTHER.workspace]
+    listed = [e for e in two.requests() if e["op"] == "ListWorkspacesBySubscription"]
+    assert listed[-1]["tenant"] == TENANT.tenant_id
+
+
+def test_arm_refuses_a_token_for_another_resource(two: Emulator) -> None:
+    # ARM: 401 InvalidAuthenticationToken "The access token has been obtained for wrong
+    # audience or resource ..." for a token of another resource (here Key Vault's).
+    ml = MachineLearningServicesMgmtClient(
+        admin_credential(two, TENANT.tenant_id),
+        TENANT.subscription_id,
+        base_url=two.endpoints["arm"],
+        connection_verify=str(two.ca_cert),
+        credential_scopes=["https://vault.azure.net/.default"],
+    )
+    with pytest.raises(ClientAuthenticationError) as exc:
+        ml.workspaces.get(TENANT.resource_group, TENANT.workspace)
+    assert exc.value.error is not None and exc.value.error.code == "InvalidAuthenticationToken"
+    assert "wrong audience or resource 'https://vault.azure.net'" in str(exc.value.error.message)
+
+
+def test_token_endpoint_wants_a_default_scope(two: Emulator) -> None:
+    # Entra ID's client-credentials flow accepts only "<resource>/.default" (AADSTS1002012).
+    with pytest.raises(ClientAuthenticationError) as exc:
+        admin_credential(two, TENANT.tenant_id).get_token("https://vault.azure.net/secrets.read")
+    assert "AADSTS1002012" in str(exc.value)

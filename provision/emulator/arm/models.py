@@ -123,6 +123,9 @@ class ArmBackend:
         self.lro_polls = 1  # InProgress answers before an operation reports Succeeded
         self.lro_retry_after = 1  # seconds, sent as Retry-After while an operation runs
         self.denied: list[str] = []  # ARM id prefixes answered with 403 (runtime only)
+        # subscription (lower-case) -> managing tenants whose tokens ARM accepts for it, as for
+        # an Azure Lighthouse delegation
+        self.delegations: dict[str, list[str]] = {}
         self.revision = 0
 
     def _changed(self) -> None:
@@ -369,6 +372,15 @@ class ArmBackend:
                 compute.provisioning_state = "Succeeded"
                 compute.state = "Running"
 
+    def delegate(self, subscription_id: str, managing_tenant: str) -> None:
+        managers = self.delegations.setdefault(subscription_id.lower(), [])
+        if managing_tenant.lower() not in managers:
+            managers.append(managing_tenant.lower())
+            self._changed()
+
+    def is_delegated(self, subscription_id: str, tenant_id: str) -> bool:
+        return tenant_id.lower() in self.delegations.get(subscription_id.lower(), [])
+
     # --- denials ----------------------------------------------------------------------------------
     def deny(self, scope_prefix: str) -> None:
         self.denied.append(scope_prefix.rstrip("/").lower())
@@ -392,6 +404,7 @@ class ArmBackend:
             "storage_accounts": [asdict(r) for r in self.storage_accounts.values()],
             "vaults": [asdict(r) for r in self.vaults.values()],
             "log_analytics": [asdict(r) for r in self.log_analytics.values()],
+            "delegations": self.delegations,
             "operations": [asdict(o) for o in self.operations.values()],
         }
 
@@ -416,6 +429,7 @@ class ArmBackend:
         }
         self.vaults = {_key(r): NamedResource(**r) for r in data.get("vaults", [])}
         self._name_index = {}
+        self.delegations = {k: list(v) for k, v in data.get("delegations", {}).items()}
         self.log_analytics = {_key(r): NamedResource(**r) for r in data.get("log_analytics", [])}
         self.operations = {}
         for raw in data.get("operations", []):

@@ -34,6 +34,7 @@ from provision.emulator.arm.shapes import json_response as _json
 from provision.emulator.arm.shapes import rg_id, storage_id, vault_id
 from provision.emulator.arm.urls import ACTIONS, resolve
 from provision.emulator.auth import bearer_token
+from provision.emulator.identity.models import ARM_AUDIENCES
 from provision.emulator.wire import (
     ServiceError,
     ServiceWire,
@@ -191,9 +192,22 @@ class ArmWire(AccessOperations, ResourceOperations, ServiceWire):
                 headers={"WWW-Authenticate": _WWW_AUTH.format("The access token is invalid.")},
             )
         req.caller = (principal.tenant_id, principal.object_id)
+        if not principal.audience_in(*ARM_AUDIENCES, f"{req.base_url}{req.prefix}"):
+            # ARM's answer to a token for another resource.
+            raise InvalidAuthenticationToken(
+                "The access token has been obtained for wrong audience or resource "
+                f"'{principal.audience}'. It should exactly match with one of the allowed "
+                "audiences 'https://management.core.windows.net/','https://management.core."
+                "windows.net','https://management.azure.com/','https://management.azure.com'.",
+                headers={"WWW-Authenticate": _WWW_AUTH.format("The access token is invalid.")},
+            )
         sub = _SUBSCRIPTION_RE.match(req.path)
         owner = self.arm.subscriptions.get(sub.group(1).lower()) if sub else None
-        if owner is not None and not principal.in_tenant(owner):
+        if (
+            owner is not None
+            and not principal.in_tenant(owner)
+            and not self.arm.is_delegated(sub.group(1) if sub else "", principal.tenant_id)
+        ):
             # Azure's wording (seen verbatim in azure-sdk-for-python #38382 and others).
             raise ArmError(
                 f"The access token is from the wrong issuer '{principal.issuer}'. It must match "

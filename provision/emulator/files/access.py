@@ -14,6 +14,7 @@ from provision.emulator.files.exceptions import (
     MissingRequiredHeader,
     NoAuthenticationInformation,
 )
+from provision.emulator.identity.models import STORAGE_AUDIENCES
 from provision.emulator.wire import WireRequest
 
 if TYPE_CHECKING:
@@ -82,6 +83,18 @@ def _authorize_token(
             code="InvalidAuthenticationInfo",
             headers=challenge,
             detail={"AuthenticationErrorDetail": detail},
+        )
+    account_url = f"{req.base_url}/{req.scope}"
+    if not principal.audience_in(*STORAGE_AUDIENCES, account_url):
+        raise FilesError(
+            "Server failed to authenticate the request. Please refer to "
+            "the information in the www-authenticate header.",
+            status=401,
+            code="InvalidAuthenticationInfo",
+            headers=challenge,
+            detail={
+                "AuthenticationErrorDetail": "Audience validation failed. Audience did not match."
+            },
         )
     if req.header("x-ms-file-request-intent").lower() != "backup":
         raise MissingRequiredHeader(detail={"HeaderName": "x-ms-file-request-intent"})

@@ -34,7 +34,10 @@ from provision.emulator.identity.exceptions import InvalidClient, TenantNotFound
 
 __all__ = [
     "ANY_TENANT",
+    "ARM_AUDIENCES",
+    "KEYVAULT_AUDIENCES",
     "OPERATOR_OBJECT_ID",
+    "STORAGE_AUDIENCES",
     "App",
     "IdentityBackend",
     "Principal",
@@ -43,6 +46,21 @@ __all__ = [
 ]
 
 TOKEN_LIFETIME_S = 3600
+# The resources each service accepts tokens for, in every cloud the tool knows.
+ARM_AUDIENCES = (
+    "https://management.azure.com",
+    "https://management.core.windows.net",
+    "https://management.usgovcloudapi.net",
+    "https://management.core.usgovcloudapi.net",
+    "https://management.chinacloudapi.cn",
+    "https://management.core.chinacloudapi.cn",
+)
+KEYVAULT_AUDIENCES = (
+    "https://vault.azure.net",
+    "https://vault.usgovcloudapi.net",
+    "https://vault.azure.cn",
+)
+STORAGE_AUDIENCES = ("https://storage.azure.com",)
 ANY_TENANT = "*"
 _NAMESPACE = uuid.UUID("0b5a52b4-2f0e-4d43-9d8a-5a6f7f1f9e31")
 OPERATOR_OBJECT_ID = str(uuid.uuid5(_NAMESPACE, "operator"))
@@ -79,6 +97,13 @@ class Principal:
     @property
     def issuer(self) -> str:
         return f"https://sts.windows.net/{self.tenant_id}/"
+
+    def audience_in(self, *allowed: str) -> bool:
+        """Whether the token was issued for one of these resources (trailing '/' ignored).
+        The operator token has no audience and is accepted by every service."""
+        if self.is_operator:
+            return True
+        return self.audience.rstrip("/").lower() in {a.rstrip("/").lower() for a in allowed}
 
     def caller(self) -> str:
         """How Key Vault names a caller in its errors: ``appid=..;oid=..;iss=..``."""

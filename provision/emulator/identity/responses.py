@@ -131,6 +131,15 @@ class IdentityWire(ServiceWire):
                     f"AADSTS900144: The request body must contain the following parameter: "
                     f"'{name}'."
                 )
+        if not form["scope"].split()[0].endswith("/.default"):
+            # Entra ID refuses other scopes in the client-credentials flow (AADSTS1002012).
+            raise IdentityError(
+                f"AADSTS1002012: The provided value for scope {form['scope']} is not valid. "
+                "Client credential flows must have a scope value with /.default suffixed to the "
+                "resource identifier (application ID URI).",
+                status=400,
+                code="invalid_scope",
+            )
         principal = self.identity.client_credentials(
             p["tenant"], form["client_id"], form.get("client_secret", "")
         )

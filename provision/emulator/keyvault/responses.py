@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from provision.emulator.auth import bearer_token
+from provision.emulator.identity.models import KEYVAULT_AUDIENCES
 from provision.emulator.keyvault.access import check_access
 from provision.emulator.keyvault.exceptions import BadParameter, KeyVaultError, Unauthorized
 from provision.emulator.keyvault.models import (
@@ -222,6 +223,12 @@ class KeyVaultWire(ServiceWire):
                 f"AKV10032: Invalid issuer. Expected one of https://sts.windows.net/{tenant}/, "
                 f"https://login.microsoftonline.com/{tenant}/v2.0. "
                 f"Found {principal.issuer}.",
+                headers=challenge,
+            )
+        resource = challenge["WWW-Authenticate"].rsplit('resource="', 1)[-1].rstrip('"')
+        if not principal.audience_in(*KEYVAULT_AUDIENCES, resource):
+            raise Unauthorized(
+                f"AKV10022: Invalid audience. Expected {resource}, found: {principal.audience}.",
                 headers=challenge,
             )
         check_access(self.backend, req.scope, principal, op, req.params.get("name", ""))
