@@ -304,6 +304,13 @@ def seed_tenants_from_inventory(inventory: Any) -> list[SeedTenant]:
                 )
                 for ws in getattr(t, "sentinel", [])
             ],
+            # analysts with an Entra object id: client id = object id, so that a test can get
+            # an analyst's token with ClientSecretCredential(tenant, object_id, "any", ...)
+            principals=[
+                SeedPrincipal(str(u.object_id), object_id=str(u.object_id), principal_type="User")
+                for u in t.users
+                if getattr(u, "object_id", None)
+            ],
         )
         for t in inventory.tenants
     ]

@@ -223,8 +223,9 @@ def test_bearer_token_needs_backup_intent(emu: Emulator, account: str) -> None:
     assert client.get_share_properties().name == NOTEBOOK_SHARE
     with pytest.raises(ResourceExistsError):
         client.create_share()  # past authentication: the share exists
-    # Without the intent the request misses a required header (the SDK refuses to build a
-    # token client without token_intent, so the header is removed on the wire here).
+    # Without the intent Azure answers 400 MissingRequiredHeader, HeaderName
+    # x-ms-file-request-intent (seen in Azure/azure-sdk-for-net#36365). The SDK refuses to build
+    # a token client without token_intent, so the header is removed on the wire here.
     with pytest.raises(HttpResponseError) as exc:
         client.get_file_client("x.txt").get_file_properties(raw_request_hook=_drop_intent)
     assert exc.value.status_code == 400

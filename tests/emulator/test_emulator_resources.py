@@ -170,10 +170,13 @@ def test_log_analytics_workspace_lives_in_its_own_subscription(st: Emulator) -> 
     assert "Microsoft.OperationalInsights/workspaces/law-nope" in missing.json()["error"]["message"]
 
 
-def test_inventory_sentinel_workspaces_are_seeded(tmp_path: Path) -> None:
+def test_inventory_sentinel_workspaces_and_analysts_are_seeded(tmp_path: Path) -> None:
     from provision.inventory import load_inventory
 
     inventory = load_inventory(str(ROOT / "examples" / "inventory.yaml"))
+    analyst = "3f2e1d0c-9b8a-4765-8432-10fedcba9876"
+    first = inventory.tenants[0]
+    first.users[0] = first.users[0].model_copy(update={"object_id": analyst})
     tenants = seed_tenants_from_inventory(inventory)
     with Emulator(tmp_path / "emu") as emu:
         emu.seed(tenants)
@@ -184,6 +187,12 @@ def test_inventory_sentinel_workspaces_are_seeded(tmp_path: Path) -> None:
                 res = emu.backend.arm.log_analytics_workspace(str(sub), rg, ws.workspace_name)
                 assert res.properties["customerId"] == str(ws.workspace_id)
             assert seeded.log_analytics
+        # An analyst with an object id can get a token of their own (client id = object id).
+        token = emu.tenant_credential(first.tenant_id, client_id=analyst).get_token(
+            "https://vault.azure.net/.default"
+        )
+        principal = emu.backend.identity.verify(token.token)
+        assert principal is not None and principal.object_id == analyst
 
 
 def test_working_directory_datastore_names_the_notebook_share(st: Emulator) -> None:
