@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -323,3 +324,24 @@ def test_token_endpoint_wants_a_default_scope(two: Emulator) -> None:
     with pytest.raises(ClientAuthenticationError) as exc:
         admin_credential(two, TENANT.tenant_id).get_token("https://vault.azure.net/secrets.read")
     assert "AADSTS1002012" in str(exc.value)
+
+
+def test_user_assigned_managed_identity_by_client_id(
+    two: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # azure-identity's App Service source sends client_id as a query parameter for a
+    # user-assigned identity (_credentials/app_service.py: identity_config in the params).
+    from azure.identity import ManagedIdentityCredential
+
+    msi = two.endpoints["managed_identity"]
+    monkeypatch.setenv("IDENTITY_ENDPOINT", msi["endpoint"])
+    monkeypatch.setenv("IDENTITY_HEADER", msi["header"])
+    with two.backend.lock:
+        two.backend.identity.add_app(TENANT.tenant_id, "uami-client", object_id=str(uuid.uuid4()))
+    cred = ManagedIdentityCredential(client_id="uami-client", connection_verify=str(two.ca_cert))
+    token = cred.get_token("https://vault.azure.net/.default").token
+    principal = two.backend.identity.verify(token)
+    assert principal is not None and principal.app_id == "uami-client"
+    unknown = ManagedIdentityCredential(client_id="nobody", connection_verify=str(two.ca_cert))
+    with pytest.raises(ClientAuthenticationError):
+        unknown.get_token("https://vault.azure.net/.default")

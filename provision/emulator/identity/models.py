@@ -205,9 +205,23 @@ class IdentityBackend:
             raise InvalidClient(client_id)
         return Principal(tenant, app.object_id, app.client_id)
 
-    def managed_identity(self, tenant_id: str) -> Principal:
-        app = self.admin_app(tenant_id)
-        return Principal(app.tenant_id, app.object_id, app.client_id)
+    def managed_identity(
+        self, tenant_id: str, client_id: str | None = None, object_id: str | None = None
+    ) -> Principal | None:
+        """The tenant's admin application, or the registered app a user-assigned identity
+        names (``client_id`` or ``object_id``); None when no app of the tenant matches."""
+        tenant = self.canonical_tenant(tenant_id)
+        if not client_id and not object_id:
+            app = self.admin_app(tenant)
+            return Principal(app.tenant_id, app.object_id, app.client_id)
+        for app in self.apps.values():
+            if app.tenant_id.lower() != tenant.lower():
+                continue
+            if (client_id and app.client_id.lower() == client_id.lower()) or (
+                object_id and app.object_id.lower() == object_id.lower()
+            ):
+                return Principal(app.tenant_id, app.object_id, app.client_id)
+        return None
 
     # --- tokens -------------------------------------------------------------------------------
     def _sign(self, text: str) -> str:

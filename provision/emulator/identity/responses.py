@@ -9,6 +9,8 @@ managed-identity endpoint.
 - ``GET /_msi/<tenant>/token?api-version=2019-08-01&resource=...`` with ``X-IDENTITY-HEADER``:
   the App Service managed-identity protocol that azure-identity's ManagedIdentityCredential uses
   when ``IDENTITY_ENDPOINT`` and ``IDENTITY_HEADER`` are set (``expires_on`` in epoch seconds).
+  Without ``client_id``/``object_id`` the identity is the tenant's admin application; with one,
+  the registered application it names (a user-assigned identity).
 """
 
 from __future__ import annotations
@@ -164,7 +166,16 @@ class IdentityWire(ServiceWire):
         resource = req.query.get("resource", "")
         if not resource:
             raise InvalidRequest("The resource query parameter is required.")
-        principal = self.identity.managed_identity(p["tenant"])
+        principal = self.identity.managed_identity(
+            p["tenant"],
+            client_id=req.query.get("client_id"),
+            object_id=req.query.get("object_id") or req.query.get("principal_id"),
+        )
+        if principal is None:
+            raise InvalidRequest(
+                "Unable to find the user-assigned identity named by client_id/object_id.",
+                status=400,
+            )
         token, expires = self.identity.issue(principal, audience_of(resource))
         return _json(
             200,
