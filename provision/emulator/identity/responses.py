@@ -150,7 +150,7 @@ class IdentityWire(ServiceWire):
         return _json(
             200,
             {
-                "token_type": "Bearer",
+                "token_type": "Bearer",  # nosec B105: a scheme, not a password
                 "expires_in": lifetime,
                 "ext_expires_in": lifetime,
                 "access_token": token,
@@ -183,7 +183,7 @@ class IdentityWire(ServiceWire):
                 "access_token": token,
                 "expires_on": str(expires),
                 "resource": resource,
-                "token_type": "Bearer",
+                "token_type": "Bearer",  # nosec B105: a scheme, not a password
                 "client_id": principal.app_id,
             },
         )
