@@ -59,6 +59,8 @@ class Endpoints:
     token: str | None = None  # an emulator's static bearer token
     storage_keys: dict[str, str] = field(default_factory=dict)
     authority: str | None = None  # an emulator's Entra-ID-shaped authority (tokens per tenant)
+    # an emulator's app registration per tenant: tenant id -> {client_id, client_secret}
+    apps: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def is_emulator(self) -> bool:
@@ -128,6 +130,11 @@ def load_endpoints_file(path: str | Path) -> Endpoints:
         token=data["token"],
         storage_keys=dict(data.get("storage_keys") or {}),
         authority=data.get("authority") if isinstance(data.get("authority"), str) else None,
+        apps={
+            str(tid): {k: str(v) for k, v in app.items()}
+            for tid, app in (data.get("tenants") or {}).items()
+            if isinstance(app, dict)
+        },
     )
 
 
@@ -237,17 +244,20 @@ class Clients:
 
     def _new_credential(self, ep: Endpoints, tenant_id: str) -> TokenCredential:
         if ep.authority is not None:
-            # The emulator's authority issues tokens per tenant, as Entra ID does.
+            # The emulator's authority issues tokens per tenant, as Entra ID does: sign in as
+            # the app registered in that tenant (an unknown app gets a token with no rights).
             from azure.identity import ClientSecretCredential
 
-            return ClientSecretCredential(
+            app = ep.apps.get(tenant_id, {})
+            local = ClientSecretCredential(
                 tenant_id,
-                LOCAL_CLIENT_ID,
-                LOCAL_CLIENT_SECRET,
+                app.get("client_id", LOCAL_CLIENT_ID),
+                app.get("client_secret", LOCAL_CLIENT_SECRET),
                 authority=ep.authority,
                 disable_instance_discovery=True,
                 connection_verify=ep.ca_cert,
             )
+            return TenantCredential(local, tenant_id)
         if ep.token is not None:
             from provision.emulator.auth import EmulatorCredential
 
@@ -333,17 +343,29 @@ class Clients:
 
 
 class TenantCredential:
-    """Asks a shared credential for tokens of one tenant (the tenant_id of every request)."""
+    """Asks a credential for tokens of one tenant only, whatever tenant a request names.
+
+    Key Vault's SDK caches the last 401 challenge per host and process
+    (azure-keyvault-secrets `_shared/http_challenge_cache.py`, keyed by the URL's netloc) and
+    asks for a token of the tenant that challenge named. Vaults of different tenants behind one
+    host (the emulator's path-style vaults, or a proxy) would then mix tenants; every token this
+    tool requests is for the tenant the inventory names, as ARM requires anyway.
+    """
 
     def __init__(self, inner: Any, tenant_id: str) -> None:
         self.inner = inner
         self.tenant_id = tenant_id
 
     def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        kwargs.setdefault("tenant_id", self.tenant_id)
+        kwargs["tenant_id"] = self.tenant_id
         return self.inner.get_token(*scopes, **kwargs)
 
     def get_token_info(self, *scopes: str, options: Any = None) -> Any:
         merged = dict(options or {})
-        merged.setdefault("tenant_id", self.tenant_id)
+        merged["tenant_id"] = self.tenant_id
         return self.inner.get_token_info(*scopes, options=merged)
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if callable(close):
+            close()

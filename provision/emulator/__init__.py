@@ -1,11 +1,14 @@
 """A local Azure over HTTPS that the official Azure SDK clients talk to unchanged.
 
 It emulates what msticpy-provision uses: Key Vault secrets (data plane), Azure Files (the
-workspace notebooks share) and Azure Resource Manager for Microsoft.MachineLearningServices
-(workspaces, keys, compute instances). It is the test double of every Azure-facing test and the
-target of ``--local`` runs. Built like moto: per service a backend (``models.py``: state and
-rules, no HTTP), routes (``urls.py``), a wire layer (``responses.py``) and error classes
-(``exceptions.py``); `server.Emulator` adds TLS, auth, faults, the request log and persistence.
+workspace notebooks share), Azure Resource Manager for Microsoft.MachineLearningServices
+(workspaces, keys, compute instances, datastores) and the resources around it (storage accounts,
+vaults and their access, role assignments, Log Analytics workspaces), and Entra ID as far as
+tokens go (a per-tenant authority and a managed-identity endpoint). It is the test double of
+every Azure-facing test and the target of ``--local`` runs. Built like moto: per service a
+backend (``models.py``: state and rules, no HTTP), routes (``urls.py``), a wire layer
+(``responses.py``) and error classes (``exceptions.py``); `server.Emulator` adds TLS, auth,
+faults, the request log and persistence.
 
 Start one::
 
@@ -16,22 +19,35 @@ Start one::
         ...
 
 or from a shell: ``invoke emulator --state-dir DIR [--seed inventory.yaml]``, which writes
-DIR/endpoints.json::
+DIR/endpoints.json (owner-only; it holds the token, keys and client secrets)::
 
     {"ca_cert": "/abs/DIR/ca.pem",
+     "ca_bundle": "/abs/DIR/ca-bundle.pem",          # public roots + the emulator's CA
      "arm": "https://127.0.0.1:PORT/_arm",
      "keyvault": "https://127.0.0.1:PORT/_kv/{vault}",
      "files": "https://127.0.0.1:PORT/{account}",
-     "token": "<bearer token>",
-     "storage_keys": {"<account>": "<key>"}}
+     "authority": "https://127.0.0.1:PORT",          # Entra-ID-shaped, one per tenant below it
+     "cloud_metadata": "https://127.0.0.1:PORT/_arm/metadata/endpoints?api-version=2022-09-01",
+     "token": "<bearer token>",                      # the operator: every tenant, every right
+     "token_tenant": "*",
+     "tenants": {"<tenant id>": {"client_id", "client_secret", "object_id"}},  # admin apps
+     "managed_identity": {"endpoint", "header", "tenant_id"},
+     "storage_keys": {"<account>": "<key>"},
+     "env_file": "/abs/DIR/env.sh"}
+
+and DIR/env.sh, the export lines for unmodified SDK code (see `provision.emulator.envfile`).
 
 Point the official clients at it (checked with azure-keyvault-secrets 4.12,
-azure-storage-file-share 12.27, azure-mgmt-machinelearningservices 1.0.1)::
+azure-storage-file-share 12.27, azure-mgmt-machinelearningservices 1.0.1, azure-identity 1.27)::
 
-    cred = EmulatorCredential(endpoints["token"])      # or emu.credential in-process
+    cred = ClientSecretCredential(tenant_id, client_id, client_secret,
+                                  authority=endpoints["authority"],
+                                  disable_instance_discovery=True, connection_verify=ca)
+    # or emu.tenant_credential(tenant_id) in-process; or DefaultAzureCredential() after
+    # `source DIR/env.sh`; or EmulatorCredential(endpoints["token"]) for the operator
     ca = endpoints["ca_cert"]
     SecretClient(vault_url=endpoints["keyvault"].format(vault=name), credential=cred,
-                 verify_challenge_resource=False, connection_verify=ca)
+                 connection_verify=ca)
     ShareClient(account_url=endpoints["files"].format(account=acct), share_name=share,
                 credential=key,        # or AzureNamedKeyCredential(acct, key)
                 connection_verify=ca)  # or credential=cred, token_intent="backup"
@@ -40,13 +56,19 @@ azure-storage-file-share 12.27, azure-mgmt-machinelearningservices 1.0.1)::
 
 Notes on those constructions:
 
-- ``verify_challenge_resource=False`` is required: the Key Vault challenge names
-  ``resource="https://vault.azure.net"``, which does not match the host 127.0.0.1.
+- Tokens carry a tenant (``tid``) and a principal (``oid``). ARM refuses a token of another
+  tenant than the subscription's (401 ``InvalidAuthenticationTokenTenant``), Key Vault one of
+  another tenant than the vault's (401 with a challenge naming the vault's tenant), Files one of
+  another tenant than the account's (401 ``InvalidAuthenticationInfo``). Key Vault and Files
+  also check the principal's rights (role assignments, access policies); ARM checks only the
+  tenant (plus `Emulator.deny`). The operator token passes every check in every tenant.
+- The Key Vault challenge names ``resource="https://<called host minus its first label>"``
+  (``https://0.0.1:PORT`` for 127.0.0.1:PORT), which azure-keyvault-secrets' resource check
+  accepts, so ``verify_challenge_resource=False`` is no longer needed.
 - The storage SDK takes the account name from the first path segment for an ``127.0.0.1`` host
   and signs Shared Key requests for that path; no extra argument is needed.
-- The ML client needs no ``credential_scopes``: it asks the credential for
-  ``https://management.azure.com/.default`` and EmulatorCredential answers any scope. A real
-  credential with a custom ``base_url`` would need ``credential_scopes`` for the cloud.
+- The ML client needs no ``credential_scopes``: it asks for
+  ``https://management.azure.com/.default``, which the emulator's authority issues.
 - Key Vault's challenge cache in the SDK is per host:port, and all vaults share the emulator's,
   so only the first request of a process to any vault gets the 401 challenge.
 - ``ClientClass(..., retry_backoff_factor=0.01)`` keeps fault-injection tests fast; the storage

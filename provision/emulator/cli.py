@@ -48,6 +48,8 @@ def run_emulator(
                 emulator.seed(tenants)
             print(f"endpoints: {emulator.endpoints_file}", flush=True)
             print(json.dumps(emulator.endpoints, indent=2), flush=True)
+            print(f"environment for your own Azure SDK code: source {emulator.env_file}")
+            print(emulator.env_file.read_text(encoding="utf-8"), end="", flush=True)
             print("serving; press Ctrl+C to stop", flush=True)
             while not stop.wait(0.5):
                 pass

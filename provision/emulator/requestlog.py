@@ -35,6 +35,8 @@ class RequestLog:
         op: str,
         fault: str | None = None,
         error: str | None = None,
+        tenant: str | None = None,
+        principal: str | None = None,
     ) -> None:
         entry: dict[str, Any] = {
             "ts": round(time.time(), 6),
@@ -48,6 +50,9 @@ class RequestLog:
             entry["fault"] = fault
         if error is not None:
             entry["error"] = error
+        if tenant is not None:
+            entry["tenant"] = tenant  # the tenant of the bearer token ("*": the operator)
+            entry["principal"] = principal
         line = json.dumps(entry, separators=(",", ":")) + "\n"
         with self._lock:
             if self._fh.closed:
@@ -83,6 +88,14 @@ READ_ACTIONS = frozenset({"ListWorkspaceKeys"})
 WRITE_METHODS = frozenset({"PUT", "POST", "PATCH", "DELETE"})
 
 
+# Services whose POSTs only read: the identity endpoints hand out tokens and change nothing.
+READ_ONLY_SERVICES = frozenset({"identity"})
+
+
 def is_write(entry: dict[str, Any]) -> bool:
     """Whether a requests.jsonl entry asked the service to change state."""
-    return entry.get("method") in WRITE_METHODS and entry.get("op") not in READ_ACTIONS
+    return (
+        entry.get("method") in WRITE_METHODS
+        and entry.get("op") not in READ_ACTIONS
+        and entry.get("service") not in READ_ONLY_SERVICES
+    )

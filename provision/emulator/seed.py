@@ -6,6 +6,15 @@ Per tenant: the subscription and resource group, the ML workspace, its default s
 when it is another one, and one Running compute instance per user, assigned to a made-up but
 stable object id for that alias. Seeding is idempotent: what exists is kept as it is (keys too).
 Names are derived deterministically, so the same inventory always gives the same world.
+
+Identity and access, per tenant: the tenant and its *admin application* are registered with the
+emulator's authority (client id, secret and object id in endpoints.json under ``tenants``); the
+admin holds Owner, Key Vault Administrator and Storage File Data Privileged Contributor on the
+subscription, and Get/List/Set/Delete/Recover/Backup/Restore/Purge in the access policies of
+access-policy vaults, so everything works for it as it does for the operator token. Further
+principals (`SeedPrincipal`) get exactly the roles and access policies the seed gives them.
+Vaults are RBAC vaults unless named in ``access_policy_vaults``. Sentinel workspaces become
+``Microsoft.OperationalInsights/workspaces`` in their own subscription and resource group.
 """
 
 from __future__ import annotations
@@ -17,8 +26,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from provision.emulator.arm.models import NOTEBOOK_SHARE, Compute, Workspace
+from provision.emulator.arm.models import NOTEBOOK_SHARE, Compute, NamedResource, Workspace
 from provision.emulator.auth import new_account_key
+from provision.emulator.authz.roles import role_by_id, role_by_name
 from provision.emulator.files.exceptions import ResourceAlreadyExists
 from provision.emulator.wire import ServiceError
 from provision.errors import UserInputError
@@ -27,7 +37,10 @@ if TYPE_CHECKING:
     from provision.emulator.state import Backend
 
 __all__ = [
+    "ADMIN_ROLES",
     "NOTEBOOK_SHARE",
+    "SeedLogAnalytics",
+    "SeedPrincipal",
     "SeedTenant",
     "seed_backend",
     "seed_tenants_from_inventory",
@@ -37,6 +50,39 @@ __all__ = [
 ]
 
 _NAMESPACE = uuid.UUID("6f1c2b0e-6d35-4f0e-9a51-3c8f0e6a7d21")
+
+
+ADMIN_ROLES = ("Owner", "Key Vault Administrator", "Storage File Data Privileged Contributor")
+ALL_SECRET_PERMISSIONS = ["get", "list", "set", "delete", "recover", "backup", "restore", "purge"]
+
+
+@dataclass
+class SeedPrincipal:
+    """A service principal (or a user, as far as tokens go) of one tenant.
+
+    ``client_id`` is what it authenticates with at the emulator's authority (client-credentials
+    grant); ``secret`` None accepts any secret. ``roles`` are (role name or GUID, scope) pairs;
+    a scope is a full ARM id or one of ``subscription``, ``resource-group``, ``vault`` (the
+    tenant's inventory vault), ``workspace-vault``, ``storage`` (the workspace's storage
+    account). ``secret_permissions`` go into the access policies of the tenant's access-policy
+    vaults (for example ``["get", "list"]``)."""
+
+    client_id: str
+    object_id: str | None = None
+    secret: str | None = None
+    roles: list[tuple[str, str]] = field(default_factory=list)
+    secret_permissions: list[str] = field(default_factory=list)
+    principal_type: str = "ServicePrincipal"
+
+
+@dataclass
+class SeedLogAnalytics:
+    """A Sentinel (Log Analytics) workspace; subscription and group default to the tenant's."""
+
+    name: str
+    customer_id: str
+    subscription_id: str | None = None
+    resource_group: str | None = None
 
 
 @dataclass
@@ -51,6 +97,12 @@ class SeedTenant:
     key_vault: str | None = None  # the inventory's vault; created too when not the workspace's
     users: list[tuple[str, str]] = field(default_factory=list)  # (alias, compute name)
     user_folders: bool = True  # create Users/<alias>/ in the notebooks share
+    access_policy_vaults: list[str] = field(default_factory=list)  # the others use RBAC
+    allow_shared_key_access: bool | None = None  # None: not set (Azure then allows Shared Key)
+    principals: list[SeedPrincipal] = field(default_factory=list)
+    log_analytics: list[SeedLogAnalytics] = field(default_factory=list)
+    # managing tenants (Azure Lighthouse) whose tokens ARM accepts for this subscription
+    delegated_to: list[str] = field(default_factory=list)
 
 
 def _digest(*parts: str) -> str:
@@ -116,9 +168,11 @@ def _seed_one(backend: Backend, t: SeedTenant) -> None:
             container_registry=f"{_alnum(t.workspace)[:20]}{digest[6:14]}",
         )
     )
-    arm.ensure_named(
+    storage = arm.ensure_named(
         "storage", t.tenant_id, t.subscription_id, t.resource_group, ws.storage_account, t.location
     )
+    if t.allow_shared_key_access is not None:
+        storage.properties["allowSharedKeyAccess"] = t.allow_shared_key_access
     account = files.create_account(
         ws.storage_account, [new_account_key(), new_account_key()], tenant_id=t.tenant_id
     )
@@ -130,11 +184,26 @@ def _seed_one(backend: Backend, t: SeedTenant) -> None:
     vaults = [ws.key_vault]
     if t.key_vault and t.key_vault.lower() != ws.key_vault.lower():
         vaults.append(t.key_vault)
+    policy_vaults = {v.lower() for v in t.access_policy_vaults}
+    vault_resources = []
     for name in vaults:
-        arm.ensure_named(
+        res = arm.ensure_named(
             "vault", t.tenant_id, t.subscription_id, t.resource_group, name, t.location
         )
+        if name.lower() in policy_vaults:
+            res.properties["enableRbacAuthorization"] = False
+            res.properties.setdefault("accessPolicies", [])
+        vault_resources.append(res)
         kv.create_vault(name, t.tenant_id)
+    for la in t.log_analytics:
+        sub = la.subscription_id or t.subscription_id
+        group = la.resource_group or t.resource_group
+        arm.ensure_resource_group(t.tenant_id, sub, group, t.location)
+        res = arm.ensure_named("loganalytics", t.tenant_id, sub, group, la.name, t.location)
+        res.properties["customerId"] = la.customer_id
+    for managing_tenant in t.delegated_to:
+        arm.delegate(t.subscription_id, managing_tenant)
+    _seed_access(backend, t, ws, storage, vault_resources)
     for alias, compute_name in t.users:
         arm.ensure_compute(
             ws,
@@ -148,6 +217,73 @@ def _seed_one(backend: Backend, t: SeedTenant) -> None:
         )
 
 
+def _scope(t: SeedTenant, ws: Workspace, storage: NamedResource, scope: str) -> str:
+    rg = f"/subscriptions/{t.subscription_id}/resourceGroups/{t.resource_group}"
+    shorthand = {
+        "subscription": f"/subscriptions/{t.subscription_id}",
+        "resource-group": rg,
+        "vault": f"{rg}/providers/Microsoft.KeyVault/vaults/{t.key_vault or ws.key_vault}",
+        "workspace-vault": f"{rg}/providers/Microsoft.KeyVault/vaults/{ws.key_vault}",
+        "storage": f"{rg}/providers/Microsoft.Storage/storageAccounts/{storage.name}",
+    }
+    if scope in shorthand:
+        return shorthand[scope]
+    if scope.lower().startswith("/subscriptions/"):
+        return scope
+    raise UserInputError([f"tenant {t.tenant_id}: unknown role scope {scope!r}"])
+
+
+def _grant_policy(res: NamedResource, tenant_id: str, object_id: str, perms: list[str]) -> None:
+    policies: list[dict[str, Any]] = res.properties.setdefault("accessPolicies", [])
+    for entry in policies:
+        if str(entry.get("objectId", "")).lower() == object_id.lower():
+            have = entry.setdefault("permissions", {}).setdefault("secrets", [])
+            have.extend(p for p in perms if p not in have)
+            return
+    policies.append(
+        {"tenantId": tenant_id, "objectId": object_id, "permissions": {"secrets": list(perms)}}
+    )
+
+
+def _seed_access(
+    backend: Backend,
+    t: SeedTenant,
+    ws: Workspace,
+    storage: NamedResource,
+    vaults: list[NamedResource],
+) -> None:
+    """The tenant's identities, role assignments and access policies (idempotent)."""
+    identity, authz = backend.identity, backend.authz
+    admin = identity.add_tenant(t.tenant_id)
+    policy_vaults = [v for v in vaults if v.properties.get("enableRbacAuthorization") is False]
+    for role_name in ADMIN_ROLES:
+        role = role_by_name(role_name)
+        assert role is not None
+        authz.assign(f"/subscriptions/{t.subscription_id}", role.id, admin.object_id)
+    for res in policy_vaults:
+        _grant_policy(res, t.tenant_id, admin.object_id, ALL_SECRET_PERMISSIONS)
+    for sp in t.principals:
+        app = identity.apps.get(f"{t.tenant_id}/{sp.client_id}".lower())
+        if app is None:
+            app = identity.add_app(
+                t.tenant_id, sp.client_id, object_id=sp.object_id, secret=sp.secret
+            )
+        for role_ref, scope in sp.roles:
+            role = role_by_name(role_ref) or role_by_id(role_ref)
+            if role is None:
+                raise UserInputError([f"tenant {t.tenant_id}: unknown role {role_ref!r}"])
+            authz.assign(
+                _scope(t, ws, storage, scope),
+                role.id,
+                app.object_id,
+                principal_type=sp.principal_type,
+            )
+        if sp.secret_permissions:
+            for res in policy_vaults:
+                _grant_policy(res, t.tenant_id, app.object_id, sp.secret_permissions)
+    backend.arm.changed()
+
+
 def seed_tenants_from_inventory(inventory: Any) -> list[SeedTenant]:
     """SeedTenants for every tenant of a `provision.inventory.Inventory`."""
     return [
@@ -158,6 +294,26 @@ def seed_tenants_from_inventory(inventory: Any) -> list[SeedTenant]:
             workspace=t.ml_workspace,
             key_vault=t.key_vault,
             users=[(u.alias, u.compute) for u in t.users],
+            log_analytics=[
+                SeedLogAnalytics(
+                    name=str(getattr(ws, "workspace_name", None) or ws.name),
+                    customer_id=str(ws.workspace_id),
+                    subscription_id=_opt_str(getattr(ws, "subscription_id", None)),
+                    resource_group=getattr(ws, "resource_group", None),
+                )
+                for ws in getattr(t, "sentinel", [])
+            ],
+            # analysts with an Entra object id: client id = object id, so that a test can get
+            # an analyst's token with ClientSecretCredential(tenant, object_id, "any", ...)
+            principals=[
+                SeedPrincipal(str(u.object_id), object_id=str(u.object_id), principal_type="User")
+                for u in t.users
+                if getattr(u, "object_id", None)
+            ],
         )
         for t in inventory.tenants
     ]
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)

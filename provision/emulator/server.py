@@ -33,8 +33,19 @@ from aiohttp import web
 
 from provision.emulator.arm.responses import ArmWire
 from provision.emulator.auth import EmulatorCredential
+from provision.emulator.envfile import (
+    CA_BUNDLE_NAME,
+    ENV_NAME,
+    METADATA_API_VERSION,
+    env_script,
+    write_ca_bundle,
+)
 from provision.emulator.faults import FaultInjector
 from provision.emulator.files.responses import FilesWire
+from provision.emulator.identity import urls as identity_urls
+from provision.emulator.identity.models import ANY_TENANT
+from provision.emulator.identity.responses import IdentityWire
+from provision.emulator.identity.urls import MSI_PREFIX
 from provision.emulator.keyvault.responses import KeyVaultWire
 from provision.emulator.requestlog import RequestLog, read_request_log
 from provision.emulator.seed import SeedTenant, seed_backend
@@ -60,6 +71,15 @@ CA_NAME = "ca.pem"
 CA_KEY_NAME = "ca-key.pem"
 MAX_BODY_BYTES = 64 * 1024 * 1024
 START_TIMEOUT_S = 15.0
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write atomically, owner-only (the files hold the token, keys and client secrets)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
 
 
 def _load_or_create_ca(state_dir: Path) -> trustme.CA:
@@ -99,6 +119,7 @@ class Emulator:
             "arm": ArmWire(self.backend),
             "keyvault": KeyVaultWire(self.backend),
             "files": FilesWire(self.backend),
+            "identity": IdentityWire(self.backend),
         }
         self._log: RequestLog | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -124,12 +145,38 @@ class Emulator:
         return self.state_dir / CA_NAME
 
     @property
+    def ca_bundle(self) -> Path:
+        return self.state_dir / CA_BUNDLE_NAME
+
+    @property
+    def env_file(self) -> Path:
+        return self.state_dir / ENV_NAME
+
+    @property
     def base_url(self) -> str:
         return f"https://127.0.0.1:{self.port}"
 
     @property
     def credential(self) -> EmulatorCredential:
         return EmulatorCredential(self.backend.token)
+
+    def tenant_credential(self, tenant_id: str, client_id: str | None = None) -> Any:
+        """An azure-identity ClientSecretCredential that gets tokens of `tenant_id` from this
+        emulator's authority: the tenant's admin application (full rights in the default seed),
+        or `client_id` (any secret unless the seed registered one)."""
+        from azure.identity import ClientSecretCredential
+
+        with self.backend.lock:
+            app = self.backend.identity.admin_app(tenant_id)
+            secret = app.secret or ""
+        return ClientSecretCredential(
+            tenant_id,
+            client_id or app.client_id,
+            secret if client_id is None else "any",
+            authority=self.base_url,
+            disable_instance_discovery=True,
+            connection_verify=str(self.ca_cert),
+        )
 
     def requests(self) -> list[dict[str, Any]]:
         """Every line of requests.jsonl, parsed."""
@@ -221,19 +268,40 @@ class Emulator:
         with self.backend.lock:
             accounts = sorted(self.backend.files.accounts.items())
             keys = {name: acct.keys[0] for name, acct in accounts}
+            identity = self.backend.identity
+            tenants = {}
+            for tenant in identity.tenants:
+                admin = identity.admin_app(tenant)
+                tenants[tenant] = {
+                    "client_id": admin.client_id,
+                    "client_secret": admin.secret,
+                    "object_id": admin.object_id,
+                }
+            home = identity.home_tenant
+            msi_header = identity.msi_header
         self.endpoints = {
             "ca_cert": str(self.ca_cert.resolve()),
+            "ca_bundle": str(self.ca_bundle.resolve()),
             "arm": f"{self.base_url}{ARM_PREFIX}",
             "keyvault": f"{self.base_url}{KV_PREFIX}/{{vault}}",
             "files": f"{self.base_url}/{{account}}",
+            "authority": self.base_url,
+            "cloud_metadata": f"{self.base_url}{ARM_PREFIX}/metadata/endpoints?api-version="
+            f"{METADATA_API_VERSION}",
             "token": self.backend.token,
+            "token_tenant": ANY_TENANT,
+            "tenants": tenants,
+            "managed_identity": {
+                "endpoint": f"{self.base_url}{MSI_PREFIX}/{home}/token" if home else None,
+                "header": msi_header,
+                "tenant_id": home,
+            },
             "storage_keys": keys,
+            "env_file": str(self.env_file.resolve()),
         }
-        tmp = self.endpoints_file.with_name(f".{ENDPOINTS_NAME}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # token, account keys
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(self.endpoints, indent=2) + "\n")
-        os.replace(tmp, self.endpoints_file)
+        write_ca_bundle(self.ca_cert, self.ca_bundle)
+        _write_private(self.env_file, env_script(self.endpoints))
+        _write_private(self.endpoints_file, json.dumps(self.endpoints, indent=2) + "\n")
 
     # --- the event loop thread ------------------------------------------------------------------
     def _run(self, sock: socket.socket, ctx: ssl.SSLContext) -> None:
@@ -288,8 +356,10 @@ class Emulator:
             interval = max(SAVE_INTERVAL_S, 10 * (time.monotonic() - started))
 
     # --- one request ------------------------------------------------------------------------------
-    def _split(self, path: str) -> tuple[str, str, str, str]:
+    def _split(self, method: str, path: str) -> tuple[str, str, str, str]:
         """(service, prefix, scope, path below the prefix) of a decoded request path."""
+        if identity_urls.match(method, path) is not None:
+            return "identity", "", "", path
         if path == ARM_PREFIX or path.startswith(ARM_PREFIX + "/"):
             return "arm", ARM_PREFIX, "", path[len(ARM_PREFIX) :]
         if path.startswith(KV_PREFIX + "/"):
@@ -300,7 +370,7 @@ class Emulator:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         raw_path, _, query_string = request.raw_path.partition("?")
-        service, prefix, scope, sub_path = self._split(unquote(raw_path))
+        service, prefix, scope, sub_path = self._split(request.method, unquote(raw_path))
         headers: dict[str, str] = {}
         for name, value in request.headers.items():
             key = name.lower()
@@ -324,6 +394,7 @@ class Emulator:
         try:
             with lock:
                 op, params = wire.route(req)
+            req.params = params
         except ServiceError as err:
             return self._reply(request, wire, req, op, wire.render_error(err, req), err.code)
         decision = self.faults.decide(service, op)
@@ -379,6 +450,8 @@ class Emulator:
                 op,
                 fault=fault,
                 error=error_code,
+                tenant=req.caller[0] if req.caller else None,
+                principal=req.caller[1] if req.caller else None,
             )
         if request.method == "HEAD" and "Content-Length" in headers:
             # The size of the resource, not of this (empty) answer: a StreamResponse keeps it.

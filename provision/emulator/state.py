@@ -14,8 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from provision.emulator.arm.models import ArmBackend
-from provision.emulator.auth import new_token
+from provision.emulator.auth import new_token, tokens_equal
+from provision.emulator.authz.models import AuthzBackend
 from provision.emulator.files.models import FilesBackend
+from provision.emulator.identity.models import (
+    ANY_TENANT,
+    OPERATOR_OBJECT_ID,
+    IdentityBackend,
+    Principal,
+)
 from provision.emulator.keyvault.models import KeyVaultBackend
 from provision.errors import Problem, UserInputError
 
@@ -35,11 +42,26 @@ class Backend:
         self.keyvault = KeyVaultBackend()
         self.files = FilesBackend()
         self.arm = ArmBackend()
+        self.identity = IdentityBackend()
+        self.authz = AuthzBackend()
         self._saved_revision = -1
 
     @property
     def revision(self) -> int:
-        return self.keyvault.revision + self.files.revision + self.arm.revision
+        return (
+            self.keyvault.revision
+            + self.files.revision
+            + self.arm.revision
+            + self.identity.revision
+            + self.authz.revision
+        )
+
+    def principal(self, token: str) -> Principal | None:
+        """Who a bearer token speaks for: the operator for the static token, the signed
+        principal for a token from the emulator's authority, None for anything else."""
+        if tokens_equal(token, self.token):
+            return Principal(ANY_TENANT, OPERATOR_OBJECT_ID, "msticpy-provision-emulator")
+        return self.identity.verify(token)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +70,8 @@ class Backend:
             "keyvault": self.keyvault.to_dict(),
             "files": self.files.to_dict(),
             "arm": self.arm.to_dict(),
+            "identity": self.identity.to_dict(),
+            "authz": self.authz.to_dict(),
         }
 
     def load_dict(self, data: dict[str, Any]) -> None:
@@ -57,6 +81,8 @@ class Backend:
         self.keyvault.load_dict(data.get("keyvault", {}))
         self.files.load_dict(data.get("files", {}))
         self.arm.load_dict(data.get("arm", {}))
+        self.identity.load_dict(data.get("identity", {}))
+        self.authz.load_dict(data.get("authz", {}))
 
     @classmethod
     def load(cls, state_dir: Path) -> Backend:

@@ -52,6 +52,9 @@ class WireRequest:
     query: dict[str, str] = field(default_factory=dict)  # decoded; lower-case names
     raw_headers: list[tuple[str, str]] = field(default_factory=list)  # names as sent
     request_id: str = ""
+    # (tenant id, object id) of the bearer token, set by a service's authenticate
+    caller: tuple[str, str] | None = None
+    params: dict[str, str] = field(default_factory=dict)  # path parameters, set after routing
 
     def __post_init__(self) -> None:
         if not self.query and self.query_string:

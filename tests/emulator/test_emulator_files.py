@@ -14,6 +14,7 @@ from azure.core.exceptions import (
     ResourceExistsError,
     ResourceNotFoundError,
 )
+from azure.core.pipeline import PipelineRequest
 from azure.storage.fileshare import (
     ContentSettings,
     ShareClient,
@@ -204,20 +205,35 @@ def test_wrong_account_key_is_403_authentication_failed(emu: Emulator, account: 
 
 
 def test_bearer_token_needs_backup_intent(emu: Emulator, account: str) -> None:
-    client = ShareClient(
-        account_url=emu.endpoints["files"].format(account=account),
-        share_name=NOTEBOOK_SHARE,
-        credential=emu.credential,
-        token_intent="backup",
-        connection_verify=str(emu.ca_cert),
-        retry_policy=fast_storage_retry(),
-    )
+    # Azure Files takes Entra ID tokens with x-ms-file-request-intent: backup on file and
+    # directory operations since REST 2022-11-02 and on every data-plane operation, share-level
+    # ones included, since 2024-11-04 (Microsoft Learn, "Authorize access to file data ... OAuth
+    # over REST"); azure-storage-file-share sends the header for token_intent="backup".
+    common = {
+        "account_url": emu.endpoints["files"].format(account=account),
+        "share_name": NOTEBOOK_SHARE,
+        "credential": emu.credential,
+        "connection_verify": str(emu.ca_cert),
+        "retry_policy": fast_storage_retry(),
+    }
+    client = ShareClient(token_intent="backup", **common)
     file = client.get_file_client(unique("oauth") + ".txt")
     file.upload_file(b"via token")
     assert file.download_file().readall() == b"via token"
-    with pytest.raises(ClientAuthenticationError) as exc:
-        client.create_share()
-    assert exc.value.status_code == 403
+    assert client.get_share_properties().name == NOTEBOOK_SHARE
+    with pytest.raises(ResourceExistsError):
+        client.create_share()  # past authentication: the share exists
+    # Without the intent Azure answers 400 MissingRequiredHeader, HeaderName
+    # x-ms-file-request-intent (seen in Azure/azure-sdk-for-net#36365). The SDK refuses to build
+    # a token client without token_intent, so the header is removed on the wire here.
+    with pytest.raises(HttpResponseError) as exc:
+        client.get_file_client("x.txt").get_file_properties(raw_request_hook=_drop_intent)
+    assert exc.value.status_code == 400
+    assert exc.value.error_code == "MissingRequiredHeader"
+
+
+def _drop_intent(request: PipelineRequest) -> None:  # type: ignore[type-arg]
+    request.http_request.headers.pop("x-ms-file-request-intent", None)
 
 
 def test_requests_carry_request_id_etag_and_last_modified(share: ShareClient) -> None:

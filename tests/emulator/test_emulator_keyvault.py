@@ -167,9 +167,12 @@ def test_unauthenticated_request_gets_the_challenge_then_the_sdk_succeeds(
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "Unauthorized"
         challenge = response.headers["WWW-Authenticate"]
+        # Azure names the vault's tenant under its authority and, as resource, the vault host
+        # without its first label (https://vault.azure.net for <vault>.vault.azure.net); the
+        # emulator does the same for its own authority and host 127.0.0.1:PORT.
         assert challenge == (
-            f'Bearer authorization="https://login.microsoftonline.com/'
-            f'{TENANT.tenant_id}", resource="https://vault.azure.net"'
+            f'Bearer authorization="{emu.endpoints["authority"]}/{TENANT.tenant_id}", '
+            f'resource="https://0.0.1:{emu.port}"'
         )
         assert response.headers["x-ms-request-id"]
 

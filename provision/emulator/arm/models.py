@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from provision.emulator.arm.exceptions import (
+    ArmError,
     ResourceGroupNotFound,
     ResourceNotFound,
     SubscriptionNotFound,
@@ -82,13 +83,18 @@ class Workspace:
 
 @dataclass
 class NamedResource:
-    """A storage account or key vault, as far as ARM shows it."""
+    """A storage account, key vault or Log Analytics workspace, as far as ARM shows it.
+
+    ``properties`` holds what the emulator enforces or reports: ``allowSharedKeyAccess``
+    (storage), ``enableRbacAuthorization`` and ``accessPolicies`` (vault), ``customerId``
+    (Log Analytics)."""
 
     subscription_id: str
     resource_group: str
     name: str
     location: str
     tenant_id: str
+    properties: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -113,10 +119,17 @@ class ArmBackend:
         self.workspaces: dict[tuple[str, str, str], Workspace] = {}
         self.storage_accounts: dict[tuple[str, str, str], NamedResource] = {}
         self.vaults: dict[tuple[str, str, str], NamedResource] = {}
+        self.log_analytics: dict[tuple[str, str, str], NamedResource] = {}
+        # kind -> (table size when built, lower-case name -> resource); resources are never
+        # removed one by one, so a size change is the only change that matters
+        self._name_index: dict[str, tuple[int, dict[str, NamedResource]]] = {}
         self.operations: dict[str, AsyncOperation] = {}
         self.lro_polls = 1  # InProgress answers before an operation reports Succeeded
         self.lro_retry_after = 1  # seconds, sent as Retry-After while an operation runs
         self.denied: list[str] = []  # ARM id prefixes answered with 403 (runtime only)
+        # subscription (lower-case) -> managing tenants whose tokens ARM accepts for it, as for
+        # an Azure Lighthouse delegation
+        self.delegations: dict[str, list[str]] = {}
         self.revision = 0
 
     def _changed(self) -> None:
@@ -180,20 +193,42 @@ class ArmBackend:
             name,
         )
 
+    def _table(self, kind: str) -> dict[tuple[str, str, str], NamedResource]:
+        tables = {
+            "storage": self.storage_accounts,
+            "vault": self.vaults,
+            "loganalytics": self.log_analytics,
+        }
+        return tables[kind]
+
+    def find_named(self, kind: str, name: str) -> NamedResource | None:
+        """A storage account or vault by its globally unique name (any subscription)."""
+        table = self._table(kind)
+        index = self._name_index.get(kind)
+        if index is None or index[0] != len(table):
+            index = (len(table), {key[2]: res for key, res in table.items()})
+            self._name_index[kind] = index
+        return index[1].get(name.lower())
+
+    def log_analytics_workspace(
+        self, subscription_id: str, resource_group: str, name: str
+    ) -> NamedResource:
+        return self._named(
+            self.log_analytics,
+            "Microsoft.OperationalInsights/workspaces",
+            subscription_id,
+            resource_group,
+            name,
+        )
+
+    def changed(self) -> None:
+        """Record a change made to a resource's properties from outside this class."""
+        self._changed()
+
     def vault(self, subscription_id: str, resource_group: str, name: str) -> NamedResource:
         return self._named(
             self.vaults, "Microsoft.KeyVault/vaults", subscription_id, resource_group, name
         )
-
-    def datastore(self, ws: Workspace, name: str) -> dict[str, str]:
-        """The datastores every workspace has, as far as the emulator keeps them."""
-        if name.lower() == "workspaceworkingdirectory":
-            return {
-                "datastoreType": "AzureFile",
-                "accountName": ws.storage_account,
-                "fileShareName": ws.working_share,
-            }
-        raise ResourceNotFound(f"{WORKSPACE_TYPE}/{ws.name}/datastores", name, ws.resource_group)
 
     def compute(self, ws: Workspace, name: str) -> Compute:
         found = ws.computes.get(name.lower())
@@ -224,7 +259,7 @@ class ArmBackend:
         name: str,
         location: str,
     ) -> NamedResource:
-        table = self.storage_accounts if kind == "storage" else self.vaults
+        table = self._table(kind)
         key = (subscription_id.lower(), resource_group.lower(), name.lower())
         found = table.get(key)
         if found is None:
@@ -269,7 +304,10 @@ class ArmBackend:
         assigned = (inner.get("personalComputeInstanceSettings") or {}).get("assignedUser") or {}
         existing = ws.computes.get(name.lower())
         created = existing is None
-        compute = existing or Compute(name=name, location=body.get("location") or ws.location)
+        location = str(body.get("location") or ws.location)
+        if created:
+            self._check_region_unique(name, location)
+        compute = existing or Compute(name=name, location=location)
         compute.compute_type = str(props["computeType"])
         compute.vm_size = str(inner.get("vmSize") or compute.vm_size)
         compute.description = props.get("description", compute.description)
@@ -296,6 +334,20 @@ class ArmBackend:
             self._finish(op)
         self._changed()
         return compute, created, op
+
+    def _check_region_unique(self, name: str, location: str) -> None:
+        """Compute names are unique per Azure region across every subscription (Azure ML docs,
+        "Create a compute instance": "Name needs to be unique across all existing computes
+        within an Azure region"); the service answers with this message."""
+        for ws in self.workspaces.values():
+            found = ws.computes.get(name.lower())
+            if found is not None and found.location.lower() == location.lower():
+                raise ArmError(
+                    "Compute with this name already exists. Compute name needs to be unique "
+                    "across all existing computes within an Azure region.",
+                    status=409,
+                    code="Conflict",
+                )
 
     def delete_compute(self, ws: Workspace, name: str) -> None:
         self.compute(ws, name)
@@ -324,6 +376,15 @@ class ArmBackend:
                 compute.provisioning_state = "Succeeded"
                 compute.state = "Running"
 
+    def delegate(self, subscription_id: str, managing_tenant: str) -> None:
+        managers = self.delegations.setdefault(subscription_id.lower(), [])
+        if managing_tenant.lower() not in managers:
+            managers.append(managing_tenant.lower())
+            self._changed()
+
+    def is_delegated(self, subscription_id: str, tenant_id: str) -> bool:
+        return tenant_id.lower() in self.delegations.get(subscription_id.lower(), [])
+
     # --- denials ----------------------------------------------------------------------------------
     def deny(self, scope_prefix: str) -> None:
         self.denied.append(scope_prefix.rstrip("/").lower())
@@ -346,6 +407,8 @@ class ArmBackend:
             ],
             "storage_accounts": [asdict(r) for r in self.storage_accounts.values()],
             "vaults": [asdict(r) for r in self.vaults.values()],
+            "log_analytics": [asdict(r) for r in self.log_analytics.values()],
+            "delegations": self.delegations,
             "operations": [asdict(o) for o in self.operations.values()],
         }
 
@@ -369,6 +432,9 @@ class ArmBackend:
             _key(r): NamedResource(**r) for r in data.get("storage_accounts", [])
         }
         self.vaults = {_key(r): NamedResource(**r) for r in data.get("vaults", [])}
+        self._name_index = {}
+        self.delegations = {k: list(v) for k, v in data.get("delegations", {}).items()}
+        self.log_analytics = {_key(r): NamedResource(**r) for r in data.get("log_analytics", [])}
         self.operations = {}
         for raw in data.get("operations", []):
             op = AsyncOperation(**{**raw, "workspace": tuple(raw["workspace"])})

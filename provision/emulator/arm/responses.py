@@ -9,9 +9,11 @@ and ``vaultUri``), so a client can find the data planes from ARM as it would in 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from provision.emulator.arm.access import AccessOperations
 from provision.emulator.arm.exceptions import (
     ArmError,
     AuthenticationFailed,
@@ -25,13 +27,15 @@ from provision.emulator.arm.models import (
     ML_PROVIDER,
     WORKSPACE_TYPE,
     Compute,
-    NamedResource,
     Workspace,
 )
+from provision.emulator.arm.resources import ResourceOperations
+from provision.emulator.arm.shapes import json_response as _json
+from provision.emulator.arm.shapes import rg_id, storage_id, vault_id
 from provision.emulator.arm.urls import ACTIONS, resolve
-from provision.emulator.auth import bearer_token, tokens_equal
+from provision.emulator.auth import bearer_token
+from provision.emulator.identity.models import ARM_AUDIENCES
 from provision.emulator.wire import (
-    KV_PREFIX,
     ServiceError,
     ServiceWire,
     WireRequest,
@@ -46,39 +50,16 @@ __all__ = ["CALLER_OBJECT_ID", "ArmWire"]
 
 # The object id the emulator's token stands for, named in AuthorizationFailed messages.
 CALLER_OBJECT_ID = "00000000-0000-0000-0000-0000000e0001"
+_ANONYMOUS = frozenset({"GetCloudMetadata"})
+_SUBSCRIPTION_RE = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
 _WWW_AUTH = (
     'Bearer authorization_uri="https://login.windows.net/", error="invalid_token", '
     'error_description="{}"'
 )
 
 
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> WireResponse:
-    out = {
-        "Content-Type": "application/json; charset=utf-8",
-        "Cache-Control": "no-cache",
-        "Pragma": "no-cache",
-        "Expires": "-1",
-    }
-    out.update(headers or {})
-    if body is None:
-        return WireResponse(status, out)
-    return WireResponse(status, out, json.dumps(body, separators=(",", ":")).encode())
-
-
-def rg_id(sub: str, rg: str) -> str:
-    return f"/subscriptions/{sub}/resourceGroups/{rg}"
-
-
 def workspace_id(ws: Workspace) -> str:
     return f"{rg_id(ws.subscription_id, ws.resource_group)}/providers/{WORKSPACE_TYPE}/{ws.name}"
-
-
-def storage_id(sub: str, rg: str, name: str) -> str:
-    return f"{rg_id(sub, rg)}/providers/Microsoft.Storage/storageAccounts/{name}"
-
-
-def vault_id(sub: str, rg: str, name: str) -> str:
-    return f"{rg_id(sub, rg)}/providers/Microsoft.KeyVault/vaults/{name}"
 
 
 def _workspace_body(ws: Workspace) -> dict[str, Any]:
@@ -177,18 +158,7 @@ def _compute_body(ws: Workspace, c: Compute) -> dict[str, Any]:
     }
 
 
-def _named_body(res: NamedResource, rtype: str, props: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": f"{rg_id(res.subscription_id, res.resource_group)}/providers/{rtype}/{res.name}",
-        "name": res.name,
-        "type": rtype,
-        "location": res.location,
-        "tags": {},
-        "properties": props,
-    }
-
-
-class ArmWire(ServiceWire):
+class ArmWire(AccessOperations, ResourceOperations, ServiceWire):
     """Azure Resource Manager, for what the product reads and the compute it creates."""
 
     name = "arm"
@@ -202,6 +172,8 @@ class ArmWire(ServiceWire):
         return resolve(req.method, req.path)
 
     def authenticate(self, req: WireRequest, op: str) -> None:
+        if op in _ANONYMOUS:
+            return
         header = req.header("authorization")
         if not header:
             raise AuthenticationFailed(
@@ -213,18 +185,56 @@ class ArmWire(ServiceWire):
                 },
             )
         token = bearer_token(header)
-        if token is None or not tokens_equal(token, self.backend.token):
+        principal = self.backend.principal(token) if token else None
+        if principal is None:
             raise InvalidAuthenticationToken(
                 "The access token is invalid.",
                 headers={"WWW-Authenticate": _WWW_AUTH.format("The access token is invalid.")},
+            )
+        req.caller = (principal.tenant_id, principal.object_id)
+        if not principal.audience_in(*ARM_AUDIENCES, f"{req.base_url}{req.prefix}"):
+            # ARM's answer to a token for another resource.
+            raise InvalidAuthenticationToken(
+                "The access token has been obtained for wrong audience or resource "
+                f"'{principal.audience}'. It should exactly match with one of the allowed "
+                "audiences 'https://management.core.windows.net/','https://management.core."
+                "windows.net','https://management.azure.com/','https://management.azure.com'.",
+                headers={"WWW-Authenticate": _WWW_AUTH.format("The access token is invalid.")},
+            )
+        sub = _SUBSCRIPTION_RE.match(req.path)
+        owner = self.arm.subscriptions.get(sub.group(1).lower()) if sub else None
+        if (
+            owner is not None
+            and not principal.in_tenant(owner)
+            and not self.arm.is_delegated(sub.group(1) if sub else "", principal.tenant_id)
+        ):
+            # Azure's wording (seen verbatim in azure-sdk-for-python #38382 and others).
+            raise ArmError(
+                f"The access token is from the wrong issuer '{principal.issuer}'. It must match "
+                f"the tenant 'https://sts.windows.net/{owner}/' associated with this "
+                f"subscription. Please use the authority (URL) 'https://login.windows.net/{owner}' "
+                "to get the token. Note, if the subscription is transferred to another tenant "
+                "there is no impact to the services, but information about new tenant could take "
+                "time to propagate (up to an hour). If you just transferred your subscription and "
+                "see this error message, please try back later.",
+                status=401,
+                code="InvalidAuthenticationTokenTenant",
+                headers={
+                    "WWW-Authenticate": (
+                        f'Bearer authorization_uri="https://login.windows.net/{owner}", '
+                        'error="invalid_token", error_description="The access token is from the '
+                        'wrong issuer."'
+                    )
+                },
             )
         scope = req.path.rstrip("/")
         if req.method == "POST":
             scope = scope.rsplit("/", 1)[0]
         if self.arm.is_denied(scope):
+            caller = CALLER_OBJECT_ID if principal.is_operator else principal.object_id
             action = ACTIONS.get(op, "*/read")
             raise AuthorizationFailed(
-                f"The client '{CALLER_OBJECT_ID}' with object id '{CALLER_OBJECT_ID}' does not "
+                f"The client '{caller}' with object id '{caller}' does not "
                 f"have authorization to perform action '{action}' over scope '{scope}' or the "
                 "scope is invalid. If access was recently granted, please refresh your "
                 "credentials."
@@ -318,33 +328,6 @@ class ArmWire(ServiceWire):
             },
         )
 
-    def op_GetDatastore(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        # Shape: azure-rest-api-specs machinelearningservices 2024-04-01
-        # examples/Datastore/AzureFileWAccountKey (no secrets in a GET).
-        ws = self._ws(p)
-        props = self.arm.datastore(ws, p["datastore"])
-        name = p["datastore"]
-        return _json(
-            200,
-            {
-                "id": f"{workspace_id(ws)}/datastores/{name}",
-                "name": name,
-                "type": f"{WORKSPACE_TYPE}/datastores",
-                "properties": {
-                    "description": "",
-                    "tags": {},
-                    "isDefault": False,
-                    "credentials": {
-                        "credentialsType": "AccountKey",
-                        "secrets": {"secretsType": "AccountKey"},
-                    },
-                    **props,
-                    "endpoint": "core.windows.net",
-                    "protocol": "https",
-                },
-            },
-        )
-
     def op_ListComputes(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
         ws = self._ws(p)
         items = [_compute_body(ws, ws.computes[k]) for k in sorted(ws.computes)]
@@ -391,49 +374,3 @@ class ArmWire(ServiceWire):
         else:
             headers["Retry-After"] = str(self.arm.lro_retry_after)
         return _json(200, body, headers)
-
-    def op_GetStorageAccount(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        res = self.arm.storage_account(p["sub"], p["rg"], p["name"])
-        body = _named_body(
-            res,
-            "Microsoft.Storage/storageAccounts",
-            {
-                "provisioningState": "Succeeded",
-                "primaryEndpoints": {"file": f"{req.base_url}/{res.name}/"},
-                "primaryLocation": res.location,
-                "statusOfPrimary": "available",
-            },
-        )
-        body.update(kind="StorageV2", sku={"name": "Standard_LRS", "tier": "Standard"})
-        return _json(200, body)
-
-    def op_ListStorageAccountKeys(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        res = self.arm.storage_account(p["sub"], p["rg"], p["name"])
-        account = self.backend.files.find_account(res.name)
-        keys = account.keys if account else []
-        return _json(
-            200,
-            {
-                "keys": [
-                    {"keyName": f"key{i + 1}", "value": k, "permissions": "FULL"}
-                    for i, k in enumerate(keys)
-                ]
-            },
-        )
-
-    def op_GetVault(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        res = self.arm.vault(p["sub"], p["rg"], p["name"])
-        body = _named_body(
-            res,
-            "Microsoft.KeyVault/vaults",
-            {
-                "tenantId": res.tenant_id,
-                "sku": {"family": "A", "name": "standard"},
-                "vaultUri": f"{req.base_url}{KV_PREFIX}/{res.name}/",
-                "enableSoftDelete": True,
-                "softDeleteRetentionInDays": 90,
-                "enableRbacAuthorization": True,
-                "provisioningState": "Succeeded",
-            },
-        )
-        return _json(200, body)

@@ -14,9 +14,36 @@ _RG = _SUB + r"/resourceGroups/(?P<rg>[^/]+)"
 _ML = r"/providers/Microsoft\.MachineLearningServices"
 _WS = _RG + _ML + r"/workspaces/(?P<ws>[^/]+)"
 
+_AUTHZ = r"/providers/Microsoft\.Authorization"
+_SCOPE = r"(?P<scope>/subscriptions/[^/]+(?:/.+?)?)"
+_KV = _RG + r"/providers/Microsoft\.KeyVault/vaults/(?P<name>[^/]+)"
+_SA = _RG + r"/providers/Microsoft\.Storage/storageAccounts/(?P<name>[^/]+)"
+
 ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
     (method, re.compile("^" + pattern + "/?$", re.IGNORECASE), op)
     for method, pattern, op in (
+        ("GET", r"/metadata/endpoints", "GetCloudMetadata"),
+        ("GET", _SCOPE + _AUTHZ + r"/roleAssignments", "ListRoleAssignments"),
+        ("GET", _SCOPE + _AUTHZ + r"/roleAssignments/(?P<name>[^/]+)", "GetRoleAssignment"),
+        ("PUT", _SCOPE + _AUTHZ + r"/roleAssignments/(?P<name>[^/]+)", "CreateRoleAssignment"),
+        ("DELETE", _SCOPE + _AUTHZ + r"/roleAssignments/(?P<name>[^/]+)", "DeleteRoleAssignment"),
+        (
+            "GET",
+            r"(?P<scope>(?:/subscriptions/.+?)?)" + _AUTHZ + r"/roleDefinitions",
+            "ListRoleDefinitions",
+        ),
+        (
+            "GET",
+            r"(?P<scope>(?:/subscriptions/.+?)?)" + _AUTHZ + r"/roleDefinitions/(?P<role>[^/]+)",
+            "GetRoleDefinition",
+        ),
+        ("GET", _WS + r"/datastores", "ListDatastores"),
+        ("GET", _WS + r"/datastores/(?P<datastore>[^/]+)", "GetDatastore"),
+        (
+            "GET",
+            _RG + r"/providers/Microsoft\.OperationalInsights/workspaces/(?P<name>[^/]+)",
+            "GetLogAnalyticsWorkspace",
+        ),
         ("GET", _RG, "GetResourceGroup"),
         ("GET", _SUB + _ML + r"/workspaces", "ListWorkspacesBySubscription"),
         ("GET", _RG + _ML + r"/workspaces", "ListWorkspaces"),
@@ -33,17 +60,12 @@ ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
             r"(?P<op>[^/]+)",
             "GetAsyncOperation",
         ),
-        (
-            "GET",
-            _RG + r"/providers/Microsoft\.Storage/storageAccounts/(?P<name>[^/]+)",
-            "GetStorageAccount",
-        ),
-        (
-            "POST",
-            _RG + r"/providers/Microsoft\.Storage/storageAccounts/(?P<name>[^/]+)/listKeys",
-            "ListStorageAccountKeys",
-        ),
-        ("GET", _RG + r"/providers/Microsoft\.KeyVault/vaults/(?P<name>[^/]+)", "GetVault"),
+        ("GET", _SA, "GetStorageAccount"),
+        ("PATCH", _SA, "UpdateStorageAccount"),
+        ("POST", _SA + r"/listKeys", "ListStorageAccountKeys"),
+        ("GET", _KV, "GetVault"),
+        ("PATCH", _KV, "UpdateVault"),
+        ("PUT", _KV + r"/accessPolicies/(?P<kind>add|replace|remove)", "UpdateAccessPolicy"),
     )
 )
 
@@ -64,7 +86,18 @@ ACTIONS: dict[str, str] = {
     "GetStorageAccount": "Microsoft.Storage/storageAccounts/read",
     "ListStorageAccountKeys": "Microsoft.Storage/storageAccounts/listKeys/action",
     "GetVault": "Microsoft.KeyVault/vaults/read",
+    "UpdateVault": "Microsoft.KeyVault/vaults/write",
+    "UpdateAccessPolicy": "Microsoft.KeyVault/vaults/accessPolicies/write",
+    "UpdateStorageAccount": "Microsoft.Storage/storageAccounts/write",
+    "ListRoleAssignments": "Microsoft.Authorization/roleAssignments/read",
+    "GetRoleAssignment": "Microsoft.Authorization/roleAssignments/read",
+    "CreateRoleAssignment": "Microsoft.Authorization/roleAssignments/write",
+    "DeleteRoleAssignment": "Microsoft.Authorization/roleAssignments/delete",
+    "ListRoleDefinitions": "Microsoft.Authorization/roleDefinitions/read",
+    "GetRoleDefinition": "Microsoft.Authorization/roleDefinitions/read",
+    "ListDatastores": "Microsoft.MachineLearningServices/workspaces/datastores/read",
     "GetDatastore": "Microsoft.MachineLearningServices/workspaces/datastores/read",
+    "GetLogAnalyticsWorkspace": "Microsoft.OperationalInsights/workspaces/read",
 }
 
 

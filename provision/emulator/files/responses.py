@@ -1,8 +1,7 @@
 """Azure Files wire layer: headers in, headers (and XML) out, as the File service REST API does.
 
-Authentication: Shared Key (verified against the account's two keys), or a bearer token together
-with ``x-ms-file-request-intent: backup`` for file and directory operations (share-level
-operations refuse bearer tokens, as Azure does). SAS is not supported.
+Authentication and authorization are in `provision.emulator.files.access`. SAS is not
+supported.
 """
 
 from __future__ import annotations
@@ -15,15 +14,13 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 from xml.sax.saxutils import escape, quoteattr
 
-from provision.emulator.auth import bearer_token, tokens_equal, verify_shared_key
+from provision.emulator.files.access import authenticate_files_request
 from provision.emulator.files.exceptions import (
-    AuthenticationFailed,
     FilesError,
     InvalidHeaderValue,
     InvalidRange,
     Md5Mismatch,
     MissingRequiredHeader,
-    NoAuthenticationInformation,
 )
 from provision.emulator.files.models import (
     PERMISSION_KEY,
@@ -51,16 +48,6 @@ SERVER = "Windows-Azure-File/1.0 Microsoft-HTTPAPI/2.0"
 MAX_RESULTS = 5000
 MAX_RANGE_BYTES = 4 * 1024 * 1024
 _RANGE_RE = re.compile(r"^bytes=(\d+)-(\d*)$")
-_SHARE_LEVEL_OPS = frozenset(
-    {
-        "ListShares",
-        "GetServiceProperties",
-        "CreateShare",
-        "GetShareProperties",
-        "DeleteShare",
-        "SetShareMetadata",
-    }
-)
 _XML_HEAD = '<?xml version="1.0" encoding="utf-8"?>'
 
 
@@ -226,53 +213,7 @@ class FilesWire(ServiceWire):
         return self.files.find_account(req.scope) is not None
 
     def authenticate(self, req: WireRequest, op: str) -> None:
-        account = self.files.find_account(req.scope)
-        assert account is not None
-        authorization = req.header("authorization")
-        challenge = {
-            "WWW-Authenticate": (
-                f"Bearer authorization_uri=https://login.microsoftonline.com/{account.tenant_id}"
-                "/oauth2/authorize resource_id=https://storage.azure.com"
-            )
-        }
-        if not authorization:
-            raise NoAuthenticationInformation(headers=challenge)
-        token = bearer_token(authorization)
-        if token is not None:
-            if not tokens_equal(token, self.backend.token):
-                raise FilesError(
-                    "Server failed to authenticate the request. Please refer to "
-                    "the information in the www-authenticate header.",
-                    status=401,
-                    code="InvalidAuthenticationInfo",
-                    headers=challenge,
-                    detail={
-                        "AuthenticationErrorDetail": "The bearer token is not this emulator's."
-                    },
-                )
-            if op in _SHARE_LEVEL_OPS:
-                raise AuthenticationFailed(
-                    detail={
-                        "AuthenticationErrorDetail": (
-                            "This API does not support bearer tokens. For OAuth, use the Storage "
-                            "Resource Provider APIs instead."
-                        )
-                    }
-                )
-            if req.header("x-ms-file-request-intent").lower() != "backup":
-                raise MissingRequiredHeader(detail={"HeaderName": "x-ms-file-request-intent"})
-            return
-        result = verify_shared_key(
-            authorization,
-            account=account.name,
-            keys=account.keys,
-            method=req.method,
-            headers=req.headers,
-            raw_path=req.raw_path,
-            query_string=req.query_string,
-        )
-        if not result.ok:
-            raise AuthenticationFailed(detail={"AuthenticationErrorDetail": result.reason})
+        authenticate_files_request(self.backend, req)
 
     def render_error(self, err: ServiceError, req: WireRequest) -> WireResponse:
         message = f"{err.message}\nRequestId:{req.request_id}\nTime:{iso_utc(time.time())}"

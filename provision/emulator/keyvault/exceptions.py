@@ -7,6 +7,7 @@ from provision.emulator.wire import ServiceError
 
 __all__ = [
     "BadParameter",
+    "Forbidden",
     "KeyVaultError",
     "SecretConflict",
     "SecretDisabled",
@@ -85,3 +86,15 @@ class VaultNotFound(KeyVaultError):
 
     status = 404
     code = "VaultNotFound"
+
+
+class Forbidden(KeyVaultError):
+    """A caller without the right: ``ForbiddenByRbac`` (RBAC vault) or ``AccessDenied``
+    (access-policy vault) as the inner error, with Key Vault's wording."""
+
+    status = 403
+    code = "Forbidden"
+
+    def __init__(self, message: str, inner_code: str) -> None:
+        super().__init__(message)
+        self.inner_code = inner_code

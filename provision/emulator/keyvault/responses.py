@@ -13,7 +13,9 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from provision.emulator.auth import bearer_token, tokens_equal
+from provision.emulator.auth import bearer_token
+from provision.emulator.identity.models import KEYVAULT_AUDIENCES
+from provision.emulator.keyvault.access import check_access
 from provision.emulator.keyvault.exceptions import BadParameter, KeyVaultError, Unauthorized
 from provision.emulator.keyvault.models import (
     RECOVERY_LEVEL,
@@ -30,8 +32,6 @@ if TYPE_CHECKING:
 
 __all__ = ["KeyVaultWire"]
 
-AUTHORITY = "https://login.microsoftonline.com"
-RESOURCE = "https://vault.azure.net"
 MAX_RESULTS = 25
 _HEADERS = {
     "Cache-Control": "no-cache",
@@ -39,6 +39,17 @@ _HEADERS = {
     "x-ms-keyvault-service-version": "1.9.0.0",
     "x-ms-keyvault-network-info": "conn_type=Ipv4;addr=127.0.0.1;act_addr_fam=InterNetwork;",
 }
+
+
+def challenge_header(req: WireRequest, tenant: str) -> str:
+    """Key Vault's 401 challenge: the vault's tenant under the emulator's authority, and as
+    resource the called host without its first label, as Azure names ``https://vault.azure.net``
+    for ``<vault>.vault.azure.net``. azure-keyvault-secrets' ChallengeAuthPolicy accepts a
+    resource only when the request's host ends with ``.<resource host>`` (its
+    ``_validate_challenge_resource``); for ``127.0.0.1:PORT`` that is ``0.0.1:PORT``."""
+    host = req.base_url.split("://", 1)[-1]
+    parent = host.split(".", 1)[1] if "." in host else host
+    return f'Bearer authorization="{req.base_url}/{tenant}", resource="https://{parent}"'
 
 
 def _json(status: int, body: Any) -> WireResponse:
@@ -192,20 +203,35 @@ class KeyVaultWire(ServiceWire):
     def authenticate(self, req: WireRequest, op: str) -> None:
         vault = self.kv.find_vault(req.scope)
         tenant = vault.tenant_id if vault else "common"
-        challenge = f'Bearer authorization="{AUTHORITY}/{tenant}", resource="{RESOURCE}"'
+        challenge = {"WWW-Authenticate": challenge_header(req, tenant)}
         header = req.header("authorization")
         if not header:
             raise Unauthorized(
-                "AKV10000: Request is missing a Bearer or PoP token.",
-                headers={"WWW-Authenticate": challenge},
+                "AKV10000: Request is missing a Bearer or PoP token.", headers=challenge
             )
         token = bearer_token(header)
-        if token is None or not tokens_equal(token, self.backend.token):
+        principal = self.backend.principal(token) if token else None
+        if principal is None:
             raise Unauthorized(
                 "AKV10032: Invalid issuer or token: the bearer token was not "
                 "issued by this emulator.",
-                headers={"WWW-Authenticate": challenge},
+                headers=challenge,
             )
+        req.caller = (principal.tenant_id, principal.object_id)
+        if not principal.in_tenant(tenant):
+            raise Unauthorized(
+                f"AKV10032: Invalid issuer. Expected one of https://sts.windows.net/{tenant}/, "
+                f"https://login.microsoftonline.com/{tenant}/v2.0. "
+                f"Found {principal.issuer}.",
+                headers=challenge,
+            )
+        resource = challenge["WWW-Authenticate"].rsplit('resource="', 1)[-1].rstrip('"')
+        if not principal.audience_in(*KEYVAULT_AUDIENCES, resource):
+            raise Unauthorized(
+                f"AKV10022: Invalid audience. Expected {resource}, found: {principal.audience}.",
+                headers=challenge,
+            )
+        check_access(self.backend, req.scope, principal, op, req.params.get("name", ""))
 
     def render_error(self, err: ServiceError, req: WireRequest) -> WireResponse:
         error: dict[str, Any] = {"code": err.code, "message": err.message}

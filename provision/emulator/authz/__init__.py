@@ -1,0 +1,1 @@
+"""Azure RBAC as far as the emulator enforces it: built-in roles and role assignments."""

@@ -1,0 +1,35 @@
+"""Identity routes. The authority lives at the server's root, as ``login.microsoftonline.com``
+does at its host's, because clients take the tenant from the first path segment of an authority
+(msal's ``canonicalize``; Key Vault's challenge parser). These patterns cannot be Azure Files
+paths: Files has no POST, and ``v2.0`` is not a valid share name."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["MSI_PREFIX", "OPERATIONS", "match"]
+
+MSI_PREFIX = "/_msi"
+_TENANT = r"/(?P<tenant>[^/_][^/]*)"
+
+ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
+    (method, re.compile("^" + pattern + "$"), op)
+    for method, pattern, op in (
+        ("GET", _TENANT + r"/v2\.0/\.well-known/openid-configuration", "GetOpenIdConfiguration"),
+        ("POST", _TENANT + r"/oauth2/v2\.0/token", "GetToken"),
+        ("GET", MSI_PREFIX + _TENANT + r"/token", "GetManagedIdentityToken"),
+    )
+)
+
+OPERATIONS: tuple[str, ...] = tuple(op for _, _, op in ROUTES)
+
+
+def match(method: str, path: str) -> tuple[str, dict[str, str]] | None:
+    """The operation and parameters of an identity request; None when the path is not one."""
+    if not (path.startswith(MSI_PREFIX) or "/v2.0/" in path):
+        return None  # the common case, decided without a regular expression
+    for route_method, pattern, op in ROUTES:
+        found = pattern.match(path)
+        if found is not None and route_method == method:
+            return op, found.groupdict()
+    return None
