@@ -95,7 +95,13 @@ def load_inventory_text(text: str, path: Path) -> Inventory:
         problems = list(dict.fromkeys(problems))  # a default's problem is found for each tenant
         problems.sort(key=lambda p: p.line or 0)
         raise UserInputError(problems)
-    return Inventory(path=path, version=1, tenants=tenants, warnings=tuple(dict.fromkeys(warnings)))
+    return Inventory(
+        path=path,
+        version=1,
+        tenants=tenants,
+        warnings=tuple(dict.fromkeys(warnings)),
+        lines=doc.lines,
+    )
 
 
 def _tenant_keys() -> list[str]:

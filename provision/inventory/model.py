@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SkipValidation, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from provision.errors import Problem, UserInputError, did_you_mean
@@ -350,6 +350,26 @@ class Inventory(FrozenModel):
     tenants: list[Tenant]
     # Settings that load but do not do what they say (validate prints them; exit code stays 0).
     warnings: tuple[Problem, ...] = ()
+    # Line of each node of the file, by path (tenants, 0, sentinel, 1, ...): for problems found
+    # after loading (plan's checks against Azure) to name the inventory line.
+    lines: Annotated[dict[tuple[str | int, ...], int], SkipValidation] = Field(
+        default_factory=dict, repr=False
+    )
+
+    def problem_at(self, t: Tenant, loc: tuple[str | int, ...], message: str) -> Problem:
+        """A problem with tenant `t` at `loc` inside it, located at the deepest line known (the
+        tenant's own entry first, then the defaults it inherited)."""
+        index = next(i for i, known in enumerate(self.tenants) if known is t or known == t)
+        for end in range(len(loc), -1, -1):
+            bases: tuple[tuple[str | int, ...], ...] = (("tenants", index),)
+            if end:
+                bases += (("defaults",),)
+            for base in bases:
+                path = (*base, *loc[:end])
+                if path in self.lines:
+                    dotted = re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", ".".join(map(str, path)))
+                    return Problem(message, file=str(self.path), line=self.lines[path], path=dotted)
+        return Problem(message, file=str(self.path), path=f"tenants[{index}]")
 
     def warning_lines(self) -> list[str]:
         """`warning: FILE:LINE: path: message`, one line per warning."""
