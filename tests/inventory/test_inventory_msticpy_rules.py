@@ -292,3 +292,15 @@ def test_the_example_has_no_warnings() -> None:
 def test_msi_order_rule_table(methods: list[str], warns: bool) -> None:
     # Cross-checked against msticpy's own function in tests/render/test_msticpy_loaders.py.
     assert msticpy_warns_msi_order(methods) is warns
+
+
+def test_onboard_converges_for_a_tenant_without_users(tmp_path: Path) -> None:
+    """Secrets are pushed, no user folder is written, verify matches (local emulator)."""
+    path = tmp_path / "inventory.yaml"
+    path.write_text(_doc(_tenant(users="[]")))
+    env = {"VT_KEY": "DEMO-VT-KEY", "MSTICPY_PROVISION_LOCAL_DIR": str(tmp_path / "local")}
+    res = run_invoke("onboard", "--local", "-i", str(path), env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Applied: 1 created" in res.stdout
+    assert "Verify: 1 of 1 tenants match the inventory" in res.stdout
+    assert "Traceback" not in res.stderr
