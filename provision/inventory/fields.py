@@ -23,7 +23,11 @@ _SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 # first (Microsoft Learn, "Invalid user name ... special character in Microsoft 365": the
 # UserPrincipalName requirements). `@` stays allowed for folders named after a whole address.
 # `#` is refused: in a share URL written by hand it starts a fragment and cuts the path short.
-_ALIAS_RE = re.compile(r"^[A-Za-z0-9_'!^~][A-Za-z0-9._@'!^~-]{0,63}$")
+# A trailing period is refused too: Entra forbids it before the `@`, and the Files clients trim
+# it unless told otherwise (ShareClientOptions.AllowTrailingDot, x-ms-version 2022-11-02), so
+# `alice.` would land in `Users/alice`. Azure Files refuses `" \ / : | < > * ?` and control
+# characters in names ("Naming and referencing shares, directories, files, and metadata").
+_ALIAS_RE = re.compile(r"^[A-Za-z0-9_'!^~](?:[A-Za-z0-9._@'!^~-]{0,62}[A-Za-z0-9_@'!^~-])?$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 KV_SECRET_NAME_RE = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 # Key Vault names: 3-24 chars, letters, digits and hyphens, start with a letter, end with a letter
@@ -137,7 +141,7 @@ def _alias(value: str) -> str:
         raise PydanticCustomError(
             "alias",
             "invalid user alias (1-64 of letters, digits and . _ @ - ' ! ^ ~, "
-            "not starting with '.' or '-')",
+            "not starting with '.' or '-', not ending with '.')",
         )
     return value
 

@@ -110,7 +110,12 @@ def test_entra_user_names_are_legal_aliases(alias: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "alias, expected",
-    [("a#b", "'#' is not supported"), ("-alice", "not starting with '.' or '-'"), ("a b", "1-64")],
+    [
+        ("a#b", "'#' is not supported"),
+        ("-alice", "not starting with '.' or '-'"),
+        ("alice.", "not ending with '.'"),
+        ("a b", "1-64"),
+    ],
 )
 def test_aliases_azure_ml_cannot_hold_are_refused(
     alias: str, expected: str, tmp_path: Path
