@@ -147,14 +147,9 @@ def _secret_unit(unit: str, ref: str, tenant_id: str, client_id: str) -> tuple[s
     if unit in _API_ID_PROVIDERS:
         return "ti", {"args": {"api_id": f"bench-{unit.lower()}", "auth_key": ref}}
     if unit == "GeoIP":
-        return "geoip", {"provider": "GeoLiteLookup", "auth_key": ref}
-    if unit == "AzureCLI":
-        return "data", {
-            "auth_methods": ["clientsecret", "msi"],
-            "client_id": client_id,
-            "tenant_id": tenant_id,
-            "client_secret": ref,
-        }
+        return "geoip", {"provider": "GeoLiteLookup", "account_id": "100000", "auth_key": ref}
+    if unit == "AzureCLI":  # a service principal: the tenant's auth methods include env
+        return "data", {"client_id": client_id, "tenant_id": tenant_id, "client_secret": ref}
     if unit in ("MicrosoftDefender", "MicrosoftGraph"):
         return "data", {"client_id": client_id, "tenant_id": tenant_id, "client_secret": ref}
     if unit == "Splunk":
@@ -219,6 +214,8 @@ def generate_inventory(folder: Path, tenants: int, users: int, secrets: int) -> 
             entry["ti_providers"] = ti
         if data:
             entry["data_providers"] = data
+        if "AzureCLI" in data:
+            entry["azure_auth_methods"] = ["env", "cli", "msi"]
         out.append(entry)
     doc = {"version": 1, "defaults": {"cloud": "global"}, "tenants": out}
     path = folder / "inventory.yaml"

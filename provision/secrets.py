@@ -1,9 +1,10 @@
 """Secret values: resolving `env:NAME` / `file:PATH` references without ever showing a value.
 
 Values travel inside `SecretValue`, whose repr and str are redacted, so a value that reaches a log
-line, an exception or a report by mistake shows as `<secret>`. `file:` paths are relative to the
-inventory's folder and must stay inside it, symlinks included: a pull request cannot make the tool
-read (and push to Key Vault) a file from elsewhere on the runner.
+line, an exception or a report by mistake shows as `<secret>`. A `file:` holds one value: a
+leading byte-order mark, CRLF line ends and one trailing newline are not part of it. `file:` paths
+are relative to the inventory's folder and must stay inside it, symlinks included: a pull request
+cannot make the tool read (and push to Key Vault) a file from elsewhere on the runner.
 """
 
 from __future__ import annotations
@@ -114,8 +115,10 @@ def _read_secret_file(rel: str, base_dir: Path) -> str:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise _Missing(f"secret file {target} is not UTF-8 text") from None
+    # Windows editors save a byte-order mark and CRLF line ends: neither is part of the value,
+    # and pushing them would give the same file a different value on another runner.
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
     text = text[:-1] if text.endswith("\n") else text
-    text = text[:-1] if text.endswith("\r") else text
     if not text:
         raise _Missing(f"secret file {target} is empty")
     return _check_size(text, f"secret file {target}")

@@ -279,9 +279,13 @@ def _geoip(cfg: Mapping[str, Any], refs: Mapping[str, str]) -> dict[str, Any] | 
         if path not in refs:
             continue
         geo: dict[str, Any] = {"provider": provider, "auth_key": refs[path]}
-        folder = _section(cfg, "OtherProviders", section, "Args").get("DBFolder")
+        args = _section(cfg, "OtherProviders", section, "Args")
+        folder = args.get("DBFolder")
         if provider == "GeoLiteLookup" and isinstance(folder, str):
             geo["db_folder"] = folder
+        account = args.get("AccountID")
+        if provider == "GeoLiteLookup" and isinstance(account, (str, int)) and account != "":
+            geo["account_id"] = str(account)
         return geo
     return None
 

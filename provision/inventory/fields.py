@@ -7,9 +7,10 @@ Each type is a pydantic `Annotated` alias with one validator; every pattern is a
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 from pydantic_core import PydanticCustomError
 
 from provision.inventory.compute_names import check_compute_name
@@ -19,8 +20,16 @@ _GUID_RE = re.compile(
 )
 _SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 # Every pattern is applied with fullmatch: with match, `$` also accepts a trailing newline.
-# Azure ML user folders are named after the user's alias; anything that could leave Users/ is out.
-_ALIAS_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._@-]{0,63}$")
+# Azure ML names a user's folder Users/<alias> after the part of the user principal name before the
+# `@`. Entra allows A-Z a-z 0-9 and ' . - _ ! # ^ ~ there, up to 64 characters, no period or hyphen
+# first (Microsoft Learn, "Invalid user name ... special character in Microsoft 365": the
+# UserPrincipalName requirements). `@` stays allowed for folders named after a whole address.
+# `#` is refused: in a share URL written by hand it starts a fragment and cuts the path short.
+# A trailing period is refused too: Entra forbids it before the `@`, and the Files clients trim
+# it unless told otherwise (ShareClientOptions.AllowTrailingDot, x-ms-version 2022-11-02), so
+# `alice.` would land in `Users/alice`. Azure Files refuses `" \ / : | < > * ?` and control
+# characters in names ("Naming and referencing shares, directories, files, and metadata").
+_ALIAS_RE = re.compile(r"^[A-Za-z0-9_'!^~](?:[A-Za-z0-9._@'!^~-]{0,62}[A-Za-z0-9_@'!^~-])?$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 KV_SECRET_NAME_RE = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 # Key Vault names: 3-24 chars, letters, digits and hyphens, start with a letter, end with a letter
@@ -30,7 +39,11 @@ _VAULT_RE = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{1,22}[A-Za-z0-9]$")
 _RG_RE = re.compile(r"^[-\w.()]{0,89}[-\w()]$")
 # Azure ML workspace: 3-33 chars, alphanumerics, hyphens and underscores, starting alphanumeric.
 _WORKSPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,32}$")
-# Free text that ends up in files: any printable text, bounded.
+# Log Analytics workspace: 4-63 letters, digits and hyphens, starting and ending with a letter or
+# digit (Microsoft Learn, "Naming rules and restrictions for Azure resources",
+# Microsoft.OperationalInsights/workspaces). The name is part of the ARM id msticpy builds.
+_LAW_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]$")
+# Free text that ends up in files, terminals and notebooks: bounded, no control characters.
 _MAX_TEXT = 256
 
 
@@ -49,12 +62,31 @@ def pattern(regex: re.Pattern[str], expected: str) -> Any:
     return AfterValidator(check)
 
 
+def control_character(value: str) -> str | None:
+    """The first character of `value` that a terminal or notebook would act on, shown escaped.
+
+    C0 and C1 controls (ESC starts an ANSI sequence; CR, backspace and the others rewrite what
+    a terminal shows), DEL, and the Unicode line and paragraph separators. None if there is none.
+    """
+    for ch in value:
+        if unicodedata.category(ch) in ("Cc", "Zl", "Zp"):
+            return repr(ch)[1:-1]
+    return None
+
+
+def _no_controls(value: str) -> str:
+    bad = control_character(value)
+    if bad is not None:
+        raise PydanticCustomError(
+            "text", f"contains the control character {bad} (terminal or ANSI escape); remove it"
+        )
+    return value
+
+
 def _text(value: str) -> str:
     if len(value) > _MAX_TEXT:
         raise PydanticCustomError("text", f"longer than {_MAX_TEXT} characters")
-    if "\x00" in value:
-        raise PydanticCustomError("text", "contains a NUL character")
-    return value
+    return _no_controls(value)
 
 
 # Variables that hold the runner's or the tool's own credentials: an inventory (a pull request)
@@ -100,14 +132,35 @@ def _alias(value: str) -> str:
         raise PydanticCustomError(
             "alias", "user alias could escape Users/ (no '/', '\\', '..', NUL or leading dot)"
         )
+    _no_controls(value)
+    if "#" in value:
+        raise PydanticCustomError(
+            "alias", "user alias with '#' is not supported (it cuts a share URL short)"
+        )
     if not _ALIAS_RE.fullmatch(value):
         raise PydanticCustomError(
-            "alias", "invalid user alias (1-64 of letters, digits, '.', '_', '@', '-')"
+            "alias",
+            "invalid user alias (1-64 of letters, digits and . _ @ - ' ! ^ ~, "
+            "not starting with '.' or '-', not ending with '.')",
         )
     return value
 
 
+def _number_as_text(value: Any) -> Any:
+    """YAML reads `account_id: 123456` as a number; msticpy needs text (HTTP basic auth user)."""
+    return str(value) if type(value) is int else value
+
+
+def _maxmind_account(value: str) -> str:
+    if not re.fullmatch(r"[0-9]{1,20}", value):
+        raise PydanticCustomError("account_id", "not a MaxMind account ID (digits only)")
+    return value
+
+
 Guid = Annotated[str, AfterValidator(_guid)]
+MaxMindAccountId = Annotated[
+    str, BeforeValidator(_number_as_text), AfterValidator(_maxmind_account)
+]
 Text = Annotated[str, AfterValidator(_text)]
 SecretRef = Annotated[str, AfterValidator(_secret_ref)]
 Slug = Annotated[str, pattern(_SLUG_RE, "a lowercase slug (a-z, 0-9, '-', 1-63 chars)")]
@@ -121,6 +174,10 @@ ResourceGroup = Annotated[
 ]
 WorkspaceName = Annotated[
     str, pattern(_WORKSPACE_RE, "an Azure ML workspace name (3-33 letters, digits, '-', '_')")
+]
+LogAnalyticsName = Annotated[
+    str,
+    pattern(_LAW_RE, "a Log Analytics workspace name (4-63 letters, digits, '-'; not at the ends)"),
 ]
 # Azure ML compute instance names: the rules live with the default in compute_names.
 ComputeName = Annotated[str, AfterValidator(check_compute_name)]

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from provision.errors import Problem, UserInputError, did_you_mean
 from provision.inventory.compute_names import fleet_compute_name_problems
 from provision.inventory.model import Inventory, Tenant
-from provision.inventory.rules import fleet_rules, tenant_rules
+from provision.inventory.rules import fleet_rules, tenant_rules, tenant_warnings
 from provision.inventory.shared_workspaces import shared_user_folder_problems
 from provision.yamlsource import PathKey, YamlDocument, load_yaml_text, read_text_bounded
 
@@ -32,6 +32,7 @@ def load_inventory_text(text: str, path: Path) -> Inventory:
     doc = load_yaml_text(text, str(path))
     raw = doc.data
     problems: list[Problem] = []
+    warnings: list[Problem] = []
 
     def at(loc: PathKey, message: str) -> Problem:
         return Problem(message, file=str(path), line=doc.line_of(loc), path=_dotted(loc) or None)
@@ -70,7 +71,11 @@ def load_inventory_text(text: str, path: Path) -> Inventory:
             problems.extend(_pydantic_problems(exc, index, entry, doc, path))
             continue
         tenant_problems = tenant_rules(tenant)
-        problems.extend(at(_origin(index, loc, doc), msg) for loc, msg in tenant_problems)
+        problems.extend(at(_origin(doc, index, entry, loc), msg) for loc, msg in tenant_problems)
+        warnings.extend(
+            at(_origin(doc, index, entry, loc), f"tenant {tenant.name}: {msg}")
+            for loc, msg in tenant_warnings(tenant)
+        )
         tenants.append(tenant)
 
     seen: dict[str, int] = {}
@@ -91,18 +96,16 @@ def load_inventory_text(text: str, path: Path) -> Inventory:
         problems.extend(fleet_compute_name_problems(tenants, path, doc))
         problems.extend(shared_user_folder_problems(tenants, path, doc))
     if problems:
-        problems = list(dict.fromkeys(problems))  # a problem in defaults is found per tenant
+        problems = list(dict.fromkeys(problems))  # a default's problem is found for each tenant
         problems.sort(key=lambda p: p.line or 0)
         raise UserInputError(problems)
-    return Inventory(path=path, version=1, tenants=tenants)
-
-
-def _origin(index: int, loc: PathKey, doc: YamlDocument) -> PathKey:
-    """Where a tenant rule's problem was written: the tenant itself, or else the defaults."""
-    own: PathKey = ("tenants", index, *loc)
-    if own not in doc.lines and ("defaults", *loc) in doc.lines:
-        return ("defaults", *loc)
-    return own
+    return Inventory(
+        path=path,
+        version=1,
+        tenants=tenants,
+        warnings=tuple(dict.fromkeys(warnings)),
+        lines=doc.lines,
+    )
 
 
 def _tenant_keys() -> list[str]:
@@ -128,10 +131,7 @@ def _pydantic_problems(
         if err["type"] == "extra_forbidden" and err["loc"]:
             # The unknown key itself, verbatim (_clean_loc would drop a key such as "a[0]").
             loc = (*_clean_loc(err["loc"][:-1]), err["loc"][-1])
-        # Where did the offending value come from: the tenant itself or the defaults?
-        origin: PathKey = ("tenants", index, *loc)
-        if loc and loc[0] not in own and ("defaults", loc[0]) in doc.lines:
-            origin = ("defaults", *loc)
+        origin = _origin(doc, index, own, loc)
         message = _message(err, loc)
         if err["type"] == "extra_forbidden":
             problems.append(
@@ -142,6 +142,23 @@ def _pydantic_problems(
                 Problem(message, file=str(path), line=doc.line_of(origin), path=_dotted(origin))
             )
     return problems
+
+
+def _origin(doc: YamlDocument, index: int, own: dict[str, Any], loc: PathKey) -> PathKey:
+    """Where a tenant's value came from: the tenant itself or the defaults, whichever holds
+    more of the path (a key merged in from defaults is found only there)."""
+    origin: PathKey = ("tenants", index, *loc)
+    if loc and ("defaults", loc[0]) in doc.lines:
+        in_defaults = _known_depth(doc, ("defaults", *loc)) - 1
+        in_tenant = _known_depth(doc, origin) - 2
+        if loc[0] not in own or in_defaults > in_tenant:
+            origin = ("defaults", *loc)
+    return origin
+
+
+def _known_depth(doc: YamlDocument, path: PathKey) -> int:
+    """How many leading parts of `path` the document has a line for."""
+    return max((end for end in range(len(path) + 1) if path[:end] in doc.lines), default=0)
 
 
 def _clean_loc(loc: tuple[int | str, ...]) -> PathKey:

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SkipValidation, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from provision.errors import Problem, UserInputError, did_you_mean
@@ -22,6 +22,8 @@ from provision.inventory.fields import (
     ComputeName,
     FrozenModel,
     Guid,
+    LogAnalyticsName,
+    MaxMindAccountId,
     ResourceGroup,
     SecretPrefix,
     SecretRef,
@@ -44,7 +46,10 @@ class SentinelWorkspace(FrozenModel):
         ),
     ]
     workspace_id: Guid
-    workspace_name: WorkspaceName | Text
+    workspace_name: LogAnalyticsName
+    # Where the Log Analytics workspace lives; when left out, the tenant's (the ML workspace's)
+    # subscription and resource group. Rendered into every place msticpy reads them and checked
+    # against ARM by plan.
     subscription_id: Guid | None = None
     resource_group: ResourceGroup | None = None
     default: bool = False
@@ -133,20 +138,44 @@ class TIProviders(FrozenModel):
 class GeoIP(FrozenModel):
     provider: Literal["GeoLiteLookup", "IPStackLookup"]
     auth_key: SecretRef
+    # MaxMind account ID: GeoLiteLookup (msticpy >= 2.14) downloads its database with HTTP basic
+    # auth, user AccountID and password AuthKey (msticpy/context/geoip.py); without it the
+    # download fails and GeoIP never works on a fresh compute instance.
+    account_id: MaxMindAccountId | None = None
     db_folder: Text | None = None
 
     @model_validator(mode="after")
-    def _db_folder_only_for_geolite(self) -> GeoIP:
-        if self.db_folder is not None and self.provider != "GeoLiteLookup":
-            raise PydanticCustomError("geoip", "db_folder applies only to GeoLiteLookup")
+    def _geolite_fields(self) -> GeoIP:
+        if self.provider == "GeoLiteLookup" and self.account_id is None:
+            raise PydanticCustomError(
+                "geoip",
+                "GeoLiteLookup needs account_id: msticpy downloads the MaxMind database with "
+                "the account ID as user and auth_key as password",
+            )
+        if self.provider != "GeoLiteLookup":
+            if self.db_folder is not None:
+                raise PydanticCustomError("geoip", "db_folder applies only to GeoLiteLookup")
+            if self.account_id is not None:
+                raise PydanticCustomError("geoip", "account_id applies only to GeoLiteLookup")
         return self
 
 
 class AzureCLIProvider(FrozenModel):
-    auth_methods: list[AuthMethod] | None = None
-    client_id: Guid | None = None
-    tenant_id: Guid | None = None
-    client_secret: SecretRef | None = None
+    """A service principal msticpy exports as AZURE_CLIENT_* when `env` is an auth method."""
+
+    client_id: Guid
+    tenant_id: Guid | None = None  # defaults to the tenant's tenant_id
+    client_secret: SecretRef
+    auth_methods: Any = None  # refused with a pointer to where msticpy reads them
+
+    @field_validator("auth_methods")
+    @classmethod
+    def _not_read_here(cls, value: Any) -> Any:
+        raise PydanticCustomError(
+            "auth_methods",
+            "msticpy never reads AzureCLI auth_methods; set the tenant's azure_auth_methods "
+            "(rendered as Azure.auth_methods, which msticpy reads)",
+        )
 
 
 class AppProvider(FrozenModel):
@@ -207,8 +236,19 @@ class GeoIpComponent(FrozenModel):
 
 
 class AzureComponent(FrozenModel):
-    auth_methods: list[ComponentAuthMethod] | None = None
+    auth_methods: list[ComponentAuthMethod]
     connect: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _auth_methods_required(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "auth_methods" not in value:
+            raise PydanticCustomError(
+                "auth_methods",
+                "auth_methods is required: msticpy's settings schema requires it for this "
+                "component (a list of env, msi, cli, interactive)",
+            )
+        return value
 
 
 class AzureSentinelAPIComponent(AzureComponent):
@@ -220,12 +260,23 @@ class NotebookletsComponent(FrozenModel):
 
 
 class Components(FrozenModel):
+    """The components msticpy's loader builds (msticpy/init/user_config.py, COMP_LOADERS)."""
+
     TILookup: EmptyComponent | None = None
     GeoIpLookup: GeoIpComponent | None = None
     AzureData: AzureComponent | None = None
     AzureSentinelAPI: AzureSentinelAPIComponent | None = None
     Notebooklets: NotebookletsComponent | None = None
-    Pivot: EmptyComponent | None = None
+    Pivot: Any = None  # refused: msticpy has no loader for it
+
+    @field_validator("Pivot")
+    @classmethod
+    def _no_pivot_loader(cls, value: Any) -> Any:
+        raise PydanticCustomError(
+            "autoload",
+            "msticpy has no Pivot loader and ignores it (init_notebook loads pivots itself); "
+            "remove Pivot",
+        )
 
 
 class Autoload(FrozenModel):
@@ -274,7 +325,7 @@ class Tenant(FrozenModel):
     kernel_mode: Literal["kernel", "nbuser"] = "kernel"
     use_keyring: bool = False
     azure_auth_methods: list[AuthMethod] | None = None
-    users: Annotated[list[User], Field(min_length=1)]
+    users: list[User]  # may be empty: the tenant's files and secrets, no user folders yet
     # Any further msticpy settings, in msticpy's own structure (provision.msticpy_contract.block).
     msticpy: dict[str, Any] = Field(default_factory=dict)
 
@@ -296,6 +347,32 @@ class Inventory(FrozenModel):
     path: Path
     version: Literal[1]
     tenants: list[Tenant]
+    # Settings that load but do not do what they say (validate prints them; exit code stays 0).
+    warnings: tuple[Problem, ...] = ()
+    # Line of each node of the file, by path (tenants, 0, sentinel, 1, ...): for problems found
+    # after loading (plan's checks against Azure) to name the inventory line.
+    lines: Annotated[dict[tuple[str | int, ...], int], SkipValidation] = Field(
+        default_factory=dict, repr=False
+    )
+
+    def problem_at(self, t: Tenant, loc: tuple[str | int, ...], message: str) -> Problem:
+        """A problem with tenant `t` at `loc` inside it, located at the deepest line known (the
+        tenant's own entry first, then the defaults it inherited)."""
+        index = next(i for i, known in enumerate(self.tenants) if known is t or known == t)
+        for end in range(len(loc), -1, -1):
+            bases: tuple[tuple[str | int, ...], ...] = (("tenants", index),)
+            if end:
+                bases += (("defaults",),)
+            for base in bases:
+                path = (*base, *loc[:end])
+                if path in self.lines:
+                    dotted = re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", ".".join(map(str, path)))
+                    return Problem(message, file=str(self.path), line=self.lines[path], path=dotted)
+        return Problem(message, file=str(self.path), path=f"tenants[{index}]")
+
+    def warning_lines(self) -> list[str]:
+        """`warning: FILE:LINE: path: message`, one line per warning."""
+        return [f"warning: {w}" for w in self.warnings]
 
     @property
     def base_dir(self) -> Path:

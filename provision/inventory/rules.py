@@ -99,6 +99,7 @@ def tenant_rules(t: Tenant) -> list[tuple[PathKey, str]]:
                     f"compute instance name {name!r} is used twice; set compute: for this user",
                 )
             )
+    out.extend(auth_rules(t))
     for push in secret_pushes(t):
         if not KV_SECRET_NAME_RE.fullmatch(push.name):
             out.append(
@@ -113,21 +114,114 @@ def tenant_rules(t: Tenant) -> list[tuple[PathKey, str]]:
 
 
 def fleet_rules(tenants: list[Tenant], path: Path, doc: YamlDocument) -> list[Problem]:
-    """Two tenants sharing a vault must not write the same secret name from different sources."""
-    owners: dict[tuple[str, str], tuple[str, str]] = {}
-    problems: list[Problem] = []
+    """Two tenants must not write the same secret of one vault.
+
+    apply tags every secret with the tenant that wrote it, so two tenants writing one secret never
+    converge (each run rewrites the other's tag, and plan always shows a change), and with
+    different sources they would overwrite each other's value. One line per pair of tenants.
+    """
+    owners: dict[tuple[str, str], int] = {}
+    shared: dict[tuple[int, int, str], list[str]] = {}
     for index, t in enumerate(tenants):
         for push in secret_pushes(t):
             key = (push.vault.lower(), push.name.lower())
-            if key in owners and owners[key][1] != push.source:
-                problems.append(
-                    Problem(
-                        f"secret {push.name!r} in vault {push.vault!r} is also written by tenant "
-                        f"{owners[key][0]!r} from another source; set secret_prefix on one of them",
-                        file=str(path),
-                        line=doc.line_of(("tenants", index)),
-                        path=f"tenants[{index}]",
-                    )
-                )
-            owners.setdefault(key, (t.name, push.source))
+            first = owners.setdefault(key, index)
+            if first != index:
+                shared.setdefault((first, index, push.vault), []).append(push.name)
+    problems: list[Problem] = []
+    for (first, index, vault), names in shared.items():
+        problems.append(
+            Problem(
+                f"tenants {tenants[first].name!r} (line {doc.line_of(('tenants', first))}) and "
+                f"{tenants[index].name!r} both write {len(names)} secret(s) in vault {vault!r} "
+                f"(e.g. {names[0]!r}); they would overwrite each other's secrets and tags on "
+                "every apply: set a different secret_prefix on one of them",
+                file=str(path),
+                line=doc.line_of(("tenants", index)),
+                path=f"tenants[{index}]",
+            )
+        )
     return problems
+
+
+# msticpy's default auth methods (msticpy/auth/cloud_mappings.py, default_auth_methods).
+MSTICPY_DEFAULT_AUTH_METHODS = ("env", "msi", "vscode", "cli", "powershell", "devicecode")
+
+
+def msticpy_warns_msi_order(methods: list[str]) -> bool:
+    """Whether msticpy's init_notebook on Azure ML warns about these Azure.auth_methods.
+
+    msticpy/init/azure_ml_tools.py, `_check_aml_auth_method_order`: unless msi comes after cli
+    or after devicecode (a missing method counts as position 99), it shows "MSI authentication
+    to MS Sentinel not supported" and moves msi to the end of the list.
+    """
+    if not methods:
+        return False
+    index = {method: i for i, method in enumerate(methods)}
+    msi = index.get("msi", 99)
+    return not (msi > index.get("cli", 99) or msi > index.get("devicecode", 99))
+
+
+def auth_rules(t: Tenant) -> list[tuple[PathKey, str]]:
+    """Where msticpy reads auth methods, and who a connection runs as (Azure.auth_methods).
+
+    msticpy's az_connect takes its methods from the call or `Azure.auth_methods` and exports the
+    AzureCLI service principal as AZURE_CLIENT_* only when `env` is among them
+    (msticpy/auth/azure_auth.py), so whether connections run as that service principal or as
+    the analyst is decided by azure_auth_methods: the inventory must say it.
+    """
+    out: list[tuple[PathKey, str]] = []
+    if t.data_providers.AzureCLI is None:
+        return out
+    where: PathKey = ("data_providers", "AzureCLI")
+    if t.azure_auth_methods is None:
+        out.append(
+            (
+                where,
+                "with msticpy's default auth methods (env first) every Azure connection would "
+                "run as this service principal, not the analyst; set azure_auth_methods: "
+                "include env to connect as the service principal",
+            )
+        )
+    elif "env" not in t.azure_auth_methods:
+        out.append(
+            (
+                where,
+                "this service principal is never used: msticpy exports it (AZURE_CLIENT_*) only "
+                "when azure_auth_methods includes env; add env or remove AzureCLI",
+            )
+        )
+    return out
+
+
+def tenant_warnings(t: Tenant) -> list[tuple[PathKey, str]]:
+    """Settings that load but do not do what they say for a tenant whose analysts use Azure ML."""
+    out: list[tuple[PathKey, str]] = []
+    if not t.user_list:
+        return out
+    if t.secret_store == "env":  # noqa: S105 (a storage mode, not a password)
+        out.append(
+            (
+                ("secret_store",),
+                "secret_store: env: nothing sets these environment variables on an Azure ML "
+                "compute instance, so msticpy finds no secrets there; use keyvault for analysts "
+                "on Azure ML",
+            )
+        )
+    if t.kernel_mode == "nbuser":
+        out.append(
+            (
+                ("kernel_mode",),
+                "kernel_mode: nbuser: msticpy 2.10 and later no longer runs nbuser_settings.py "
+                "(it warns at every notebook start); use kernel",
+            )
+        )
+    if t.azure_auth_methods and msticpy_warns_msi_order(list(t.azure_auth_methods)):
+        out.append(
+            (
+                ("azure_auth_methods",),
+                "msi comes before cli and devicecode: on Azure ML msticpy warns at every "
+                "notebook start and moves msi to the end; put msi last",
+            )
+        )
+    return out

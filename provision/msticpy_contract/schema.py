@@ -19,9 +19,16 @@ Every failure's ``status`` ends with the offending setting path in quotes (``...
 * Our verdict is ``CRASH`` if any returned :class:`SchemaProblem` has ``fatal=True``, else the
   set of ``problem.path``. An empty list means msticpy reports nothing: the config is valid.
 
-The two are equal for every config (tested against msticpy 3.0.2), with one deliberate
-exception: a top-level ``definitions`` key, which msticpy walks against its own internal macro
-block (and can recurse forever on); it is not a setting and we ignore it like any unknown key.
+The two are equal for every config (tested against msticpy 3.0.2), with two deliberate
+exceptions:
+
+* a top-level ``definitions`` key, which msticpy walks against its own internal macro block (and
+  can recurse forever on); it is not a setting and we ignore it like any unknown key;
+* settings msticpy's code needs but its schema file does not list (``_BEYOND_SCHEMA``): today
+  ``OtherProviders.GeoIPLite.Args.AccountID``, the MaxMind account ID GeoLiteLookup sends as the
+  basic-auth user since msticpy 2.14 (``msticpy/context/geoip.py``). Its problems carry
+  ``beyond_schema=True``; the parity tests leave exactly those out of our verdict.
+
 Problems are still reported after a fatal one, so an admin sees everything at once.
 
 The rules msticpy applies (and so do we)
@@ -79,6 +86,7 @@ class SchemaProblem:
     path: str  # dotted setting path, e.g. "TIProviders.VirusTotal.Args.AuthKey"
     message: str
     fatal: bool = False
+    beyond_schema: bool = False  # msticpy's code needs it, its schema file does not say so
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
@@ -297,6 +305,16 @@ _RULES: dict[str, Node] = {
             },
         },
     },
+}
+
+# Settings msticpy's code reads but its schema file does not list, so msticpy's validator never
+# asks for them. A deliberate exception to parity with that validator: checked only when the
+# section that holds them is present, reported with beyond_schema=True.
+_BEYOND_SCHEMA: dict[str, Field] = {
+    # GeoLiteLookup._check_initialized reads Args.AccountID and downloads with
+    # httpx.BasicAuth(AccountID, AuthKey) (msticpy/context/geoip.py, since 2.14); without it
+    # the download fails and GeoIP never works on a fresh instance.
+    "OtherProviders.GeoIPLite.Args.AccountID": text(),
 }
 
 # --------------------------------------------------------------------------------------------
@@ -555,6 +573,7 @@ def check_msticpyconfig(
             problems.append(SchemaProblem(str(key), "section names must be text", fatal=True))
             continue
         problems.extend(_check_top(view, key))
+    problems.extend(_beyond_schema(view))
     if named_workspaces:
         try:
             workspaces = _walk(view, ["AzureSentinel", "Workspaces"])
@@ -584,3 +603,25 @@ def is_secret_path(parts: Sequence[str]) -> bool:
             return False
         node = node.get(part)
     return isinstance(node, Field) and node.kind == "secret"
+
+
+def _beyond_schema(cfg: Mapping[str, Any]) -> Iterator[SchemaProblem]:
+    """Check the settings of ``_BEYOND_SCHEMA`` whose section is present."""
+    for path, rule in _BEYOND_SCHEMA.items():
+        *parents, leaf = path.split(".")
+        try:
+            section = _walk(cfg, parents)
+        except _NotAMapping:
+            continue  # already reported by the schema walk
+        if not isinstance(section, Mapping) or not section:
+            continue
+        value = section.get(leaf)
+        found = list(_check_field(rule, value, path))
+        if value == "":  # msticpy sends it as a user name: empty is as good as missing
+            found = [SchemaProblem(path, f"is empty; expected {_expected(rule)}")]
+        for problem in found:
+            yield replace(
+                problem,
+                message=f"{problem.message} (msticpy reads it, its schema file does not list it)",
+                beyond_schema=True,
+            )

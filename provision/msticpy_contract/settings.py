@@ -40,17 +40,26 @@ COMPUTE_USERS_ROOT = "/home/azureuser/cloudfiles/code/Users"
 # --- msticpyconfig content ----------------------------------------------------------------------
 
 
+# The inventory's geoip provider -> the name msticpy's component loader accepts for GeoIpLookup
+# (msticpy/init/user_config.py, `_load_geoip_lookup`: "GeoLiteLookup" or "IpStackLookup", with a
+# lower-case p; any other name silently loads nothing).
+GEOIP_LOADER_NAMES = {"GeoLiteLookup": "GeoLiteLookup", "IPStackLookup": "IpStackLookup"}
+
+
+def workspace_coordinates(t: Tenant, ws: SentinelWorkspace) -> tuple[str, str]:
+    """The Log Analytics workspace's subscription and resource group (the tenant's if not set)."""
+    return ws.subscription_id or t.subscription_id, ws.resource_group or t.resource_group
+
+
 def _workspace(t: Tenant, ws: SentinelWorkspace) -> dict[str, Any]:
-    entry: dict[str, Any] = {
+    subscription, group = workspace_coordinates(t, ws)
+    return {
         "WorkspaceId": ws.workspace_id,
         "TenantId": t.tenant_id,
         "WorkspaceName": ws.workspace_name,
+        "SubscriptionId": subscription,
+        "ResourceGroup": group,
     }
-    if ws.subscription_id:
-        entry["SubscriptionId"] = ws.subscription_id
-    if ws.resource_group:
-        entry["ResourceGroup"] = ws.resource_group
-    return entry
 
 
 def build_msticpyconfig(t: Tenant) -> dict[str, Any]:
@@ -91,6 +100,8 @@ def build_msticpyconfig(t: Tenant) -> dict[str, Any]:
         section = GEOIP_SECTIONS[t.geoip.provider]
         geo_args: dict[str, Any] = {"AuthKey": secrets[f"OtherProviders.{section}.Args.AuthKey"]}
         if t.geoip.provider == "GeoLiteLookup":
+            # Not in msticpy's schema file, but read by GeoLiteLookup (see schema.py).
+            geo_args["AccountID"] = t.geoip.account_id
             geo_args["DBFolder"] = t.geoip.db_folder or "~/.msticpy"
         cfg["OtherProviders"] = {section: {"Args": geo_args, "Provider": t.geoip.provider}}
 
@@ -107,7 +118,10 @@ def build_msticpyconfig(t: Tenant) -> dict[str, Any]:
             "Authority": t.cloud,
             "UseKeyring": t.use_keyring,
         }
-    azure: dict[str, Any] = {"cloud": t.cloud}
+    # az_connect reads its methods and tenant here (msticpy/auth/cloud_mappings.py,
+    # AzureCloudConfig); AzureData and the Sentinel API connect through it. Without tenant_id a
+    # guest analyst would connect to their home tenant, not the customer's.
+    azure: dict[str, Any] = {"cloud": t.cloud, "tenant_id": t.tenant_id}
     if t.azure_auth_methods:
         azure["auth_methods"] = list(t.azure_auth_methods)
     cfg["Azure"] = azure
@@ -122,17 +136,15 @@ def _data_providers(t: Tenant, secrets: dict[str, Any]) -> dict[str, Any]:
     dp = t.data_providers
     out: dict[str, Any] = {}
     if dp.AzureCLI is not None:
+        # Exported by az_connect as AZURE_CLIENT_ID/TENANT_ID/SECRET when env is an auth method.
         cli = dp.AzureCLI
-        args: dict[str, Any] = {}
-        if cli.auth_methods:
-            args["auth_methods"] = list(cli.auth_methods)
-        if cli.client_id:
-            args["clientId"] = cli.client_id
-        if cli.tenant_id:
-            args["tenantId"] = cli.tenant_id
-        if cli.client_secret:
-            args["clientSecret"] = secrets["DataProviders.AzureCLI.Args.clientSecret"]
-        out["AzureCLI"] = {"Args": args}
+        out["AzureCLI"] = {
+            "Args": {
+                "clientId": cli.client_id,
+                "tenantId": cli.tenant_id or t.tenant_id,
+                "clientSecret": secrets["DataProviders.AzureCLI.Args.clientSecret"],
+            }
+        }
     for name in ("MicrosoftDefender", "MicrosoftGraph"):
         app = getattr(dp, name)
         if app is None:
@@ -176,14 +188,12 @@ def _user_defaults(t: Tenant) -> dict[str, Any]:
     if c.TILookup is not None:
         comps["TILookup"] = None
     if c.GeoIpLookup is not None:
-        comps["GeoIpLookup"] = {"provider": c.GeoIpLookup.provider}
+        comps["GeoIpLookup"] = {"provider": GEOIP_LOADER_NAMES[c.GeoIpLookup.provider]}
     for name in ("AzureData", "AzureSentinelAPI"):
         comp = getattr(c, name)
         if comp is None:
             continue
-        entry: dict[str, Any] = {"connect": comp.connect}
-        if comp.auth_methods:
-            entry["auth_methods"] = list(comp.auth_methods)
+        entry: dict[str, Any] = {"connect": comp.connect, "auth_methods": list(comp.auth_methods)}
         if name == "AzureSentinelAPI":
             entry["res_id"] = getattr(comp, "res_id", None) or sentinel_resource_id(t)
         comps[name] = entry
@@ -191,8 +201,6 @@ def _user_defaults(t: Tenant) -> dict[str, Any]:
         comps["Notebooklets"] = {
             "query_provider": {"AzureSentinel": {"workspace": c.Notebooklets.workspace}}
         }
-    if c.Pivot is not None:
-        comps["Pivot"] = None
     if comps:
         out["LoadComponents"] = comps
     return out
@@ -201,20 +209,21 @@ def _user_defaults(t: Tenant) -> dict[str, Any]:
 def sentinel_resource_id(t: Tenant) -> str:
     """ARM id of the default Sentinel (Log Analytics) workspace."""
     ws = t.default_workspace
+    subscription, group = workspace_coordinates(t, ws)
     return (
-        f"/subscriptions/{ws.subscription_id or t.subscription_id}/resourceGroups/"
-        f"{ws.resource_group or t.resource_group}/providers/Microsoft.OperationalInsights/"
-        f"workspaces/{ws.workspace_name}"
+        f"/subscriptions/{subscription}/resourceGroups/{group}"
+        f"/providers/Microsoft.OperationalInsights/workspaces/{ws.workspace_name}"
     )
 
 
 def build_config_json(t: Tenant) -> dict[str, Any]:
     """Sentinel's config.json for the tenant's default workspace."""
     ws = t.default_workspace
+    subscription, group = workspace_coordinates(t, ws)
     return {
         "tenant_id": t.tenant_id,
-        "subscription_id": ws.subscription_id or t.subscription_id,
-        "resource_group": ws.resource_group or t.resource_group,
+        "subscription_id": subscription,
+        "resource_group": group,
         "workspace_id": ws.workspace_id,
         "workspace_name": ws.workspace_name,
     }

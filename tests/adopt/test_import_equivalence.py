@@ -61,7 +61,8 @@ CASES: dict[str, tuple[dict[str, Any], set[str]]] = {
 # (msticpy itself reads AzureSentinel as MSSentinel and copies each workspace to DataProviders.)
 _WORKSPACE = r"\.(WorkspaceName|WorkspaceId|TenantId|SubscriptionId|ResourceGroup)"
 ALLOWED_ADDITION = re.compile(
-    r"KeyVault\.\w+|Azure\.cloud|TIProviders\.\w+\.(Primary|Provider)"
+    # Azure.tenant_id: the customer's tenant, so that guest analysts connect to it (msticpy connects guests to their home tenant otherwise).
+    r"KeyVault\.\w+|Azure\.(cloud|tenant_id)|TIProviders\.\w+\.(Primary|Provider)"
     rf"|MSSentinel\.Workspaces\.[\w-]+{_WORKSPACE}"
     rf"|DataProviders\.AzureSentinel_[\w-]+\.Args{_WORKSPACE}"
     r"|UserDefaults\.LoadComponents\.\w+\.(connect|res_id)|OtherProviders\.\w+\.Provider"

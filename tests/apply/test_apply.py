@@ -307,7 +307,7 @@ def test_debug_logs_json_and_step_summary_never_show_secret_values(
     res = _apply(fleet, emu, "--json", env=env)
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
-    assert doc["ok"] is True and doc["totals"]["create"] == 26
+    assert doc["ok"] is True and doc["totals"]["create"] == 25
     assert "DEBUG" in res.stderr  # debug logging was really on
     values = [p.read_text().strip() for p in (fleet.parent / "secrets").iterdir()]
     seen = res.stdout + res.stderr + summary.read_text()

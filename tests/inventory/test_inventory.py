@@ -35,7 +35,7 @@ def test_defaults_merge_and_tenant_value_wins(tmp_path: Path) -> None:
     assert [t.kernel_mode for t in inv.tenants] == ["nbuser", "kernel"]
     # defaults.autoload.components merged key by key with the tenant's own components
     comps = inv.tenants[0].autoload.components
-    assert comps.TILookup is not None and comps.Pivot is not None and comps.Notebooklets
+    assert comps.TILookup is not None and comps.Notebooklets
 
 
 @pytest.mark.parametrize("case", CASES)

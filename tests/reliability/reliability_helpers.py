@@ -98,9 +98,9 @@ def write_fleet(
                     "AbuseIPDB": {"primary": True, "args": {"auth_key": ref("abuseipdb")}},
                 },
                 "geoip": {"provider": "IPStackLookup", "auth_key": ref("ipstack")},
+                "azure_auth_methods": ["env", "cli", "msi"],
                 "data_providers": {
                     "AzureCLI": {
-                        "auth_methods": ["cli", "msi"],
                         "client_id": _guid("app", i),
                         "tenant_id": _guid("tenant", i),
                         "client_secret": ref("azcli"),

@@ -17,8 +17,10 @@ A rejected case must exit 1, print no traceback and nothing on stdout, print eve
 (names, types, sizes, modes, mtimes) is the same before and after, and `render -o` never creates
 its output folder.
 
-Free text is never rejected for its content: Jinja, YAML, JSON and shell syntax in any free-text
-field must come out of the rendered files, parsed back, as exactly the literal that went in.
+Free text is rejected only for control characters (ANSI escapes, line breaks, NUL: they would act
+on the terminal or notebook that shows them) and length; Jinja, YAML, JSON and shell syntax in any
+free-text field must come out of the rendered files, parsed back, as exactly the literal that
+went in. Names that Azure constrains (Log Analytics workspace names) follow Azure's rules.
 """
 
 from __future__ import annotations
