@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 from azure.core.rest import HttpRequest
-from azure.mgmt.machinelearningservices import MachineLearningServicesMgmtClient
 from support import EXAMPLE, run_invoke
+from support.clients import ml_client
 
 from provision.emulator import Emulator, seed_tenants_from_inventory
 from provision.inventory.load import load_inventory
@@ -56,9 +56,7 @@ def test_create_compute_sets_our_startup_script(tmp_path: Path) -> None:
         assert res.returncode == 0, res.stdout + res.stderr
         assert "creating frank-ci: InProgress" in res.stderr  # progress while it waits
         assert "compute instance frank-ci created" in res.stdout
-        ml = MachineLearningServicesMgmtClient(
-            emu.credential, SUB, base_url=emu.endpoints["arm"], connection_verify=str(emu.ca_cert)
-        )
+        ml = ml_client(emu, SUB)
         got = ml._send_request(
             HttpRequest("GET", f"{WS}/computes/frank-ci?api-version=2024-04-01")
         ).json()

@@ -20,7 +20,8 @@ from azure.storage.fileshare import (
     ShareLeaseClient,
     ShareServiceClient,
 )
-from emulator_helpers import fast_storage_retry, log_since, share_client, unique
+from emulator_helpers import log_since, unique
+from support.clients import share_client
 
 from provision.emulator import Emulator
 from provision.emulator.auth import canonical_header_order, new_account_key, string_to_sign
@@ -204,14 +205,7 @@ def test_wrong_account_key_is_403_authentication_failed(emu: Emulator, account: 
 
 
 def test_bearer_token_needs_backup_intent(emu: Emulator, account: str) -> None:
-    client = ShareClient(
-        account_url=emu.endpoints["files"].format(account=account),
-        share_name=NOTEBOOK_SHARE,
-        credential=emu.credential,
-        token_intent="backup",
-        connection_verify=str(emu.ca_cert),
-        retry_policy=fast_storage_retry(),
-    )
+    client = share_client(emu, account, emu.credential, token_intent="backup")
     file = client.get_file_client(unique("oauth") + ".txt")
     file.upload_file(b"via token")
     assert file.download_file().readall() == b"via token"

@@ -16,9 +16,10 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-from reliability_helpers import Fleet, Reader, write_fleet  # tests/reliability (conftest.py)
+from reliability_helpers import Reader  # tests/reliability (conftest.py)
 from support import run_invoke
 
+from provision.devtools.fleet import Fleet, write_fleet
 from provision.emulator import Emulator
 from provision.emulator.seed import seed_tenants_from_inventory
 from provision.inventory.load import load_inventory
