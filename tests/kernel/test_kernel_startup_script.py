@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from compute_helpers import KERNEL_PY, REPO, KernelHome, env_of, snapshot
+from kernel_helpers import KERNEL_PY, REPO, KernelHome, env_of, snapshot
 from jinja2 import Environment, StrictUndefined
 
 TEMPLATE = REPO / "templates" / "startup.sh.j2"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from compute_helpers import KERNEL_PY, KernelHome, PatchRunner, env_of, snapshot, temp_leftovers
+from kernel_helpers import KERNEL_PY, KernelHome, PatchRunner, env_of, snapshot, temp_leftovers
 
 from provision.kernel import BACKUP_SUFFIX
 
