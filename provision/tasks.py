@@ -352,9 +352,9 @@ def bench(
     json: bool = False,
 ) -> int:
     """Benchmark fleet onboarding against the emulator: first apply, sequential, no-op."""
-    from provision.commands import bench as command
+    from provision.devtools.bench import run_bench
 
-    return command.run(tenants, users, secrets, latency_ms, max_concurrency, quick, json)
+    return run_bench(tenants, users, secrets, latency_ms, max_concurrency, quick, as_json=json)
 
 
 ns = Collection(

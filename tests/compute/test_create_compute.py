@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from azure.core.rest import HttpRequest
 from support import EXAMPLE, run_invoke
 from support.clients import ml_client
@@ -19,6 +20,7 @@ WS = (
 )
 
 
+@pytest.mark.slow
 def test_create_compute_sets_our_startup_script(tmp_path: Path) -> None:
     shutil.copytree(EXAMPLE.parent, tmp_path / "fleet")
     inv = tmp_path / "fleet" / "inventory.yaml"

@@ -94,6 +94,7 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_never_leaves_a_broken_kernel_json(
     kernel_home: KernelHome, tmp_path: Path
 ) -> None:

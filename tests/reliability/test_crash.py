@@ -132,6 +132,7 @@ def _held_by(reader: Reader, account: str, pid: int) -> bool:
     return bool(props.lease.state == "leased" and (props.metadata or {}).get("pid") == str(pid))
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_moments_never_exposes_partial_files_and_reruns_converge(
     inventories: tuple[Fleet, Fleet], emulator_process: EmulatorProcess
 ) -> None:
@@ -248,6 +249,7 @@ Program(namespace=ns).run(["invoke", *argv])
 """
 
 
+@pytest.mark.slow
 def test_kill_between_taking_the_lock_and_naming_the_holder_does_not_block_reruns(
     tmp_path: Path,
 ) -> None:

@@ -169,6 +169,7 @@ def test_tool_clients_retry_throttling_and_dropped_connections(
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.slow
 def test_fleet_apply_converges_in_one_run_under_faults(
     tmp_path: Path, probe_emu: tuple[Emulator, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:

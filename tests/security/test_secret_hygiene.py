@@ -72,6 +72,7 @@ def _outputs(tmp_path: Path, runs: dict[str, object]) -> dict[str, str]:
     return texts
 
 
+@pytest.mark.slow
 def test_no_secret_value_in_any_output_of_a_successful_run(tmp_path: Path, fleet: Fleet) -> None:
     inv = load_inventory(fleet.path)
     env = _env(tmp_path)
@@ -127,6 +128,7 @@ def test_no_secret_value_in_any_output_of_a_successful_run(tmp_path: Path, fleet
     assert json.loads(runs["apply"].stdout)["ok"] is True
 
 
+@pytest.mark.slow
 def test_no_secret_value_in_any_output_when_a_push_fails_midway(
     tmp_path: Path, fleet: Fleet
 ) -> None:
