@@ -249,7 +249,6 @@ Program(namespace=ns).run(["invoke", *argv])
 """
 
 
-@pytest.mark.slow
 def test_kill_between_taking_the_lock_and_naming_the_holder_does_not_block_reruns(
     tmp_path: Path,
 ) -> None:
