@@ -1,4 +1,5 @@
-"""Local file writes that are never seen half-done."""
+"""Local file writes that are never seen half-done: the one atomic-write helper of the product
+and its emulator (provision/kernel.py keeps its own: it runs stand-alone on the compute)."""
 
 from __future__ import annotations
 

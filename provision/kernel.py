@@ -10,7 +10,11 @@ This module runs in two places: behind the ``patch-kernel`` invoke task, and sta
 the compute startup script (``python - --config ... <<'HEREDOC'``) with nothing but the
 compute's own Python. So it imports only the standard library at import time (jupyter_client is
 imported where the kernelspecs are looked up), keeps to syntax Python 3.8 understands, and
-imports nothing from the rest of the ``provision`` package.
+imports nothing from the rest of the ``provision`` package. That is also why it keeps its own
+atomic write (`atomic_write`, which also keeps the file's owner) instead of
+``provision.fsutil.write_atomic``, and why it is longer than the other modules: the startup
+script embeds this one file, so it must be self-contained. ``provision.render`` reuses its
+`assigned_config` to check a rendered nbuser_settings.py.
 
 Every write is atomic (temporary file in the same folder, fsync, ``os.replace``) and keeps the
 file's mode and owner, so a crash or power cut at any moment leaves either the old or the new

@@ -10,7 +10,6 @@ No secret value is ever part of the template context.
 from __future__ import annotations
 
 import ast
-import hashlib
 import json
 import shlex
 import shutil
@@ -33,6 +32,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from provision.errors import Problem, UserInputError
 from provision.inventory.model import Inventory, Tenant
+from provision.kernel import assigned_config
 from provision.msticpy_contract.secret_names import SecretPush, secret_pushes
 from provision.msticpy_contract.settings import (
     build_config_json,
@@ -161,10 +161,6 @@ class RenderedFile:
     name: str
     content: bytes
 
-    @property
-    def md5(self) -> bytes:
-        return hashlib.md5(self.content, usedforsecurity=False).digest()
-
 
 @dataclass(frozen=True)
 class TenantRender:
@@ -268,7 +264,7 @@ class Renderer:
             }
             if t.kernel_mode == "nbuser":
                 nb = self._render(NBUSER_SETTINGS, ctx)
-                self._check(NBUSER_SETTINGS, _nbuser_value(nb) == config_path)
+                self._check(NBUSER_SETTINGS, assigned_config(nb) == config_path)
                 files[NBUSER_SETTINGS] = RenderedFile(NBUSER_SETTINGS, nb.encode("utf-8"))
             script = self._render(
                 STARTUP_SCRIPT, {**ctx, "log_file": STARTUP_LOG, "patcher_source": self._patcher}
@@ -345,27 +341,6 @@ class _Unparsable:
         return False
 
     __hash__ = None  # type: ignore[assignment]
-
-
-def _nbuser_value(text: str) -> str | None:
-    """The value nbuser_settings.py assigns to os.environ["MSTICPYCONFIG"] (None if unclear)."""
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
-        return None
-    found: list[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target = node.targets[0]
-            if (
-                isinstance(target, ast.Subscript)
-                and isinstance(target.slice, ast.Constant)
-                and target.slice.value == "MSTICPYCONFIG"
-                and isinstance(node.value, ast.Constant)
-                and isinstance(node.value.value, str)
-            ):
-                found.append(node.value.value)
-    return found[0] if len(found) == 1 else None
 
 
 def _script_ok(script: str, patcher: str, config_path: str) -> bool:

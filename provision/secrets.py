@@ -9,7 +9,6 @@ cannot make the tool read (and push to Key Vault) a file from elsewhere on the r
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -29,10 +28,6 @@ class SecretValue:
 
     def reveal(self) -> str:
         return self._value
-
-    def digest(self) -> str:
-        """SHA-256 of the value (for change detection in local state; never the value)."""
-        return hashlib.sha256(self._value.encode("utf-8")).hexdigest()
 
     def __repr__(self) -> str:
         return "<secret>"

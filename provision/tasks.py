@@ -400,17 +400,9 @@ def bench(
     json: bool = False,
 ) -> int:
     """Benchmark fleet onboarding against the emulator: first apply, sequential, no-op."""
-    from provision.bench import run_bench
+    from provision.devtools.bench import run_bench
 
-    return run_bench(
-        tenants=tenants,
-        users=users,
-        secrets=secrets,
-        latency_ms=latency_ms,
-        max_concurrency=max_concurrency,
-        quick=quick,
-        as_json=json,
-    )
+    return run_bench(tenants, users, secrets, latency_ms, max_concurrency, quick, as_json=json)
 
 
 ns = Collection(

@@ -64,10 +64,6 @@ class FaultRule:
     def matches(self, service: str, operation: str) -> bool:
         return (self.service in ("*", service)) and (self.operation in ("*", operation))
 
-    @property
-    def is_failure(self) -> bool:
-        return self.kind in FAILURE_KINDS
-
 
 @dataclass(frozen=True)
 class FaultDecision:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RequestLog", "is_write", "read_request_log"]
+__all__ = ["RequestLog", "count_reads_writes", "is_write", "read_request_log"]
 
 
 class RequestLog:
@@ -83,9 +83,11 @@ def read_request_log(path: Path) -> list[dict[str, Any]]:
     return entries
 
 
-# Operations sent with a writing HTTP method that only read (ARM "actions" such as listKeys).
-READ_ACTIONS = frozenset({"ListWorkspaceKeys"})
 WRITE_METHODS = frozenset({"PUT", "POST", "PATCH", "DELETE"})
+# Operations sent with a writing HTTP method that only read: besides those named Get*/List*
+# (ARM actions such as ListWorkspaceKeys and ListStorageAccountKeys, POST), Key Vault's
+# BackupSecret (POST; it returns a blob of the secret and changes nothing).
+READ_OPERATIONS_OVER_WRITE_METHODS = frozenset({"BackupSecret"})
 
 
 # Services whose POSTs only read: the identity endpoints hand out tokens and change nothing.
@@ -93,9 +95,24 @@ READ_ONLY_SERVICES = frozenset({"identity"})
 
 
 def is_write(entry: dict[str, Any]) -> bool:
-    """Whether a requests.jsonl entry asked the service to change state."""
-    return (
-        entry.get("method") in WRITE_METHODS
-        and entry.get("op") not in READ_ACTIONS
-        and entry.get("service") not in READ_ONLY_SERVICES
-    )
+    """Whether a requests.jsonl entry asked the service to change state.
+
+    The one read/write rule of the project (the emulator's tests and `invoke bench` count with
+    it): a write is a PUT, POST, PATCH or DELETE whose operation is not a read served over such a
+    method. Everything else is a read: GET and HEAD, including Key Vault's 401 auth challenge (a
+    GET answered 401), and every call to the identity endpoints (a token request is a POST that
+    changes nothing). So Azure Files LeaseFile and SetFileMetadata are writes, ListWorkspaceKeys
+    is a read.
+    """
+    if str(entry.get("method", "")).upper() not in WRITE_METHODS:
+        return False
+    if entry.get("service") in READ_ONLY_SERVICES:
+        return False
+    op = str(entry.get("op", ""))
+    return not (op.startswith(("Get", "List")) or op in READ_OPERATIONS_OVER_WRITE_METHODS)
+
+
+def count_reads_writes(entries: list[dict[str, Any]]) -> tuple[int, int]:
+    """(reads, writes) among requests.jsonl entries, by `is_write`."""
+    writes = sum(1 for e in entries if is_write(e))
+    return len(entries) - writes, writes

@@ -1,14 +1,13 @@
 """The emulator's world: every service's backend, its bearer token, and its snapshot on disk.
 
 The snapshot is STATE_DIR/state.json (file contents base64-encoded inside), written atomically
-(temporary file + rename) whenever something changed, at most every `SAVE_INTERVAL_S`, and on
-stop. A new emulator on the same folder loads it, so the world survives restarts.
+(`provision.fsutil.write_atomic`) whenever something changed, at most every `SAVE_INTERVAL_S`,
+and on stop. A new emulator on the same folder loads it, so the world survives restarts.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from provision.emulator.identity.models import (
 )
 from provision.emulator.keyvault.models import KeyVaultBackend
 from provision.errors import Problem, UserInputError
+from provision.fsutil import write_atomic
 
 __all__ = ["SNAPSHOT_NAME", "Backend"]
 
@@ -112,12 +112,7 @@ class Backend:
             if not force and revision == self._saved_revision:
                 return False
             text = json.dumps(self.to_dict(), separators=(",", ":"))
-        path = state_dir / SNAPSHOT_NAME
-        tmp = path.with_name(f".{SNAPSHOT_NAME}.{os.getpid()}.{threading.get_ident()}.tmp")
         # The snapshot holds secret values and account keys: owner-only, like ca-key.pem.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        write_atomic(state_dir / SNAPSHOT_NAME, text.encode("utf-8"), mode=0o600)
         self._saved_revision = revision
         return True

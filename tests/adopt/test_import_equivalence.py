@@ -61,7 +61,7 @@ CASES: dict[str, tuple[dict[str, Any], set[str]]] = {
 # (msticpy itself reads AzureSentinel as MSSentinel and copies each workspace to DataProviders.)
 _WORKSPACE = r"\.(WorkspaceName|WorkspaceId|TenantId|SubscriptionId|ResourceGroup)"
 ALLOWED_ADDITION = re.compile(
-    # Azure.tenant_id: the customer's tenant, so that guest analysts connect to it (msticpy connects guests to their home tenant otherwise).
+    # Azure.tenant_id: the customer tenant, so that guest analysts connect to it.
     r"KeyVault\.\w+|Azure\.(cloud|tenant_id)|TIProviders\.\w+\.(Primary|Provider)"
     rf"|MSSentinel\.Workspaces\.[\w-]+{_WORKSPACE}"
     rf"|DataProviders\.AzureSentinel_[\w-]+\.Args{_WORKSPACE}"

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.keyvault.secrets import SecretClient
 from azure.storage.fileshare import ShareClient, ShareLeaseClient
 from support import BIN, EXAMPLE, run_invoke
+from support.clients import secret_client, share_client
 
 from provision.emulator import Emulator, seed_tenants_from_inventory
 from provision.emulator.requestlog import is_write
@@ -47,22 +47,7 @@ def _writes(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _share(emu: Emulator, account: str) -> ShareClient:
-    key = emu.endpoints["storage_keys"][account]
-    return ShareClient(
-        account_url=emu.endpoints["files"].format(account=account),
-        share_name=CODE_SHARE,
-        credential=key,
-        connection_verify=str(emu.ca_cert),
-    )
-
-
-def _vault(emu: Emulator, name: str) -> SecretClient:
-    return SecretClient(
-        emu.endpoints["keyvault"].format(vault=name),
-        emu.credential,
-        verify_challenge_resource=False,
-        connection_verify=str(emu.ca_cert),
-    )
+    return share_client(emu, account, share=CODE_SHARE)
 
 
 def _account_of(emu: Emulator, tenant: str) -> str:
@@ -91,7 +76,7 @@ def test_apply_brings_every_secret_and_file_to_the_inventory(fleet: Path, emu: E
     for r in renders:
         # every secret, under the names msticpy resolves (tests/render/test_msticpy_oracle.py)
         for push in r.pushes:
-            secret = _vault(emu, push.vault).get_secret(push.name)
+            secret = secret_client(emu, push.vault).get_secret(push.name)
             expected = (fleet.parent / push.source.removeprefix("file:")).read_text().strip()
             assert secret.value == expected
             assert secret.properties.tags["managed-by"] == "msticpy-provision"
@@ -145,7 +130,7 @@ def test_changed_secret_value_changes_exactly_that_secret(fleet: Path, emu: Emul
     assert _apply(fleet, emu).returncode == 0
     writes = [w for w in _writes(_log_since(emu, start)) if w["service"] == "keyvault"]
     assert [w["op"] for w in writes] == ["SetSecret"]
-    value = _vault(emu, "kv-contoso-nb").get_secret("TIProviders-OTX-Args-AuthKey").value
+    value = secret_client(emu, "kv-contoso-nb").get_secret("TIProviders-OTX-Args-AuthKey").value
     assert value == "DEMO-ROTATED-OTX-KEY"
 
 
@@ -205,7 +190,7 @@ def test_apply_waits_for_or_names_the_holder_of_the_tenant_lock(fleet: Path, emu
     waited = _apply(fleet, emu, "-t", "fabrikam", "--lock-timeout", "20")
     releaser.join()
     assert waited.returncode == 0, waited.stdout + waited.stderr
-    vt = _vault(emu, "kv-fabrikam-nb").get_secret("TIProviders-VirusTotal-Args-AuthKey")
+    vt = secret_client(emu, "kv-fabrikam-nb").get_secret("TIProviders-VirusTotal-Args-AuthKey")
     assert vt.value == "DEMO-NEW-VT"
     lease_after = ShareLeaseClient(lock)
     lease_after.acquire()  # the apply released its lease
@@ -289,7 +274,7 @@ def test_permission_error_names_the_probable_missing_role(fleet: Path, emu: Emul
 
 def test_soft_deleted_secret_is_recovered_then_updated(fleet: Path, emu: Emulator) -> None:
     assert _apply(fleet, emu).returncode == 0
-    kv = _vault(emu, "kv-contoso-nb")
+    kv = secret_client(emu, "kv-contoso-nb")
     kv.begin_delete_secret("TIProviders-GreyNoise-Args-AuthKey").result()
     (fleet.parent / "secrets" / "contoso-greynoise.txt").write_text("DEMO-GN-2\n")
     res = _apply(fleet, emu, "-t", "contoso")

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from provision.bench import JSON_KEYS, classify, generate_inventory, run_bench
 from provision.commands.common import prepare
+from provision.devtools.bench import run_bench
+from provision.devtools.bench_report import JSON_KEYS
+from provision.devtools.fleet import write_fleet
 from provision.errors import UserInputError
 
 FLOAT_KEYS = {k for k in JSON_KEYS if k.endswith("_s")} | {
@@ -28,6 +30,7 @@ PARAM_KEYS = {
 }
 
 
+@pytest.mark.slow
 def test_quick_json(capsys: pytest.CaptureFixture[str]) -> None:
     code = run_bench(
         tenants=50, users=3, secrets=5, latency_ms=50.0, max_concurrency=0, quick=True, as_json=True
@@ -51,7 +54,7 @@ def test_quick_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize("secrets", [0, 1, 8, 15])
 def test_generated_inventory_is_valid(tmp_path: Path, secrets: int) -> None:
-    path = generate_inventory(tmp_path, tenants=3, users=2, secrets=secrets)
+    path = write_fleet(tmp_path, tenants=3, users=2, secrets=secrets).path
     inv, renders = prepare(str(path), [], None, check_secrets=True)
     assert [t.name for t in inv.tenants] == ["t001", "t002", "t003"]
     assert len({t.tenant_id for t in inv.tenants}) == 3
@@ -64,22 +67,4 @@ def test_generated_inventory_is_valid(tmp_path: Path, secrets: int) -> None:
 
 def test_too_many_secrets(tmp_path: Path) -> None:
     with pytest.raises(UserInputError):
-        generate_inventory(tmp_path, tenants=1, users=1, secrets=99)
-
-
-@pytest.mark.parametrize(
-    ("method", "op", "kind"),
-    [
-        ("GET", "GetSecret", "read"),
-        ("HEAD", "GetFileProperties", "read"),
-        ("POST", "ListWorkspaceKeys", "read"),
-        ("PUT", "SetSecret", "write"),
-        ("PATCH", "UpdateSecret", "write"),
-        ("PUT", "LeaseFile", "write"),
-        ("PUT", "RenameFile", "write"),
-        ("DELETE", "DeleteFile", "write"),
-        ("POST", "RecoverDeletedSecret", "write"),
-    ],
-)
-def test_classify(method: str, op: str, kind: str) -> None:
-    assert classify({"method": method, "op": op}) == kind
+        write_fleet(tmp_path, tenants=1, users=1, secrets=99)

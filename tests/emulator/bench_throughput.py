@@ -26,7 +26,6 @@ import asyncio
 import json
 import os
 import ssl
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,10 +34,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from provision.emulator import Emulator, EmulatorCredential, SeedTenant  # noqa: E402
-from provision.emulator.seed import NOTEBOOK_SHARE  # noqa: E402
+from support.clients import secret_client, share_client  # noqa: E402
+
+from provision.devtools.emulator_process import EmulatorProcess  # noqa: E402
+from provision.emulator import Emulator, SeedTenant  # noqa: E402
 
 TENANT = SeedTenant(
     tenant_id="0f0e0d0c-0000-4000-8000-000000000001",
@@ -50,26 +51,10 @@ TENANT = SeedTenant(
 )
 
 
-def _start_server(state_dir: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+def _start_server(state_dir: Path) -> EmulatorProcess:
     with Emulator(state_dir) as emu:  # seed once; the child process loads the saved state
         emu.seed([TENANT])
-    endpoints_file = state_dir / "endpoints.json"
-    endpoints_file.unlink()
-    code = (
-        "import sys; from provision.emulator.cli import run_emulator; "
-        f"sys.exit(run_emulator({str(state_dir)!r}))"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 20
-    while not endpoints_file.exists():
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise SystemExit("emulator process did not start")
-        time.sleep(0.05)
-    time.sleep(0.1)
-    return proc, json.loads(endpoints_file.read_text())
+    return EmulatorProcess(state_dir, cwd=ROOT, start_timeout_s=20).start()
 
 
 async def _raw(endpoints: dict[str, Any], seconds: float, concurrency: int) -> float:
@@ -107,32 +92,16 @@ def _sdk(endpoints: dict[str, Any], seconds: float, threads: int, kind: str, pro
 
 
 def _sdk_process(endpoints: dict[str, Any], seconds: float, threads: int, kind: str) -> int:
-    from azure.keyvault.secrets import SecretClient
-    from azure.storage.fileshare import ShareFileClient
-
-    cred = EmulatorCredential(endpoints["token"])
-    account, key = next(iter(endpoints["storage_keys"].items()))
+    account = next(iter(endpoints["storage_keys"]))
     counts = [0] * threads
     stop_at = time.monotonic() + seconds
 
     def worker(i: int) -> None:
         if kind == "keyvault":
-            client = SecretClient(
-                endpoints["keyvault"].format(vault="kv-bench"),
-                cred,
-                verify_challenge_resource=False,
-                connection_verify=endpoints["ca_cert"],
-            )
+            client = secret_client(endpoints, "kv-bench")
             call = lambda: client.get_secret("bench")  # noqa: E731
         else:
-            client = ShareFileClient(
-                endpoints["files"].format(account=account),
-                NOTEBOOK_SHARE,
-                "bench.txt",
-                credential=key,
-                connection_verify=endpoints["ca_cert"],
-            )
-            call = client.get_file_properties
+            call = share_client(endpoints, account).get_file_client("bench.txt").get_file_properties
         call()
         while time.monotonic() < stop_at:
             call()
@@ -146,15 +115,10 @@ def _sdk_process(endpoints: dict[str, Any], seconds: float, threads: int, kind: 
     return sum(counts)
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _measure(pid: int, run: Any) -> dict[str, float]:
-    cpu0, wall0 = _cpu_seconds(pid), time.monotonic()
+def _measure(emu: EmulatorProcess, run: Any) -> dict[str, float]:
+    cpu0, wall0 = emu.cpu_s() or 0.0, time.monotonic()
     rate = float(run())
-    cpu, wall = _cpu_seconds(pid) - cpu0, time.monotonic() - wall0
+    cpu, wall = (emu.cpu_s() or 0.0) - cpu0, time.monotonic() - wall0
     per_request_ms = 1000 * cpu / max(1.0, rate * wall)
     return {
         "req_per_s": rate,
@@ -172,41 +136,26 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         state_dir = Path(tmp)
-        proc, endpoints = _start_server(state_dir)
+        emu = _start_server(state_dir)
         try:
-            from azure.keyvault.secrets import SecretClient
-            from azure.storage.fileshare import ShareFileClient
-
-            cred = EmulatorCredential(endpoints["token"])
-            SecretClient(
-                endpoints["keyvault"].format(vault="kv-bench"),
-                cred,
-                verify_challenge_resource=False,
-                connection_verify=endpoints["ca_cert"],
-            ).set_secret("bench", "v")
-            account, key = next(iter(endpoints["storage_keys"].items()))
-            ShareFileClient(
-                endpoints["files"].format(account=account),
-                NOTEBOOK_SHARE,
-                "bench.txt",
-                credential=key,
-                connection_verify=endpoints["ca_cert"],
-            ).upload_file(b"bench")
-            pid, secs = proc.pid, args.seconds
+            endpoints = emu.endpoints()
+            secret_client(endpoints, "kv-bench").set_secret("bench", "v")
+            account = next(iter(endpoints["storage_keys"]))
+            share_client(endpoints, account).get_file_client("bench.txt").upload_file(b"bench")
+            secs = args.seconds
             figures = {
                 "raw_aiohttp_keyvault_get": _measure(
-                    pid, lambda: asyncio.run(_raw(endpoints, secs, args.concurrency))
+                    emu, lambda: asyncio.run(_raw(endpoints, secs, args.concurrency))
                 ),
                 "sdk_keyvault_get_secret": _measure(
-                    pid, lambda: _sdk(endpoints, secs, args.threads, "keyvault", args.procs)
+                    emu, lambda: _sdk(endpoints, secs, args.threads, "keyvault", args.procs)
                 ),
                 "sdk_files_get_file_properties": _measure(
-                    pid, lambda: _sdk(endpoints, secs, args.threads, "files", args.procs)
+                    emu, lambda: _sdk(endpoints, secs, args.threads, "files", args.procs)
                 ),
             }
         finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+            emu.stop()
         lines = sum(1 for _ in (state_dir / "requests.jsonl").open())
     for name, fig in figures.items():
         print(

@@ -9,7 +9,8 @@ import pytest
 from azure.keyvault.secrets import SecretClient
 from azure.mgmt.machinelearningservices import MachineLearningServicesMgmtClient
 from azure.storage.fileshare import ShareClient
-from emulator_helpers import TENANT, ml_client, secret_client, share_client
+from emulator_helpers import TENANT
+from support.clients import ml_client, secret_client, share_client
 
 from provision.emulator import Emulator
 from provision.emulator.seed import storage_account_name
@@ -44,7 +45,7 @@ def account_key(emu: Emulator, account: str) -> str:
 
 @pytest.fixture
 def kv(emu: Emulator) -> SecretClient:
-    return secret_client(emu)
+    return secret_client(emu, TENANT.key_vault)
 
 
 @pytest.fixture
@@ -54,4 +55,4 @@ def share(emu: Emulator, account: str, account_key: str) -> ShareClient:
 
 @pytest.fixture
 def ml(emu: Emulator) -> MachineLearningServicesMgmtClient:
-    return ml_client(emu)
+    return ml_client(emu, TENANT.subscription_id)

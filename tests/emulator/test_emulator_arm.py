@@ -13,7 +13,8 @@ from azure.core.exceptions import (
 )
 from azure.core.rest import HttpRequest
 from azure.mgmt.machinelearningservices import MachineLearningServicesMgmtClient
-from emulator_helpers import TENANT, ml_client, unique
+from emulator_helpers import TENANT, unique
+from support.clients import ml_client
 
 from provision.emulator import Emulator, EmulatorCredential
 from provision.emulator.seed import (
@@ -133,7 +134,7 @@ def test_compute_put_is_polled_to_completion_by_arm_polling(emu: Emulator) -> No
     from azure.core.polling import LROPoller
     from azure.mgmt.core.polling.arm_polling import ARMPolling
 
-    client = ml_client(emu)
+    client = ml_client(emu, TENANT.subscription_id)
     name = unique("ci-dave")
     url = f"{emu.endpoints['arm']}{WS_ID}/computes/{name}?api-version=2024-04-01"
     body = {
@@ -184,7 +185,7 @@ def test_invalid_setup_scripts_are_rejected(
 
 def test_denied_scope_is_authorization_failed(clean_faults: Emulator) -> None:
     emu = clean_faults
-    client = ml_client(emu)
+    client = ml_client(emu, TENANT.subscription_id)
     emu.deny(WS_ID)
     with pytest.raises(HttpResponseError) as exc:
         client.workspaces.list_keys(TENANT.resource_group, TENANT.workspace)
@@ -196,12 +197,7 @@ def test_denied_scope_is_authorization_failed(clean_faults: Emulator) -> None:
 
 
 def test_arm_needs_a_valid_bearer_token(emu: Emulator) -> None:
-    client = MachineLearningServicesMgmtClient(
-        EmulatorCredential("forged"),
-        TENANT.subscription_id,
-        base_url=emu.endpoints["arm"],
-        connection_verify=str(emu.ca_cert),
-    )
+    client = ml_client(emu, TENANT.subscription_id, EmulatorCredential("forged"))
     with pytest.raises(ClientAuthenticationError) as exc:
         client.workspaces.get(TENANT.resource_group, TENANT.workspace)
     assert exc.value.status_code == 401

@@ -7,7 +7,8 @@ import time
 import pytest
 import requests
 from azure.core.exceptions import HttpResponseError
-from emulator_helpers import TENANT, log_since, ml_client, secret_client, share_client, unique
+from emulator_helpers import TENANT, log_since, unique
+from support.clients import ml_client, secret_client, share_client
 
 from provision.emulator import Emulator
 from provision.emulator.faults import FaultInjector, FaultRule, parse_fault_spec
@@ -66,7 +67,7 @@ def test_sdk_retries_through_20_percent_503_with_20ms_latency(clean_faults: Emul
     emu = clean_faults
     # The default RetryPolicy with more tries than its default 3: four 503s in a row (0.2**4 per
     # call) would otherwise fail one of 200 calls about one run in four.
-    client = secret_client(emu, retry_total=6, retry_status=6)
+    client = secret_client(emu, TENANT.key_vault, retry_total=6, retry_status=6)
     client.set_secret("warm-up", "x")  # the challenge round-trip, before the faults start
     emu.set_faults("keyvault:*=503@0.2")
     emu.set_latency(20)
@@ -99,7 +100,7 @@ def test_429_carries_retry_after_and_the_sdk_honours_it(clean_faults: Emulator) 
     assert raw.status_code == 429 and raw.headers["Retry-After"] == "2"
     assert raw.json()["error"]["code"] == "Throttled" and raw.headers["x-ms-request-id"]
 
-    client = secret_client(emu, retry_total=8, retry_status=8)
+    client = secret_client(emu, TENANT.key_vault, retry_total=8, retry_status=8)
     client.set_secret("throttled", "x")
     mark = len(emu.requests())
     for _ in range(10):
@@ -127,7 +128,7 @@ def test_files_throttling_is_503_server_busy(
 
 def test_a_connection_reset_is_retried_by_the_sdk(clean_faults: Emulator) -> None:
     emu = clean_faults
-    client = secret_client(emu, retry_total=8)
+    client = secret_client(emu, TENANT.key_vault, retry_total=8)
     client.set_secret("reset-me", "still here")
     emu.set_faults("keyvault:GetSecret=reset@0.5")
     mark = len(emu.requests())
@@ -144,7 +145,7 @@ def test_injected_500_without_retries_surfaces_in_the_service_error_shape(
 ) -> None:
     emu = clean_faults
     emu.set_faults("arm:GetWorkspace=500@1")
-    client = ml_client(emu, retry_total=0)
+    client = ml_client(emu, TENANT.subscription_id, retry_total=0)
     with pytest.raises(HttpResponseError) as exc:
         client.workspaces.get(TENANT.resource_group, TENANT.workspace)
     assert exc.value.status_code == 500

@@ -21,7 +21,8 @@ from azure.storage.fileshare import (
     ShareLeaseClient,
     ShareServiceClient,
 )
-from emulator_helpers import fast_storage_retry, log_since, share_client, unique
+from emulator_helpers import log_since, unique
+from support.clients import share_client
 
 from provision.emulator import Emulator
 from provision.emulator.auth import canonical_header_order, new_account_key, string_to_sign
@@ -209,14 +210,7 @@ def test_bearer_token_needs_backup_intent(emu: Emulator, account: str) -> None:
     # directory operations since REST 2022-11-02 and on every data-plane operation, share-level
     # ones included, since 2024-11-04 (Microsoft Learn, "Authorize access to file data ... OAuth
     # over REST"); azure-storage-file-share sends the header for token_intent="backup".
-    common = {
-        "account_url": emu.endpoints["files"].format(account=account),
-        "share_name": NOTEBOOK_SHARE,
-        "credential": emu.credential,
-        "connection_verify": str(emu.ca_cert),
-        "retry_policy": fast_storage_retry(),
-    }
-    client = ShareClient(token_intent="backup", **common)
+    client = share_client(emu, account, emu.credential, token_intent="backup")
     file = client.get_file_client(unique("oauth") + ".txt")
     file.upload_file(b"via token")
     assert file.download_file().readall() == b"via token"

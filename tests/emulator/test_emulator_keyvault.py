@@ -14,7 +14,8 @@ from azure.core.exceptions import (
 )
 from azure.core.rest import HttpRequest
 from azure.keyvault.secrets import SecretClient
-from emulator_helpers import TENANT, log_since, secret_client, unique
+from emulator_helpers import TENANT, log_since, unique
+from support.clients import secret_client
 
 from provision.emulator import Emulator, EmulatorCredential
 
@@ -155,7 +156,7 @@ def test_unauthenticated_request_gets_the_challenge_then_the_sdk_succeeds(
     # A fresh emulator (a new host:port) so the SDK's process-wide challenge cache is empty.
     with Emulator(tmp_path_factory.mktemp("challenge")) as emu:
         emu.seed([TENANT])
-        client = secret_client(emu)
+        client = secret_client(emu, TENANT.key_vault)
         client.set_secret("first", "value")
         log = [(e["op"], e["status"]) for e in emu.requests()]
         assert log == [("SetSecret", 401), ("SetSecret", 200)]
@@ -178,12 +179,7 @@ def test_unauthenticated_request_gets_the_challenge_then_the_sdk_succeeds(
 
 
 def test_wrong_bearer_token_is_refused(emu: Emulator) -> None:
-    client = SecretClient(
-        emu.endpoints["keyvault"].format(vault="kv-soc-team"),
-        EmulatorCredential("not-the-token"),
-        verify_challenge_resource=False,
-        connection_verify=str(emu.ca_cert),
-    )
+    client = secret_client(emu, TENANT.key_vault, EmulatorCredential("not-the-token"))
     with pytest.raises(ClientAuthenticationError) as exc:
         client.get_secret("anything")
     assert exc.value.status_code == 401

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
-from azure.keyvault.secrets import SecretClient
-from emulator_helpers import TENANT, ml_client, secret_client, share_client
+from emulator_helpers import TENANT
+from support.clients import ml_client, secret_client, share_client
 
 from provision.emulator import Emulator, EmulatorCredential, SeedTenant, seed_tenants_from_inventory
 from provision.emulator.seed import NOTEBOOK_SHARE, storage_account_name, workspace_vault_name
@@ -37,7 +37,7 @@ def test_endpoints_file_describes_every_service(emu: Emulator) -> None:
 
 
 def test_request_log_lines_have_the_documented_fields(emu: Emulator) -> None:
-    secret_client(emu).set_secret("logged", "x")
+    secret_client(emu, TENANT.key_vault).set_secret("logged", "x")
     last = emu.requests()[-1]
     assert set(last) >= {"ts", "service", "method", "path", "status", "op"}
     assert (last["service"], last["method"], last["op"], last["status"]) == (
@@ -103,23 +103,28 @@ def test_state_survives_a_restart_on_the_same_folder(tmp_path: Path) -> None:
         account = storage_account_name(TENANT)
         key = first.endpoints["storage_keys"][account]
         token, ca = first.backend.token, first.ca_cert.read_bytes()
-        secret_client(first).set_secret("persisted", "across restarts")
+        secret_client(first, TENANT.key_vault).set_secret("persisted", "across restarts")
         share_client(first, account, key).get_file_client("Users/alice/kept.txt").upload_file(
             b"still here"
         )
     with Emulator(tmp_path) as second:
         assert second.backend.token == token and second.ca_cert.read_bytes() == ca
         assert second.endpoints["storage_keys"][account] == key
-        assert secret_client(second).get_secret("persisted").value == "across restarts"
+        assert (
+            secret_client(second, TENANT.key_vault).get_secret("persisted").value
+            == "across restarts"
+        )
         file = share_client(second, account, key).get_file_client("Users/alice/kept.txt")
         assert file.download_file().readall() == b"still here"
-        assert ml_client(second).workspaces.get(TENANT.resource_group, TENANT.workspace)
+        assert ml_client(second, TENANT.subscription_id).workspaces.get(
+            TENANT.resource_group, TENANT.workspace
+        )
 
 
 def test_state_is_saved_while_running(tmp_path: Path) -> None:
     with Emulator(tmp_path) as emu:
         emu.seed([TENANT])
-        secret_client(emu).set_secret("early", "saved")
+        secret_client(emu, TENANT.key_vault).set_secret("early", "saved")
         deadline = time.monotonic() + 5
         while "early" not in (tmp_path / "state.json").read_text():
             assert time.monotonic() < deadline, "state.json was not refreshed"
@@ -136,17 +141,14 @@ def test_unknown_storage_account_fails_at_the_connection(emu: Emulator) -> None:
 def test_a_client_in_another_process_needs_only_endpoints_json(emu: Emulator) -> None:
     code = f"""
 import json, sys
-from azure.keyvault.secrets import SecretClient
-from provision.emulator import EmulatorCredential
+sys.path.insert(0, {str(REPO / "tests")!r})
+from support.clients import secret_client
 ep = json.load(open({str(emu.endpoints_file)!r}))
-client = SecretClient(ep["keyvault"].format(vault={TENANT.key_vault!r}),
-                      EmulatorCredential(ep["token"]), verify_challenge_resource=False,
-                      connection_verify=ep["ca_cert"])
-client.set_secret("from-outside", "hello")
+secret_client(ep, {TENANT.key_vault!r}).set_secret("from-outside", "hello")
 """
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, timeout=60)
     assert emu.requests()[-1]["op"] == "SetSecret"  # flushed by the time the client is done
-    assert secret_client(emu).get_secret("from-outside").value == "hello"
+    assert secret_client(emu, TENANT.key_vault).get_secret("from-outside").value == "hello"
 
 
 def test_emulator_credential_answers_any_scope() -> None:
@@ -180,13 +182,7 @@ def test_run_emulator_serves_until_sigterm(tmp_path: Path) -> None:
             assert time.monotonic() < deadline
             time.sleep(0.1)
         ep = json.loads(endpoints_file.read_text())
-        client = SecretClient(
-            ep["keyvault"].format(vault="kv-contoso-nb"),
-            EmulatorCredential(ep["token"]),
-            verify_challenge_resource=False,
-            connection_verify=ep["ca_cert"],
-        )
-        client.set_secret("via-cli", "ok")
+        secret_client(ep, "kv-contoso-nb").set_secret("via-cli", "ok")
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)

@@ -1,116 +1,22 @@
-"""Helpers of the reliability tests: a generated fleet and official SDK clients that read back
-what the tool wrote (importable as `reliability_helpers`)."""
+"""Helpers of the reliability tests: what the emulator must hold after an apply, and a reader
+that checks it through the official SDK clients (importable as `reliability_helpers`; the fleet
+is `provision.devtools.fleet`'s)."""
 
 from __future__ import annotations
 
 import hashlib
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from azure.core.exceptions import ResourceNotFoundError
 from azure.keyvault.secrets import SecretClient
-from azure.storage.fileshare import ExponentialRetry, ShareClient
+from azure.storage.fileshare import ShareClient
+from support.clients import secret_client, share_client
 
-from provision.emulator.seed import NOTEBOOK_SHARE, SeedTenant, storage_account_name
+from provision.emulator.seed import SeedTenant, storage_account_name
 from provision.inventory.load import load_inventory
 from provision.render import render_tenants
-
-_NS = uuid.UUID("0c6a4f7e-2b1d-4e8a-9f3c-5d7e1a2b3c4d")
-
-# (inventory section path, secret file stem) for every secret a generated tenant pushes
-SECRET_FIELDS = ("virustotal", "otx", "greynoise", "abuseipdb", "ipstack", "azcli")
-
-
-def _guid(*parts: object) -> str:
-    return str(uuid.uuid5(_NS, "/".join(str(p) for p in parts)))
-
-
-@dataclass
-class Fleet:
-    """A generated inventory on disk, with the secret values its file: references hold."""
-
-    path: Path
-    secrets: dict[str, dict[str, str]] = field(default_factory=dict)  # tenant -> stem -> value
-
-    @property
-    def folder(self) -> Path:
-        return self.path.parent
-
-    def all_secret_values(self) -> list[str]:
-        return [v for per in self.secrets.values() for v in per.values()]
-
-
-def write_fleet(
-    folder: Path,
-    tenants: int,
-    users: int = 2,
-    variant: str = "a",
-    secret_version: str = "1",
-    name: str = "inventory.yaml",
-    secrets_dir: str = "secrets",
-) -> Fleet:
-    """Write an inventory of `tenants` tenants and its secret files into `folder`.
-
-    `variant` changes a template-visible value (the default Sentinel workspace's name), so two
-    variants render different user files; `secret_version` changes every secret value.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / secrets_dir).mkdir(exist_ok=True)
-    fleet = Fleet(folder / name)
-    docs = []
-    for i in range(tenants):
-        tname = f"t{i:02d}"
-        values = {
-            stem: f"S3cr3t-{tname}-{stem}-v{secret_version}-"
-            + hashlib.sha256(f"{tname}{stem}{secret_version}".encode()).hexdigest()[:16]
-            for stem in SECRET_FIELDS
-        }
-        for stem, value in values.items():
-            (folder / secrets_dir / f"{tname}-{stem}.txt").write_text(value + "\n")
-        fleet.secrets[tname] = values
-
-        def ref(stem: str, tname: str = tname) -> str:
-            return f"file:{secrets_dir}/{tname}-{stem}.txt"
-
-        docs.append(
-            {
-                "name": tname,
-                "tenant_id": _guid("tenant", i),
-                "subscription_id": _guid("sub", i),
-                "resource_group": f"rg-{tname}",
-                "ml_workspace": f"mlw-{tname}",
-                "key_vault": f"kv-{tname}-nb",
-                "sentinel": [
-                    {
-                        "name": "Prod",
-                        "workspace_id": _guid("law", i),
-                        "workspace_name": f"law-{tname}-{variant}",
-                        "default": True,
-                    }
-                ],
-                "ti_providers": {
-                    "VirusTotal": {"args": {"auth_key": ref("virustotal")}},
-                    "OTX": {"args": {"auth_key": ref("otx")}},
-                    "GreyNoise": {"args": {"auth_key": ref("greynoise")}},
-                    "AbuseIPDB": {"primary": True, "args": {"auth_key": ref("abuseipdb")}},
-                },
-                "geoip": {"provider": "IPStackLookup", "auth_key": ref("ipstack")},
-                "azure_auth_methods": ["env", "cli", "msi"],
-                "data_providers": {
-                    "AzureCLI": {
-                        "client_id": _guid("app", i),
-                        "tenant_id": _guid("tenant", i),
-                        "client_secret": ref("azcli"),
-                    }
-                },
-                "users": [f"user{j}" for j in range(users)],
-            }
-        )
-    fleet.path.write_text(yaml.safe_dump({"version": 1, "tenants": docs}, sort_keys=False))
-    return fleet
 
 
 @dataclass
@@ -161,26 +67,12 @@ class Reader:
 
     def secret_client(self, vault: str) -> SecretClient:
         if vault not in self._kv:
-            self._kv[vault] = SecretClient(
-                vault_url=self.endpoints["keyvault"].format(vault=vault),
-                credential=self.credential,
-                verify_challenge_resource=False,
-                connection_verify=self.endpoints["ca_cert"],
-                retry_backoff_factor=0.01,
-            )
+            self._kv[vault] = secret_client(self.endpoints, vault, self.credential)
         return self._kv[vault]
 
     def share(self, account: str) -> ShareClient:
         if account not in self._shares:
-            self._shares[account] = ShareClient(
-                account_url=self.endpoints["files"].format(account=account),
-                share_name=NOTEBOOK_SHARE,
-                credential=self.endpoints["storage_keys"][account],
-                connection_verify=self.endpoints["ca_cert"],
-                retry_policy=ExponentialRetry(
-                    initial_backoff=0, increment_base=0, random_jitter_range=0
-                ),
-            )
+            self._shares[account] = share_client(self.endpoints, account)
         return self._shares[account]
 
     def secret(self, vault: str, name: str) -> str | None:
@@ -208,12 +100,6 @@ class Reader:
         for item in self.share(account).get_directory_client(folder).list_directories_and_files():
             out.append(item["name"])
         return out
-
-
-def emulator_credential(token: str) -> Any:
-    from provision.emulator import EmulatorCredential
-
-    return EmulatorCredential(token)
 
 
 def check_state(reader: Reader, want: Desired) -> list[str]:

@@ -15,7 +15,6 @@ would, and a reader thread keeps downloading every user file throughout.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -29,36 +28,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reliability_helpers import (
-    Desired,
-    Fleet,
-    Reader,
-    check_state,
-    desired_state,
-    emulator_credential,
-    write_fleet,
-)
+from reliability_helpers import Desired, Reader, check_state, desired_state
 from support import BIN, REPO, run_invoke
+from support.clients import emulator_credential
 
 from provision.commands.common import RunOptions
+from provision.devtools.emulator_process import EmulatorProcess
+from provision.devtools.fleet import Fleet, write_fleet
 from provision.share import STATE_DIR, TEMP_MARK, lock_path
 
 TRIALS = 20
 TRIAL_SEED = 20240611
-
-
-@dataclass
-class EmulatorProcess:
-    proc: subprocess.Popen[str]
-    state_dir: Path
-
-    @property
-    def endpoints_file(self) -> Path:
-        return self.state_dir / "endpoints.json"
-
-    def endpoints(self) -> dict[str, object]:
-        data: dict[str, object] = json.loads(self.endpoints_file.read_text())
-        return data
 
 
 @pytest.fixture
@@ -77,48 +57,17 @@ def inventories(tmp_path: Path) -> tuple[Fleet, Fleet]:
 @pytest.fixture
 def emulator_process(tmp_path: Path, inventories: tuple[Fleet, Fleet]) -> Iterator[EmulatorProcess]:
     """`invoke emulator --seed INV` in its own process (kill -9 of the apply cannot touch it)."""
-    seed = inventories[0].path
-    state = tmp_path / "emu"
-    proc = subprocess.Popen(
-        [
-            str(BIN / "invoke"),
-            "emulator",
-            "--state-dir",
-            str(state),
-            "--seed",
-            str(seed),
-            # Slow range uploads widen the window between a temporary file's creation and its
-            # rename, so that random kills land in it often enough to be tested.
-            "--latency-ms",
-            "10",
-            "--faults",
-            "files:PutRange=latency@150",
-        ],
+    # Slow range uploads widen the window between a temporary file's creation and its rename,
+    # so that random kills land in it often enough to be tested.
+    with EmulatorProcess(
+        tmp_path / "emu",
+        inventories[0].path,
+        latency_ms=10,
+        faults="files:PutRange=latency@150",
         cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if line.startswith("serving"):
-            break
-    assert lines and lines[-1].startswith("serving"), "".join(lines)
-    try:
-        yield EmulatorProcess(proc, state)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        start_timeout_s=30,
+    ) as emu:
+        yield emu
 
 
 @dataclass
@@ -191,13 +140,14 @@ def _held_by(reader: Reader, account: str, pid: int) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_moments_never_exposes_partial_files_and_reruns_converge(
     inventories: tuple[Fleet, Fleet], emulator_process: EmulatorProcess
 ) -> None:
     a, b = inventories
     wants = {a.path: desired_state(a.path), b.path: desired_state(b.path)}
     ep = emulator_process.endpoints()
-    reader = Reader(ep, emulator_credential(str(ep["token"])))
+    reader = Reader(ep, emulator_credential(ep))
     allowed: dict[tuple[str, str], set[bytes]] = {}
     for want in wants.values():
         for key, content in want.files.items():
@@ -274,9 +224,7 @@ def test_kill_9_at_random_moments_never_exposes_partial_files_and_reruns_converg
 
 
 def _log(emu: EmulatorProcess) -> list[dict[str, Any]]:
-    from provision.emulator.requestlog import read_request_log
-
-    return read_request_log(emu.state_dir / "requests.jsonl")
+    return emu.log_since(0)
 
 
 # --- crashes at chosen points ------------------------------------------------------------------
@@ -286,17 +234,16 @@ def _log(emu: EmulatorProcess) -> list[dict[str, Any]]:
 # taking the lease and recording who holds it. The SDK is only used to look at the lock.
 CRASH_AFTER_LEASE = """
 import json, os, signal, sys
-from azure.storage.fileshare import ShareClient
 import provision.share as share
 from provision.lock import LockPolicy
 from provision.workspace import CODE_SHARE
 
-endpoints_file, account, *argv = sys.argv[1:]
+tests_dir, endpoints_file, account, *argv = sys.argv[1:]
+sys.path.insert(0, tests_dir)
+from support.clients import share_client
+
 ep = json.load(open(endpoints_file))
-lock = ShareClient(
-    account_url=ep["files"].format(account=account), share_name=CODE_SHARE,
-    credential=ep["storage_keys"][account], connection_verify=ep["ca_cert"],
-).get_file_client(share.lock_path("t00"))
+lock = share_client(ep, account, share=CODE_SHARE).get_file_client(share.lock_path("t001"))
 real = LockPolicy.metadata
 
 def crash_when_leased(self, holder, acquired=None):
@@ -328,6 +275,7 @@ def test_kill_between_taking_the_lock_and_naming_the_holder_does_not_block_rerun
                 sys.executable,
                 "-c",
                 CRASH_AFTER_LEASE,
+                str(REPO / "tests"),
                 str(emu.endpoints_file),
                 account,
                 "apply",
@@ -344,7 +292,7 @@ def test_kill_between_taking_the_lock_and_naming_the_holder_does_not_block_rerun
         )
         assert crashed.returncode == -signal.SIGKILL, crashed.stderr
         reader = Reader(emu.endpoints, emu.credential)
-        props = reader.share(account).get_file_client(lock_path("t00")).get_file_properties()
+        props = reader.share(account).get_file_client(lock_path("t001")).get_file_properties()
         assert props.lease.state == "leased"  # the killed run left its lock behind
 
         rerun = run_invoke("apply", "-i", str(fleet.path), "--endpoints", str(emu.endpoints_file))
@@ -352,7 +300,7 @@ def test_kill_between_taking_the_lock_and_naming_the_holder_does_not_block_rerun
         assert check_state(reader, want) == []
 
 
-@pytest.mark.parametrize("folder", ["Users/user0", f"{STATE_DIR}/t00"])
+@pytest.mark.parametrize("folder", ["Users/u1", f"{STATE_DIR}/t001"])
 def test_rerun_deletes_temporary_files_a_killed_run_left(tmp_path: Path, folder: str) -> None:
     """A run killed between a temporary upload and its rename leaves the temporary file; the
     next run that changes anything deletes it (user files and the manifest are both uploaded

@@ -1,4 +1,5 @@
-"""The security tests reuse the reliability suite's fleet generator and SDK readers."""
+"""The security tests reuse the reliability suite's SDK reader (the fleet is
+provision.devtools.fleet's)."""
 
 from __future__ import annotations
 

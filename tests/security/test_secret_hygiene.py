@@ -16,9 +16,10 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-from reliability_helpers import Fleet, Reader, write_fleet  # tests/reliability (conftest.py)
+from reliability_helpers import Reader  # tests/reliability (conftest.py)
 from support import run_invoke
 
+from provision.devtools.fleet import Fleet, write_fleet
 from provision.emulator import Emulator
 from provision.emulator.seed import seed_tenants_from_inventory
 from provision.inventory.load import load_inventory
@@ -71,6 +72,7 @@ def _outputs(tmp_path: Path, runs: dict[str, object]) -> dict[str, str]:
     return texts
 
 
+@pytest.mark.slow
 def test_no_secret_value_in_any_output_of_a_successful_run(tmp_path: Path, fleet: Fleet) -> None:
     inv = load_inventory(fleet.path)
     env = _env(tmp_path)
@@ -126,6 +128,7 @@ def test_no_secret_value_in_any_output_of_a_successful_run(tmp_path: Path, fleet
     assert json.loads(runs["apply"].stdout)["ok"] is True
 
 
+@pytest.mark.slow
 def test_no_secret_value_in_any_output_when_a_push_fails_midway(
     tmp_path: Path, fleet: Fleet
 ) -> None:

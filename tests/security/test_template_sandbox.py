@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from reliability_helpers import write_fleet  # tests/reliability (conftest.py)
 from support import BIN, REPO
 
+from provision.devtools.fleet import write_fleet
 from provision.render import default_templates_dir
 
 OUTSIDE = "OUTSIDE-TEMPLATE-READ-9d1f0c"

@@ -1,5 +1,6 @@
-"""Helpers shared by the compute tests (a uniquely named module: tests/compute is on sys.path
-under pytest's default import mode, and other test folders may have their own helpers)."""
+"""Helpers shared by the tests of provision/kernel.py (a uniquely named module: tests/kernel is
+on sys.path under pytest's default import mode, and other test folders may have their own
+helpers)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from compute_helpers import KERNEL_PY, KernelHome, PatchRunner, env_of, snapshot, temp_leftovers
+from kernel_helpers import KERNEL_PY, KernelHome, PatchRunner, env_of, snapshot, temp_leftovers
 
 from provision.kernel import BACKUP_SUFFIX
 
@@ -94,6 +94,7 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_never_leaves_a_broken_kernel_json(
     kernel_home: KernelHome, tmp_path: Path
 ) -> None:

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from compute_helpers import (
+from kernel_helpers import (
     KERNEL_PY,
     KernelHome,
     PatchRunner,

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from compute_helpers import KernelHome, PatchRunner, Result, snapshot
+from kernel_helpers import KernelHome, PatchRunner, Result, snapshot
 
 from provision.kernel import BLOCK_END
 

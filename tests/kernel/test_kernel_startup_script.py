@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from compute_helpers import KERNEL_PY, REPO, KernelHome, env_of, snapshot
 from jinja2 import Environment, StrictUndefined
+from kernel_helpers import KERNEL_PY, REPO, KernelHome, env_of, snapshot
 
 TEMPLATE = REPO / "templates" / "startup.sh.j2"
 STAMPED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ")

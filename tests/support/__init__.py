@@ -1,4 +1,5 @@
-"""Helpers shared by the test suites (importable as `support`: tests/ is on pythonpath)."""
+"""Helpers shared by the test suites (importable as `support`: tests/ is on pythonpath); the
+official SDK clients pointed at an emulator are in `support.clients`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "inventory.yaml"
 BIN = Path(sys.executable).parent
 

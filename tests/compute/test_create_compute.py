@@ -17,9 +17,10 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from azure.core.rest import HttpRequest
-from azure.mgmt.machinelearningservices import MachineLearningServicesMgmtClient
 from support import EXAMPLE, run_invoke
+from support.clients import ml_client
 
 from provision.emulator import Emulator, seed_tenants_from_inventory
 from provision.inventory.load import load_inventory
@@ -41,9 +42,7 @@ def _fleet(tmp_path: Path, extra_user: str) -> Path:
 
 
 def _compute(emu: Emulator, name: str) -> dict:  # type: ignore[type-arg]
-    ml = MachineLearningServicesMgmtClient(
-        emu.credential, SUB, base_url=emu.endpoints["arm"], connection_verify=str(emu.ca_cert)
-    )
+    ml = ml_client(emu, SUB)
     url = f"{WS}/computes/{name}?api-version=2024-04-01"
     return ml._send_request(HttpRequest("GET", url)).json()  # type: ignore[no-any-return]
 
@@ -66,6 +65,7 @@ def _report(emu: Emulator, inv: Path, alias: str) -> str:
     return compute_report(info, user, Renderer().render_tenant(t))
 
 
+@pytest.mark.slow
 def test_create_compute_assigns_the_analyst_and_pins_the_script(tmp_path: Path) -> None:
     inv = tmp_path / "fleet" / "inventory.yaml"
     with Emulator(tmp_path / "emu") as emu:

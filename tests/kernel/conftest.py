@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from compute_helpers import KernelHome, PatchRunner, Result
 from jupyter_client.kernelspec import KernelSpecManager
+from kernel_helpers import KernelHome, PatchRunner, Result
 
 from provision.kernel import run_patch_kernel
 

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from compute_helpers import KernelHome, PatchRunner, env_of, run_in_kernel, run_invoke
-from test_compute_startup_script import Boot
+from kernel_helpers import KernelHome, PatchRunner, env_of, run_in_kernel, run_invoke
+from test_kernel_startup_script import Boot
 
 PRINT_CONFIG = 'import os; print(os.environ.get("MSTICPYCONFIG"))'
 

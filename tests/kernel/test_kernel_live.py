@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from compute_helpers import KernelHome, PatchRunner, run_in_kernel, run_invoke
+from kernel_helpers import KernelHome, PatchRunner, run_in_kernel, run_invoke
 
 PRINT_CONFIG = 'import os; print(os.environ.get("MSTICPYCONFIG"))'
 

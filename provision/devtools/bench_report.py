@@ -1,0 +1,129 @@
+"""What `invoke bench` prints: the figures (a table on stdout, or one JSON document) and the
+details on stderr (the latency chain wave by wave, requests per tenant by operation, the
+targets)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+__all__ = ["JSON_KEYS", "BenchFigures", "checks", "print_details", "print_table"]
+
+JSON_KEYS = (
+    "first_apply_s",
+    "sequential_s",
+    "noop_apply_s",
+    "first_reads",
+    "first_writes",
+    "noop_reads",
+    "noop_writes",
+    "latency_floor_s",
+    "throughput_floor_s",
+    "client_cpu_s",
+    "speedup_vs_sequential",
+    "ratio_to_floor",
+    "list_s",
+    "validate_s",
+)
+
+
+@dataclass
+class BenchFigures:
+    params: dict[str, Any]
+    figures: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def document(self) -> dict[str, Any]:
+        return {**{k: self.figures[k] for k in JSON_KEYS}, **self.params}
+
+
+def checks(b: BenchFigures) -> list[tuple[str, bool]]:
+    f, p = b.figures, b.params
+    noop_read_budget = p["secrets"] + 2 * p["users"] + 3
+    return [
+        (
+            "first apply <= 2 x max(latency floor, throughput floor)",
+            f["ratio_to_floor"] <= 2.0,
+        ),
+        (">= 15x faster than sequential", f["speedup_vs_sequential"] >= 15.0),
+        ("no-op re-apply: 0 writes", f["noop_writes"] == 0),
+        (
+            f"no-op re-apply: <= {noop_read_budget} reads per tenant (secrets + 2 x users + 3)",
+            f["noop_reads"] <= noop_read_budget * p["tenants"],
+        ),
+        ("invoke --list < 0.5 s", f["list_s"] < 0.5),
+        ("invoke validate (example) < 1 s", f["validate_s"] < 1.0),
+    ]
+
+
+def print_details(b: BenchFigures, stream: IO[str], targets: bool) -> None:
+    d = b.details
+    print(
+        "\nlatency chain of one tenant (replies grouped in waves, 1-tenant apply at "
+        f"L_probe={d['probe_ms']:g} ms, wall {d['probe_wall_s']} s):",
+        file=stream,
+    )
+    for i, wave in enumerate(d["waves"], 1):
+        ops = Counter(wave)
+        print(
+            f"  {i:2d}. " + ", ".join(f"{op} x{n}" if n > 1 else op for op, n in ops.items()),
+            file=stream,
+        )
+    print(f"  => {d['chain']} dependent round trips", file=stream)
+    for label, key, rw in (
+        ("first apply", "first_per_tenant", "first_rw_per_tenant"),
+        ("no-op apply", "noop_per_tenant", "noop_rw_per_tenant"),
+    ):
+        reads, writes = d[rw]
+        print(
+            f"\n{label}: requests per tenant by operation "
+            f"({reads:.2f} reads, {writes:.2f} writes per tenant):",
+            file=stream,
+        )
+        for op, n in d[key].items():
+            print(f"  {op:32s} {n}", file=stream)
+    if targets:  # the table on stdout shows them otherwise
+        print("\ntargets:", file=stream)
+        for text, ok in checks(b):
+            print(f"  [{'ok' if ok else 'MISSED'}] {text}", file=stream)
+
+
+def print_table(b: BenchFigures) -> None:
+    f, p = b.figures, b.params
+    rows = [
+        ("fleet", f"{p['tenants']} tenants x {p['users']} users x {p['secrets']} secrets"),
+        ("latency / concurrency", f"{p['latency_ms']:g} ms / {p['max_concurrency']}"),
+        ("machine", f"{p['cpu_count']} CPUs, Python {p['python_version']}"),
+        (
+            "first apply",
+            f"{f['first_apply_s']:.2f} s  ({f['first_reads']} reads, "
+            f"{f['first_writes']} writes, client CPU {f['client_cpu_s']:.2f} s)",
+        ),
+        (
+            "sequential (C=1)",
+            f"{f['sequential_s']:.2f} s  (speed-up {f['speedup_vs_sequential']:.1f}x)",
+        ),
+        (
+            "no-op re-apply",
+            f"{f['noop_apply_s']:.2f} s  ({f['noop_reads']} reads, {f['noop_writes']} writes)",
+        ),
+        (
+            "latency floor",
+            f"{f['latency_floor_s']:.2f} s  ({b.details['chain']} round trips "
+            f"x {p['latency_ms']:g} ms)",
+        ),
+        (
+            "throughput floor",
+            f"{f['throughput_floor_s']:.2f} s  ({b.details['first_requests']} "
+            f"requests x {p['latency_ms']:g} ms / {p['max_concurrency']})",
+        ),
+        ("first apply / floor", f"{f['ratio_to_floor']:.2f}"),
+        ("invoke --list", f"{f['list_s']:.3f} s"),
+        ("invoke validate", f"{f['validate_s']:.3f} s"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+    for text, ok in checks(b):
+        print(f"{'ok' if ok else 'MISSED':<{width}}  {text}")
