@@ -30,6 +30,7 @@ from provision.workspace import StorageAuth, TenantError, WorkspaceInfo, explain
 
 if TYPE_CHECKING:
     from provision.azure import Clients
+    from provision.inventory.model import Inventory
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,10 @@ class Engine:
         progress: Progress | None = None,
         lock_timeout: float = 0.0,
         storage_auth: StorageAuth = StorageAuth.AUTO,
+        inventory: Inventory | None = None,
     ) -> None:
         self.clients = clients
+        self.inventory = inventory  # names inventory lines in problems found in Azure
         self.storage_auth = storage_auth
         self.progress: Progress = progress or (lambda tenant, step: None)
         self.lock_timeout = lock_timeout
@@ -130,6 +133,7 @@ class Engine:
             ws=ws,
             share=share,
             storage_auth=self.storage_auth,
+            inventory=self.inventory,
         )
 
     def plan_tenant(self, d: DesiredState) -> TenantResult:

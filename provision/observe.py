@@ -15,12 +15,14 @@ from provision.compute import compute_report
 from provision.fanout import Fanout
 from provision.plan import Action, Change, DesiredState, Kind, Reason, TenantResult
 from provision.render import MSTICPYCONFIG
+from provision.sentinel_check import check_sentinel_workspaces
 from provision.share import TEMP_MARK, RemoteFile, WorkspaceShare, md5_hex
 from provision.vault import plan_secret
-from provision.workspace import StorageAuth, WorkspaceInfo, discover
+from provision.workspace import StorageAuth, TenantError, WorkspaceInfo, discover
 
 if TYPE_CHECKING:
     from provision.azure import Clients
+    from provision.inventory.model import Inventory
 
 Progress = Callable[[str, str], None]
 
@@ -57,15 +59,22 @@ def observe(
     ws: WorkspaceInfo | None = None,
     share: WorkspaceShare | None = None,
     storage_auth: StorageAuth = StorageAuth.AUTO,
+    inventory: Inventory | None = None,
 ) -> tuple[ObservedState, TenantResult]:
     """Discover (unless given), read secrets, folders and computes; plan every item.
 
     With `verify`, the manifest shortcut is not used: every file is read back in full.
     """
     t = d.render.tenant
+    sentinel_job = None
     if ws is None:
         progress(t.name, "discovering workspace")
+        # The Sentinel workspaces are checked once per run, while the ML workspace is read.
+        sentinel_job = fan.submit(lambda: check_sentinel_workspaces(clients.ml(t), t, inventory))
         ws = discover(clients, t, fan.pool, storage_auth)
+        sentinel_problems = sentinel_job.result()
+        if sentinel_problems:
+            raise TenantError("; ".join(str(p) for p in sentinel_problems))
     result = TenantResult(t.name)
     result.resources = {
         "key_vault": t.key_vault,

@@ -13,6 +13,14 @@ from typing import Any
 
 from provision.plan import TenantResult
 
+
+def rich_escape(text: str) -> str:
+    """Text shown as is by rich (an error may hold '[...]', which rich reads as markup)."""
+    from rich.markup import escape
+
+    return escape(text)
+
+
 ACTION_STYLE = {
     "create": "green",
     "update": "yellow",
@@ -72,9 +80,10 @@ def print_summary(mode: str, results: list[TenantResult]) -> None:
     console = _console()
     for r in results:
         c = r.counts()
-        status = f"[red]FAILED: {r.error}[/red]" if r.error else "[green]ok[/green]"
+        status = f"[red]FAILED: {rich_escape(r.error)}[/red]" if r.error else "[green]ok[/green]"
         console.print(
-            f"  {r.tenant}: {status}  (+{c['create']} ~{c['update']} -{c['delete']} ={c['noop']})"
+            f"  {r.tenant}: {status}  (+{c['create']} ~{c['update']} -{c['delete']} ={c['noop']})",
+            soft_wrap=True,
         )
     console.print(summary_line(mode, results))
 
@@ -104,10 +113,11 @@ def print_tables(mode: str, results: list[TenantResult], show_noop: bool = False
             console.print(table)
         else:
             console.print(title)
+        # Notes and errors are never wrapped: one problem, one line (for people and for grep).
         for note in r.notes:
-            console.print(f"  note: {note}")
+            console.print(f"  note: {note}", soft_wrap=True, markup=False)
         if r.error:
-            console.print(f"  [red]error:[/red] {r.error}")
+            console.print(f"  [red]error:[/red] {rich_escape(r.error)}", soft_wrap=True)
     console.print(summary_line(mode, results))
 
 

@@ -103,7 +103,10 @@ def explain_azure_error(exc: Exception, t: Tenant, resource: str, role_hint: str
         ServiceResponseError,
     )
 
-    code = getattr(getattr(exc, "error", None), "code", None) or ""
+    # ARM and Key Vault errors carry `error.code`; the storage SDK puts it in `error_code`.
+    code = str(
+        getattr(getattr(exc, "error", None), "code", None) or getattr(exc, "error_code", "") or ""
+    )
     status = getattr(exc, "status_code", None)
     known = _explain_code(code, t, resource)
     if known:

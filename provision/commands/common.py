@@ -132,7 +132,9 @@ EngineRun = Callable[[str, list[TenantRender], dict[str, "SecretValue"]], list["
 
 
 @contextlib.contextmanager
-def engine_session(opts: RunOptions, endpoints: Endpoints | None) -> Iterator[EngineRun]:
+def engine_session(
+    opts: RunOptions, endpoints: Endpoints | None, inv: Inventory | None = None
+) -> Iterator[EngineRun]:
     """One credential, one set of clients and one connection pool for every step of a run."""
     from provision.azure import Clients
     from provision.engine import Engine
@@ -140,7 +142,10 @@ def engine_session(opts: RunOptions, endpoints: Endpoints | None) -> Iterator[En
 
     clients = Clients(opts.max_concurrency, endpoints)
     engine = Engine(
-        clients, lock_timeout=opts.lock_timeout, storage_auth=storage_auth_of(opts.storage_auth)
+        clients,
+        lock_timeout=opts.lock_timeout,
+        storage_auth=storage_auth_of(opts.storage_auth),
+        inventory=inv,
     )
     titles = {"plan": "planning", "apply": "applying", "verify": "verifying"}
 
@@ -170,7 +175,7 @@ def run_engine(
 ) -> list[TenantResult]:
     """One step (plan, apply or verify) with its own session and secret resolution."""
     values = resolve_secrets(inv, renders)
-    with engine_session(opts, endpoints) as run:
+    with engine_session(opts, endpoints, inv) as run:
         return run(mode, renders, values)
 
 

@@ -30,7 +30,7 @@ def run(opts: RunOptions) -> int:
     inv, renders, values = prepare_with_values(opts.inventory, opts.tenants, opts.templates, True)
     if not opts.as_json:
         print(f"validated {inv.path}: {len(renders)} tenants")
-    with endpoints_for(opts, inv) as ep, engine_session(opts, ep) as run:
+    with endpoints_for(opts, inv) as ep, engine_session(opts, ep, inv) as run:
         planned = run("plan", renders, values)
         if not opts.as_json:
             print_tables("plan", planned)
@@ -62,7 +62,7 @@ def _print_where(inv: Inventory, results: list[TenantResult], opts: RunOptions) 
     for t in inv.select(opts.tenants):
         r = by_name.get(t.name)
         res = r.resources if r is not None else {}
-        users = ", ".join(u.alias for u in t.user_list)
+        users = ", ".join(u.alias for u in t.user_list) or "no users yet"
         secrets = sum(1 for i in r.items if i.kind == "secret") if r is not None else 0
         print(
             f"  {t.name}: {secrets} secrets in Key Vault {t.key_vault}; "

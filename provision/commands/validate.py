@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from provision.commands.common import prepare
 from provision.errors import UserInputError
@@ -30,8 +31,16 @@ def run(
         for r in renders
     ]
     if as_json:
-        print(json.dumps({"ok": True, "inventory": str(inv.path), "tenants": summary}, indent=2))
+        doc = {
+            "ok": True,
+            "inventory": str(inv.path),
+            "tenants": summary,
+            "warnings": [str(w) for w in inv.warnings],
+        }
+        print(json.dumps(doc, indent=2))
     else:
+        for line in inv.warning_lines():  # things that work, but not as the admin may think
+            print(line, file=sys.stderr)
         secrets = sum(len(t["secrets"]) for t in summary)
         users = sum(len(t["users"]) for t in summary)
         checked = " (secret sources resolved)" if check_secrets else ""

@@ -19,7 +19,8 @@ from azure.identity import ClientSecretCredential
 from azure.keyvault.secrets import SecretClient
 from azure.mgmt.machinelearningservices import MachineLearningServicesMgmtClient
 from azure.storage.fileshare import ShareClient
-from emulator_helpers import TENANT, fast_storage_retry, unique
+from emulator_helpers import TENANT, unique
+from support.clients import fast_storage_retry
 
 from provision.emulator import Emulator, SeedTenant
 from provision.emulator.seed import NOTEBOOK_SHARE, storage_account_name

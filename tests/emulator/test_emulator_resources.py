@@ -16,7 +16,8 @@ from azure.core.rest import HttpRequest
 from azure.identity import ClientSecretCredential
 from azure.mgmt.machinelearningservices import MachineLearningServicesMgmtClient
 from azure.storage.fileshare import ShareClient
-from emulator_helpers import TENANT, fast_storage_retry, unique
+from emulator_helpers import TENANT, unique
+from support.clients import fast_storage_retry
 
 from provision.emulator import Emulator, SeedTenant, seed_tenants_from_inventory
 from provision.emulator.seed import (
