@@ -323,7 +323,7 @@ class Clients:
         auth: dict[str, Any] = (
             {"credential": AzureNamedKeyCredential(account, key)}
             if key is not None
-            else {"credential": self.credential(t), "token_intent": "backup"}
+            else {"credential": self.credential(t), "token_intent": "backup"}  # nosec B105 (an intent)
         )
 
         def make() -> Any:

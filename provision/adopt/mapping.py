@@ -303,7 +303,8 @@ _DATA_ARGS: dict[str, dict[str, str]] = {
         "ClientSecret": "client_secret",
         "UserName": "user_name",
     },
-    "Splunk": {"host": "host", "username": "username", "password": "password", "port": "port"},
+    # msticpy's argument name -> the inventory's field name (names, not values)
+    "Splunk": {"host": "host", "username": "username", "password": "password", "port": "port"},  # nosec B105 (field names)
 }
 _DATA_ARGS["MicrosoftGraph"] = _DATA_ARGS["MicrosoftDefender"]
 

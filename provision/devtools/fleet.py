@@ -109,7 +109,7 @@ def write_fleet(
 
     Every tenant has one secret per unit: the first `secrets` of SECRET_UNITS when `secrets` is
     given, else `units`. `variant` changes a template-visible value (the default Sentinel
-    workspace's name); `secret_version` changes every secret value. Several fleets may share a
+    workspace's key); `secret_version` changes every secret value. Several fleets may share a
     folder under different `name` and `secrets_dir`.
     """
     import yaml
@@ -156,9 +156,11 @@ def _tenant(
         "key_vault": f"kv-{name}",
         "sentinel": [
             {
-                "name": "Main",
+                # The variant shows in the rendered files through the workspace's key; the Log
+                # Analytics workspace itself stays the same (plan checks that it exists).
+                "name": f"Main-{variant}",
                 "workspace_id": _guid(name, "law"),
-                "workspace_name": f"law-{name}-{variant}",
+                "workspace_name": f"law-{name}",
                 "default": True,
             }
         ],

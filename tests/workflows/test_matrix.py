@@ -189,7 +189,7 @@ def test_too_many_tenants_for_one_matrix_asks_for_chunks(tmp_path: Path) -> None
                 {
                     "name": "Main",
                     "workspace_id": "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9",
-                    "workspace_name": "law",
+                    "workspace_name": "law-main",
                     "default": True,
                 }
             ],
