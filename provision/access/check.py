@@ -46,10 +46,14 @@ if TYPE_CHECKING:
     from provision.inventory.model import Tenant, User
     from provision.plan import DesiredState
 
-GRANT_ROLE_HINT = (
-    "--grant-access needs, for RBAC vaults, Role Based Access Control Administrator (constrained "
-    f"to {SECRETS_USER_ROLE}) or User Access Administrator on the vault; for access-policy "
-    "vaults, Key Vault Contributor (Microsoft.KeyVault/vaults/accessPolicies/write)"
+RBAC_GRANT_HINT = (
+    "to grant with --grant-access the apply identity needs Role Based Access Control "
+    f"Administrator (constrained to assigning {SECRETS_USER_ROLE}) or User Access Administrator "
+    "on the vault"
+)
+POLICY_GRANT_HINT = (
+    "to grant with --grant-access the apply identity needs "
+    "Microsoft.KeyVault/vaults/accessPolicies/write on the vault (Key Vault Contributor)"
 )
 GROUPS_NOTE = (
     "vault access: grants through Entra groups (a group's role assignment or access policy) "
@@ -289,32 +293,42 @@ def grant_access(clients: Clients, fan: Fanout, t: Tenant, plan: AccessPlan) -> 
     RBAC vaults: one role assignment per analyst, named from vault, analyst and role. Access-
     policy vaults: one `accessPolicies/add` per vault carrying every analyst missing there.
     """
-    from azure.core.exceptions import AzureError
-
     grants = plan.grants
     if not grants:
         return 0
     ml = clients.ml(t)
     jobs: list[Callable[[], None]] = []
-    policy_vaults: dict[str, tuple[VaultAccessModel, list[str]]] = {}
+    policy_vaults: dict[str, tuple[VaultAccessModel, list[Finding]]] = {}
     for f in grants:
         assert f.vault is not None  # grants only hold vaults that were read
         if f.vault.rbac:
             name = assignment_name(f.vault.id, f.object_id)
-            jobs.append(
-                functools.partial(put_role_assignment, ml, f.vault, f.object_id, name, f.alias)
-            )
+            put = functools.partial(put_role_assignment, ml, f.vault, f.object_id, name, f.alias)
+            jobs.append(_explained(t, f"role assignment for {f.target}", RBAC_GRANT_HINT, put))
         else:
-            policy_vaults.setdefault(f.vault.id.lower(), (f.vault, []))[1].append(f.object_id)
-    for vault, oids in policy_vaults.values():
-        jobs.append(functools.partial(add_access_policies, ml, vault, oids))
-    try:
-        fan.run_all(jobs)
-    except AzureError as exc:
-        raise TenantError(
-            explain_azure_error(exc, t, "vault access grant", GRANT_ROLE_HINT)
-        ) from None
+            policy_vaults.setdefault(f.vault.id.lower(), (f.vault, []))[1].append(f)
+    for vault, found in policy_vaults.values():
+        add = functools.partial(add_access_policies, ml, vault, [f.object_id for f in found])
+        who = ", ".join(f.alias for f in found)
+        jobs.append(
+            _explained(t, f"access policy for {who} on {vault.name}", POLICY_GRANT_HINT, add)
+        )
+    fan.run_all(jobs)
     return len(grants)
+
+
+def _explained(t: Tenant, what: str, hint: str, job: Callable[[], None]) -> Callable[[], None]:
+    """The job, its Azure errors turned into one line naming what failed and the role needed."""
+
+    def run() -> None:
+        from azure.core.exceptions import AzureError
+
+        try:
+            job()
+        except AzureError as exc:
+            raise TenantError(explain_azure_error(exc, t, what, hint)) from None
+
+    return run
 
 
 def read_back_access(
