@@ -255,10 +255,12 @@ def plan_access(
     """Check every analyst with an object_id on every vault the tenant pushes secrets to."""
     t = d.render.tenant
     plan = AccessPlan(options)
+    vaults = pushed_vaults(d)
+    if not vaults:
+        return plan  # nothing in Key Vault (secret_store: env): analysts need no vault access
     users = [u for u in t.user_list if u.object_id]
     plan.unchecked = [u.alias for u in t.user_list if not u.object_id]
-    vaults = pushed_vaults(d)
-    if not users or not vaults:
+    if not users:
         return plan
     ml = clients.ml(t)
     roles = _Roles(ml)

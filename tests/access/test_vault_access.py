@@ -198,8 +198,10 @@ def test_grant_access_lets_analysts_read_their_secrets_and_a_rerun_writes_nothin
     fleet: Path, emu: Emulator
 ) -> None:
     before = _bystander_access(emu)
+    start = len(emu.requests())
     code, preview = _plan(fleet, emu, "--grant-access", "--detailed-exitcode")
     assert code == 2  # grants are changes
+    assert [r for r in emu.requests()[start:] if is_write(r)] == []  # a preview only reads
     assert _access(preview)["alice on kv-contoso-nb"] == (
         "create",
         "grant Key Vault Secrets User on kv-contoso-nb (missing)",
