@@ -134,10 +134,11 @@ class AccessPlan:
         if not self.options.require or not unmet:
             return None
         listed = ", ".join(f"{f.target} ({f.status})" for f in unmet)
-        return (
-            f"--require-access: analyst vault access not confirmed: {listed}; grant it with "
-            "apply --grant-access"
-        )
+        if all(f.status == Status.MISSING for f in unmet):
+            todo = "grant it with apply --grant-access"
+        else:
+            todo = "the plan's access rows say why"
+        return f"--require-access: analyst vault access not confirmed: {listed}; {todo}"
 
     def add_to(self, result: TenantResult) -> None:
         result.items.extend(self.change(f) for f in self.findings)

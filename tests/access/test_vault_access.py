@@ -309,6 +309,12 @@ def test_unreadable_role_assignments_are_unknown_and_a_refused_grant_is_one_line
         "unknown (cannot list role assignments (HTTP 403 AuthorizationFailed): grant Reader on "
         "the vault)"
     )
+    required = _run("plan", fleet, emu, "--tenant", "contoso", "--require-access")
+    assert required.returncode == 1
+    assert [line.strip() for line in required.stdout.splitlines() if "error:" in line] == [
+        "error: --require-access: analyst vault access not confirmed: alice on kv-contoso-nb "
+        "(unknown); the plan's access rows say why"
+    ]
     emu.allow_all()
     # the listing is allowed, creating the assignment is not (the apply identity lacks
     # Microsoft.Authorization/roleAssignments/write)
