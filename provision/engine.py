@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from enum import Enum
 from typing import TYPE_CHECKING
 
+from provision.access import AccessOptions, grant_access, plan_access, read_back_access
 from provision.execute import execute, read_back, record_manifest
 from provision.fanout import Fanout
 from provision.lock import LockHeld
@@ -63,8 +64,10 @@ class Engine:
         lock_timeout: float = 0.0,
         storage_auth: StorageAuth = StorageAuth.AUTO,
         inventory: Inventory | None = None,
+        access: AccessOptions | None = None,
     ) -> None:
         self.clients = clients
+        self.access = access or AccessOptions()  # --grant-access, --require-access
         self.inventory = inventory  # names inventory lines in problems found in Azure
         self.storage_auth = storage_auth
         self.progress: Progress = progress or (lambda tenant, step: None)
@@ -124,7 +127,7 @@ class Engine:
         ws: WorkspaceInfo | None = None,
         share: WorkspaceShare | None = None,
     ) -> tuple[ObservedState, TenantResult]:
-        return observe(
+        state, result = observe(
             self.clients,
             self.fan,
             d,
@@ -135,6 +138,9 @@ class Engine:
             storage_auth=self.storage_auth,
             inventory=self.inventory,
         )
+        state.access = plan_access(self.clients, self.fan, d, state.ws.key_vault_id, self.access)
+        state.access.add_to(result)
+        return state, result
 
     def plan_tenant(self, d: DesiredState) -> TenantResult:
         return self._observe(d, verify=False)[1]
@@ -154,8 +160,16 @@ class Engine:
                 return result
             self.progress(t.name, f"applying {len(result.changes)} changes")
             result.applied = execute(self.clients, self.fan, d, state)
+            access = state.access
+            if access is not None:
+                result.applied += grant_access(self.clients, self.fan, t, access)
             self.progress(t.name, "verifying")
             result.mismatches = read_back(self.clients, self.fan, d, state)
+            if access is not None:
+                vault_id = state.ws.key_vault_id
+                result.mismatches.update(
+                    read_back_access(self.clients, self.fan, d, vault_id, access)
+                )
             result.verified = not result.mismatches
             if result.mismatches:
                 result.error = "read-back after apply does not match: " + "; ".join(

@@ -21,6 +21,7 @@ from provision.vault import plan_secret
 from provision.workspace import StorageAuth, TenantError, WorkspaceInfo, discover
 
 if TYPE_CHECKING:
+    from provision.access import AccessPlan
     from provision.azure import Clients
     from provision.inventory.model import Inventory
 
@@ -47,6 +48,7 @@ class ObservedState:
     share: WorkspaceShare
     secrets: dict[tuple[str, str], Change]
     files: FilesState
+    access: AccessPlan | None = None  # analysts' vault access, added by the engine
 
 
 def observe(

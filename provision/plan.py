@@ -41,6 +41,7 @@ class Kind(str, Enum):
     FILE = "file"
     COMPUTE = "compute"
     CLEANUP = "cleanup"  # a temporary file left by an interrupted run
+    ACCESS = "access"  # an analyst's read access to a vault (provision.access)
 
     def __str__(self) -> str:
         return self.value

@@ -35,6 +35,17 @@ STORAGE_AUTH_HELP = (
     "token (never calls listKeys: a read-only plan identity)"
 )
 
+REQUIRE_ACCESS_HELP = (
+    "fail a tenant (exit 1, one line) when an analyst with an object_id cannot be shown to read "
+    "its vault (missing or unknown access); for CI"
+)
+GRANT_ACCESS_HELP = (
+    "grant each analyst with an object_id what is missing to read the vault: Key Vault Secrets "
+    "User on RBAC vaults, an access policy with secrets Get and List otherwise (never removes "
+    "or changes other access)"
+)
+GRANT_PREVIEW_HELP = "show the grants apply --grant-access would make (reads only)"
+ACCESS_HELP = {"require_access": REQUIRE_ACCESS_HELP, "grant_access": GRANT_ACCESS_HELP}
 
 # Flags shared by every task that talks to Azure.
 RUN_HELP = {
@@ -113,6 +124,8 @@ def render(
         **RUN_HELP,
         "detailed_exitcode": "exit 0 when nothing would change, 2 when changes are pending, "
         "1 on errors",
+        "require_access": REQUIRE_ACCESS_HELP,
+        "grant_access": GRANT_PREVIEW_HELP,
     },
 )
 @_user_errors
@@ -127,6 +140,8 @@ def plan(
     templates: str | None = None,
     max_concurrency: int = 0,
     storage_auth: str = "auto",
+    require_access: bool = False,
+    grant_access: bool = False,
 ) -> int:
     """Show what apply would change in Key Vault and the workspace file shares (reads only)."""
     from provision.commands import plan as command
@@ -141,13 +156,15 @@ def plan(
         templates,
         max_concurrency,
         storage_auth=storage_auth,
+        require_access=require_access,
+        grant_access=grant_access,
     )
     return command.run(opts, detailed_exitcode=detailed_exitcode)
 
 
 @task(
     iterable=["tenant"],
-    help={**RUN_HELP, "lock_timeout": LOCK_HELP},
+    help={**RUN_HELP, "lock_timeout": LOCK_HELP, **ACCESS_HELP},
 )
 @_user_errors
 def apply(
@@ -161,6 +178,8 @@ def apply(
     max_concurrency: int = 0,
     storage_auth: str = "auto",
     lock_timeout: float = 0.0,
+    require_access: bool = False,
+    grant_access: bool = False,
 ) -> int:
     """Bring Key Vault secrets and user files to the inventory's state, then verify them."""
     from provision.commands import apply as command
@@ -176,6 +195,8 @@ def apply(
         max_concurrency,
         lock_timeout,
         storage_auth=storage_auth,
+        require_access=require_access,
+        grant_access=grant_access,
     )
     return command.run(opts)
 
@@ -215,7 +236,7 @@ def verify(
 
 @task(
     iterable=["tenant"],
-    help={**RUN_HELP, "lock_timeout": LOCK_HELP},
+    help={**RUN_HELP, "lock_timeout": LOCK_HELP, **ACCESS_HELP},
 )
 @_user_errors
 def onboard(
@@ -229,6 +250,8 @@ def onboard(
     max_concurrency: int = 0,
     storage_auth: str = "auto",
     lock_timeout: float = 0.0,
+    require_access: bool = False,
+    grant_access: bool = False,
 ) -> int:
     """Validate, plan, apply and verify in one go: the whole onboarding of a fleet."""
     from provision.commands import onboard as command
@@ -244,6 +267,8 @@ def onboard(
         max_concurrency,
         lock_timeout,
         storage_auth=storage_auth,
+        require_access=require_access,
+        grant_access=grant_access,
     )
     return command.run(opts)
 

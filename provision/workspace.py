@@ -80,6 +80,7 @@ class WorkspaceInfo:
 
     file_share: str = CODE_SHARE  # the notebook share (workspaceworkingdirectory datastore)
     notes: tuple[str, ...] = ()  # what discovery assumed, for the plan's notes
+    key_vault_id: str | None = None  # ARM id of the workspace's associated vault
 
 
 def _last_segment(arm_id: str | None) -> str | None:
@@ -230,6 +231,7 @@ def discover(
         storage_auth_reason=reason,
         file_share=working.share,
         notes=(working.note,) if working.note else (),
+        key_vault_id=str(ws.key_vault) if ws.key_vault else None,
     )
 
 

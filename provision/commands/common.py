@@ -38,6 +38,8 @@ class RunOptions:
     max_concurrency: int = 0
     lock_timeout: float = 0.0
     storage_auth: str = "auto"
+    require_access: bool = False  # a missing or unconfirmed analyst vault access fails the tenant
+    grant_access: bool = False  # apply grants missing analyst vault access (plan previews it)
 
 
 def prepare(
@@ -136,6 +138,7 @@ def engine_session(
     opts: RunOptions, endpoints: Endpoints | None, inv: Inventory | None = None
 ) -> Iterator[EngineRun]:
     """One credential, one set of clients and one connection pool for every step of a run."""
+    from provision.access import AccessOptions
     from provision.azure import Clients
     from provision.engine import Engine
     from provision.report import Progress
@@ -146,6 +149,7 @@ def engine_session(
         lock_timeout=opts.lock_timeout,
         storage_auth=storage_auth_of(opts.storage_auth),
         inventory=inv,
+        access=AccessOptions(grant=opts.grant_access, require=opts.require_access),
     )
     titles = {"plan": "planning", "apply": "applying", "verify": "verifying"}
 
@@ -208,6 +212,8 @@ def run_options(
     max_concurrency: int = 0,
     lock_timeout: float = 0.0,
     storage_auth: str = "auto",
+    require_access: bool = False,
+    grant_access: bool = False,
 ) -> RunOptions:
     """RunOptions from the flags every Azure-facing task shares (named as the tasks name them)."""
     return RunOptions(
@@ -220,6 +226,8 @@ def run_options(
         max_concurrency=max_concurrency,
         lock_timeout=lock_timeout,
         storage_auth=storage_auth,
+        require_access=require_access,
+        grant_access=grant_access,
     )
 
 
