@@ -42,6 +42,7 @@ from provision.emulator.state import SAVE_INTERVAL_S, Backend
 from provision.emulator.wire import (
     ARM_PREFIX,
     KV_PREFIX,
+    NotEmulated,
     ServiceError,
     ServiceWire,
     WireRequest,
@@ -325,6 +326,8 @@ class Emulator:
             with lock:
                 op, params = wire.route(req)
         except ServiceError as err:
+            if isinstance(err, NotEmulated):
+                op = err.operation
             return self._reply(request, wire, req, op, wire.render_error(err, req), err.code)
         decision = self.faults.decide(service, op)
         if decision.delay_s > 0:

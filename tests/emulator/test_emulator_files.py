@@ -215,9 +215,21 @@ def test_bearer_token_needs_backup_intent(emu: Emulator, account: str) -> None:
     file = client.get_file_client(unique("oauth") + ".txt")
     file.upload_file(b"via token")
     assert file.download_file().readall() == b"via token"
+    # Service and share operations take tokens only from REST 2024-11-04 (learn.microsoft.com,
+    # azure/storage/files/authorize-oauth-rest); a client pinned to an older version is refused.
+    older = ShareClient(
+        account_url=emu.endpoints["files"].format(account=account),
+        share_name=NOTEBOOK_SHARE,
+        credential=emu.credential,
+        token_intent="backup",
+        api_version="2024-08-04",
+        connection_verify=str(emu.ca_cert),
+        retry_policy=fast_storage_retry(),
+    )
     with pytest.raises(ClientAuthenticationError) as exc:
-        client.create_share()
+        older.get_share_properties()
     assert exc.value.status_code == 403
+    assert client.get_share_properties().name == NOTEBOOK_SHARE
 
 
 def test_requests_carry_request_id_etag_and_last_modified(share: ShareClient) -> None:
