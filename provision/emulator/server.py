@@ -110,6 +110,7 @@ class Emulator:
         self._start_error: BaseException | None = None
         self.port = 0
         self.endpoints: dict[str, Any] = {}
+        self._endpoints_written = False
 
     # --- public API -------------------------------------------------------------------------
     @property
@@ -137,7 +138,11 @@ class Emulator:
         return read_request_log(self.requests_file)
 
     def seed(self, tenants: list[SeedTenant]) -> None:
-        """Create the tenants' resources (idempotent) and refresh endpoints.json."""
+        """Create the tenants' resources (idempotent) and refresh endpoints.json.
+
+        Seeding a running emulator rewrites endpoints.json after the seed, but the file existed
+        before it: processes that wait for the file should get the seed through `start`.
+        """
         seed_backend(self.backend, tenants)
         self.save()
         if self.port:
@@ -163,9 +168,22 @@ class Emulator:
         """Write the state snapshot now (it is also written periodically and on stop)."""
         self.backend.save(self.state_dir)
 
-    def start(self) -> Emulator:
+    def start(self, tenants: list[SeedTenant] | None = None) -> Emulator:
+        """Seed the tenants (if given), listen, then write endpoints.json.
+
+        The file is the readiness signal of the emulator: it appears (atomically) only once the
+        server answers and the seed is loaded, so a script that waits for it never races the
+        seed, and `stop` removes it before the server goes away. One left by a killed run is
+        removed before anything else.
+        """
         if self._thread is not None:
+            if tenants:
+                self.seed(tenants)
             return self
+        self.endpoints_file.unlink(missing_ok=True)
+        if tenants:
+            seed_backend(self.backend, tenants)
+            self.save()
         ca = _load_or_create_ca(self.state_dir)
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert("127.0.0.1", "localhost", "::1").configure_cert(ctx)
@@ -193,6 +211,10 @@ class Emulator:
         return self
 
     def stop(self) -> None:
+        """Remove endpoints.json, then stop serving and write the state."""
+        if self._endpoints_written:
+            self.endpoints_file.unlink(missing_ok=True)
+            self._endpoints_written = False
         loop, thread = self._loop, self._thread
         if loop is not None and thread is not None and thread.is_alive():
             future = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
@@ -229,12 +251,14 @@ class Emulator:
             "files": f"{self.base_url}/{{account}}",
             "token": self.backend.token,
             "storage_keys": keys,
+            "pid": os.getpid(),
         }
         tmp = self.endpoints_file.with_name(f".{ENDPOINTS_NAME}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # token, account keys
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(json.dumps(self.endpoints, indent=2) + "\n")
         os.replace(tmp, self.endpoints_file)
+        self._endpoints_written = True
 
     # --- the event loop thread ------------------------------------------------------------------
     def _run(self, sock: socket.socket, ctx: ssl.SSLContext) -> None:

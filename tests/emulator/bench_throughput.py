@@ -54,7 +54,7 @@ def _start_server(state_dir: Path) -> tuple[subprocess.Popen[bytes], dict[str, A
     with Emulator(state_dir) as emu:  # seed once; the child process loads the saved state
         emu.seed([TENANT])
     endpoints_file = state_dir / "endpoints.json"
-    endpoints_file.unlink()
+    endpoints_file.unlink(missing_ok=True)  # removed on stop by emulators that do so
     code = (
         "import sys; from provision.emulator.cli import run_emulator; "
         f"sys.exit(run_emulator({str(state_dir)!r}))"
