@@ -63,6 +63,9 @@ _BY_HEADER: dict[tuple[str, str], str] = {
     ("PutRange", "x-ms-copy-source"): "PutRangeFromURL",
 }
 
+_HEADER_LINES = frozenset(line_op for line_op, _ in _BY_HEADER)
+_VARIANTS_NOT_EMULATED = frozenset({"PutRangeFromURL"})
+
 OPERATIONS: tuple[str, ...] = tuple(dict.fromkeys([*_TABLE.values(), "CopyFile"]))
 
 # File service operations the emulator does not implement, by the same key as _TABLE (REST
@@ -102,11 +105,11 @@ def resolve(
         level = "share" if len(segments) == 1 and restype != "directory" else "path"
     key = (level, restype, comp, method)
     op = _TABLE.get(key)
-    if op is not None:
+    if op in _HEADER_LINES and headers:
         for (line_op, header), variant in _BY_HEADER.items():
-            if line_op == op and headers and header in headers:
+            if line_op == op and header in headers:
                 op = variant
-    if op is None or op not in OPERATIONS:
+    if op is None or op in _VARIANTS_NOT_EMULATED:
         path = "/" + "/".join(segments) + _query_words(restype, comp)
         name = op or NOT_EMULATED.get(key) or f"{method} {path}"
         raise NotEmulated(name, method, path)
