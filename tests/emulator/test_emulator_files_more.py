@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 from azure.core.credentials import AzureNamedKeyCredential
@@ -32,7 +33,8 @@ from azure.storage.fileshare.aio import ShareClient as AioShareClient
 from azure.storage.fileshare.aio import ShareServiceClient as AioShareServiceClient
 from emulator_helpers import fast_storage_retry, log_since, share_client, unique
 
-from provision.emulator import Emulator
+from provision.emulator import Emulator, SeedTenant
+from provision.emulator.seed import storage_account_name
 
 
 def _new_share(emu: Emulator, account: str, key: str, **create: object) -> ShareClient:
@@ -378,3 +380,32 @@ def test_aio_clients_snapshot_lease_copy_and_service_properties(
     started = time.monotonic()
     asyncio.run(scenario())
     assert time.monotonic() - started < 30
+
+
+def test_snapshots_leases_and_service_properties_survive_a_restart(tmp_path: Path) -> None:
+    tenant = SeedTenant(
+        tenant_id="0f0e0d0c-0000-4000-8000-00000000aaaa",
+        subscription_id="0f0e0d0c-0000-4000-8000-00000000bbbb",
+        resource_group="rg-restart",
+        workspace="ws-restart",
+        key_vault="kv-restart",
+    )
+    account = storage_account_name(tenant)
+    with Emulator(tmp_path).start([tenant]) as first:
+        key = first.endpoints["storage_keys"][account]
+        share = _new_share(first, account, key, quota=9)
+        share.get_file_client("f.txt").upload_file(b"kept")
+        snapshot = share.create_snapshot()["snapshot"]
+        lease_id = share.acquire_lease(lease_duration=-1).id
+        _service(first, account, key).set_service_properties(
+            cors=[CorsRule(["https://a.example"], ["GET"])]
+        )
+    with Emulator(tmp_path).start() as second:
+        share = share_client(second, account, key, share.share_name)
+        props = share.get_share_properties()
+        assert (props.quota, props.lease.state) == (9, "leased")
+        frozen = share_client(second, account, key, share.share_name, snapshot=snapshot)
+        assert frozen.get_file_client("f.txt").download_file().readall() == b"kept"
+        cors = _service(second, account, key).get_service_properties()["cors"]
+        assert [c.allowed_origins for c in cors] == ["https://a.example"]
+        share.delete_share(lease=lease_id, delete_snapshots=True)
