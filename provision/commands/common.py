@@ -124,8 +124,8 @@ def endpoints_for(opts: RunOptions, inv: Inventory) -> Iterator[Endpoints | None
     from provision.emulator.seed import seed_tenants_from_inventory
 
     state = local_state_dir()
-    with Emulator(state_dir=state) as emu:
-        emu.seed(seed_tenants_from_inventory(inv))
+    # Seeded before it listens: endpoints.json appears only once the world is there.
+    with Emulator(state_dir=state).start(seed_tenants_from_inventory(inv)) as emu:
         print(f"local Azure emulator: {emu.endpoints['arm']} (state in {state})", file=sys.stderr)
         yield load_endpoints_file(emu.endpoints_file)
 

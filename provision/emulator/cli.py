@@ -43,9 +43,7 @@ def run_emulator(
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with emulator:
-            if tenants:
-                emulator.seed(tenants)
+        with emulator.start(tenants):  # endpoints.json only once seeded and listening
             print(f"endpoints: {emulator.endpoints_file}", flush=True)
             print(json.dumps(emulator.endpoints, indent=2), flush=True)
             print(f"environment for your own Azure SDK code: source {emulator.env_file}")

@@ -53,6 +53,7 @@ from provision.emulator.state import SAVE_INTERVAL_S, Backend
 from provision.emulator.wire import (
     ARM_PREFIX,
     KV_PREFIX,
+    NotEmulated,
     ServiceError,
     ServiceWire,
     WireRequest,
@@ -60,6 +61,7 @@ from provision.emulator.wire import (
     new_request_id,
 )
 from provision.errors import UserInputError
+from provision.fsutil import write_atomic
 
 __all__ = ["Emulator"]
 
@@ -71,15 +73,6 @@ CA_NAME = "ca.pem"
 CA_KEY_NAME = "ca-key.pem"
 MAX_BODY_BYTES = 64 * 1024 * 1024
 START_TIMEOUT_S = 15.0
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write atomically, owner-only (the files hold the token, keys and client secrets)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def _load_or_create_ca(state_dir: Path) -> trustme.CA:
@@ -130,6 +123,7 @@ class Emulator:
         self._start_error: BaseException | None = None
         self.port = 0
         self.endpoints: dict[str, Any] = {}
+        self._endpoints_written = False
 
     # --- public API -------------------------------------------------------------------------
     @property
@@ -183,7 +177,11 @@ class Emulator:
         return read_request_log(self.requests_file)
 
     def seed(self, tenants: list[SeedTenant]) -> None:
-        """Create the tenants' resources (idempotent) and refresh endpoints.json."""
+        """Create the tenants' resources (idempotent) and refresh endpoints.json.
+
+        Seeding a running emulator rewrites endpoints.json after the seed, but the file existed
+        before it: processes that wait for the file should get the seed through `start`.
+        """
         seed_backend(self.backend, tenants)
         self.save()
         if self.port:
@@ -209,9 +207,22 @@ class Emulator:
         """Write the state snapshot now (it is also written periodically and on stop)."""
         self.backend.save(self.state_dir)
 
-    def start(self) -> Emulator:
+    def start(self, tenants: list[SeedTenant] | None = None) -> Emulator:
+        """Seed the tenants (if given), listen, then write endpoints.json.
+
+        The file is the readiness signal of the emulator: it appears (atomically) only once the
+        server answers and the seed is loaded, so a script that waits for it never races the
+        seed, and `stop` removes it before the server goes away. One left by a killed run is
+        removed before anything else.
+        """
         if self._thread is not None:
+            if tenants:
+                self.seed(tenants)
             return self
+        self.endpoints_file.unlink(missing_ok=True)
+        if tenants:
+            seed_backend(self.backend, tenants)
+            self.save()
         ca = _load_or_create_ca(self.state_dir)
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert("127.0.0.1", "localhost", "::1").configure_cert(ctx)
@@ -239,6 +250,10 @@ class Emulator:
         return self
 
     def stop(self) -> None:
+        """Remove endpoints.json, then stop serving and write the state."""
+        if self._endpoints_written:
+            self.endpoints_file.unlink(missing_ok=True)
+            self._endpoints_written = False
         loop, thread = self._loop, self._thread
         if loop is not None and thread is not None and thread.is_alive():
             future = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
@@ -298,10 +313,14 @@ class Emulator:
             },
             "storage_keys": keys,
             "env_file": str(self.env_file.resolve()),
+            "pid": os.getpid(),
         }
+        # Token, account keys and client secrets: owner-only, written atomically; endpoints.json
+        # last, so that a script waiting for it finds everything else in place.
         write_ca_bundle(self.ca_cert, self.ca_bundle)
-        _write_private(self.env_file, env_script(self.endpoints))
-        _write_private(self.endpoints_file, json.dumps(self.endpoints, indent=2) + "\n")
+        write_atomic(self.env_file, env_script(self.endpoints).encode())
+        write_atomic(self.endpoints_file, (json.dumps(self.endpoints, indent=2) + "\n").encode())
+        self._endpoints_written = True
 
     # --- the event loop thread ------------------------------------------------------------------
     def _run(self, sock: socket.socket, ctx: ssl.SSLContext) -> None:
@@ -396,6 +415,8 @@ class Emulator:
                 op, params = wire.route(req)
             req.params = params
         except ServiceError as err:
+            if isinstance(err, NotEmulated):
+                op = err.operation
             return self._reply(request, wire, req, op, wire.render_error(err, req), err.code)
         decision = self.faults.decide(service, op)
         if decision.delay_s > 0:

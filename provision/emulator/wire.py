@@ -20,6 +20,8 @@ from urllib.parse import parse_qsl
 __all__ = [
     "ARM_PREFIX",
     "KV_PREFIX",
+    "NOT_EMULATED_CODE",
+    "NotEmulated",
     "ServiceError",
     "ServiceWire",
     "WireRequest",
@@ -106,11 +108,37 @@ class ServiceError(Exception):
         self.headers: dict[str, str] = dict(headers or {})
 
 
+NOT_EMULATED_CODE = "NotImplementedByEmulator"
+
+
+class NotEmulated(ServiceError):
+    """A request for an operation the emulator does not implement.
+
+    Answered with 501 and NOT_EMULATED_CODE in the service's own error shape, so that a program
+    written for Azure sees plainly that the emulator, not its request, is the limit: a 400 or 404
+    would read as the caller's own mistake. ``operation`` is the Azure operation name when the
+    service knows it, else the method and path; the request log records it as the operation.
+    """
+
+    status = 501
+    code = NOT_EMULATED_CODE
+
+    def __init__(self, operation: str, method: str, path: str) -> None:
+        request = f"{method} {path}"
+        named = request if operation == request else f"the operation {operation} ({request})"
+        super().__init__(
+            f"The local Azure emulator does not implement {named}. The request may be valid "
+            "for Azure; only the emulator cannot answer it."
+        )
+        self.operation = operation
+
+
 Route = tuple[str, "re.Pattern[str]", str]
 
 
 class MethodNotAllowed(Exception):
-    """The path matches a route, but not with this HTTP method."""
+    """The path matches a route, but not with this HTTP method (kept for importers; the route
+    matcher now answers every unmatched request with NotEmulated)."""
 
 
 def match_route(
@@ -118,19 +146,18 @@ def match_route(
 ) -> tuple[str, dict[str, str]] | None:
     """The operation and path parameters of the first route matching method and path.
 
-    None when no route matches the path; MethodNotAllowed when one does with another method.
+    A request no route takes (no matching path, or a path the emulator serves only with other
+    methods) is an operation the emulator does not implement: NotEmulated, named by method and
+    path. Missing resources are not decided here; their routes match and the handler answers
+    the service's own 404.
     """
-    path_matched = False
     for route_method, pattern, op in routes:
-        match = pattern.match(path)
-        if match is None:
+        if route_method != method:
             continue
-        path_matched = True
-        if route_method == method:
+        match = pattern.match(path)
+        if match is not None:
             return op, {k: v for k, v in match.groupdict().items() if v is not None}
-    if path_matched:
-        raise MethodNotAllowed(method)
-    return None
+    raise NotEmulated(f"{method} {path}", method, path)
 
 
 def new_request_id() -> str:

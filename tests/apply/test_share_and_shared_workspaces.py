@@ -105,7 +105,8 @@ def test_plan_says_when_a_user_folder_does_not_exist_yet(tmp_path: Path) -> None
     inv = _copy_example(tmp_path)
     with Emulator(tmp_path / "emu") as emu:
         emu.seed(seed_tenants_from_inventory(load_inventory(inv)))  # alice, bob, carol.jones
-        inv.write_text(inv.read_text().replace("      - bob\n", "      - bob\n      - bbo\n"))
+        carol = "      - {alias: carol.jones, compute: carol-hunting}\n"
+        inv.write_text(inv.read_text().replace(carol, carol + "      - bbo\n"))
         plan = _plan_json(inv, emu)
         notes = [n for n in plan["notes"] if "no such user folder" in n]
         assert notes == [

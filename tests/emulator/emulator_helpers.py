@@ -20,6 +20,10 @@ TENANT = SeedTenant(
 _counter = itertools.count()
 
 
+# Client kwargs for tests that expect a failure: retry quickly.
+FAST = {"retry_backoff_factor": 0.01}
+
+
 def unique(prefix: str) -> str:
     """A name no other test uses (the session emulator is shared)."""
     return f"{prefix}-{next(_counter)}"

@@ -217,6 +217,14 @@ def test_bearer_token_needs_backup_intent(emu: Emulator, account: str) -> None:
     assert client.get_share_properties().name == NOTEBOOK_SHARE
     with pytest.raises(ResourceExistsError):
         client.create_share()  # past authentication: the share exists
+    # Service and share operations take tokens only from REST 2024-11-04 (learn.microsoft.com,
+    # azure/storage/files/authorize-oauth-rest); a client pinned to an older version is refused.
+    older = share_client(
+        emu, account, emu.credential, token_intent="backup", api_version="2024-08-04"
+    )
+    with pytest.raises(ClientAuthenticationError) as older_exc:
+        older.get_share_properties()
+    assert older_exc.value.status_code == 403
     # Without the intent Azure answers 400 MissingRequiredHeader, HeaderName
     # x-ms-file-request-intent (seen in Azure/azure-sdk-for-net#36365). The SDK refuses to build
     # a token client without token_intent, so the header is removed on the wire here.

@@ -46,6 +46,11 @@ FILES_WRITES = {
     "DeleteFile",
     "RenameFile",
     "LeaseFile",
+    "CopyFile",
+    "SetShareProperties",
+    "SnapshotShare",
+    "LeaseShare",
+    "SetServiceProperties",
 }
 
 
@@ -54,7 +59,8 @@ def _routes() -> dict[str, set[tuple[str, str]]]:
     return {
         "keyvault": {(m, op) for m, _, op in keyvault_urls.ROUTES},
         "arm": {(m, op) for m, _, op in arm_urls.ROUTES},
-        "files": {(m, op) for (_, _, _, m), op in files_urls._TABLE.items()},
+        "files": {(m, op) for (_, _, _, m), op in files_urls._TABLE.items()}
+        | {("PUT", op) for op in files_urls._BY_HEADER.values() if op in files_urls.OPERATIONS},
     }
 
 

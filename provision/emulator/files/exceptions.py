@@ -10,6 +10,7 @@ from provision.emulator.wire import ServiceError
 
 __all__ = [
     "AuthenticationFailed",
+    "CannotVerifyCopySource",
     "DirectoryNotEmpty",
     "FilesError",
     "InvalidHeaderValue",
@@ -27,7 +28,10 @@ __all__ = [
     "ResourceAlreadyExists",
     "ResourceNotFound",
     "ShareAlreadyExists",
+    "ShareHasSnapshots",
+    "ShareLeaseError",
     "ShareNotFound",
+    "ShareSnapshotOperationNotSupported",
 ]
 
 
@@ -148,3 +152,64 @@ class NoAuthenticationInformation(FilesError):
         "Server failed to authenticate the request. Please refer to the "
         "information in the www-authenticate header."
     )
+
+
+# --- shares: snapshots, leases, copy ---------------------------------------------------------
+# Codes from the StorageErrorCode enum of the File service REST spec (azure-rest-api-specs,
+# Microsoft.FileStorage file.json); share leases follow the rules and codes of Lease Container
+# ("Lease Share" documents the same five actions), with "share" in the messages.
+
+
+class ShareHasSnapshots(FilesError):
+    status, code = 409, "ShareHasSnapshots"
+    default_message = "This operation is not permitted because the share has snapshots."
+
+
+class ShareSnapshotOperationNotSupported(FilesError):
+    status, code = 400, "ShareSnapshotOperationNotSupported"
+    default_message = "The operation is not supported on a share snapshot."
+
+
+class CannotVerifyCopySource(FilesError):
+    status, code = 404, "CannotVerifyCopySource"
+    default_message = "The specified resource does not exist."
+
+
+_SHARE_LEASE_ERRORS: dict[str, tuple[int, str]] = {
+    "LeaseIdMissing": (
+        412,
+        "There is currently a lease on the share and no lease ID was specified in the request.",
+    ),
+    "LeaseIdMismatchWithContainerOperation": (
+        412,
+        "The lease ID specified did not match the lease ID for the share.",
+    ),
+    "LeaseNotPresentWithContainerOperation": (412, "There is currently no lease on the share."),
+    "LeaseAlreadyPresent": (409, "There is already a lease present."),
+    "LeaseIdMismatchWithLeaseOperation": (
+        409,
+        "The lease ID specified did not match the lease ID for the share.",
+    ),
+    "LeaseNotPresentWithLeaseOperation": (409, "There is currently no lease on the share."),
+    "LeaseIsBrokenAndCannotBeRenewed": (
+        409,
+        "The lease ID matched, but the lease has been broken explicitly and cannot be renewed.",
+    ),
+    "LeaseIsBreakingAndCannotBeAcquired": (
+        409,
+        "The lease ID matched, but the lease is currently in breaking state and cannot be "
+        "acquired until it is broken.",
+    ),
+    "LeaseIsBreakingAndCannotBeChanged": (
+        409,
+        "The lease ID matched, but the lease is currently in breaking state and cannot be changed.",
+    ),
+}
+
+
+class ShareLeaseError(FilesError):
+    """A share lease error, by its code (status and message from the table above)."""
+
+    def __init__(self, code: str) -> None:
+        status, message = _SHARE_LEASE_ERRORS[code]
+        super().__init__(message, status=status, code=code)

@@ -1,4 +1,7 @@
-"""Azure Files backend: storage accounts, shares, directories, files, leases. No HTTP here.
+"""Azure Files backend: directories, files, file leases and copies. No HTTP here.
+
+Accounts and the share level (properties, leases, snapshots) are in `share_backend` and
+`shares`; the file and directory records in `nodes`.
 
 Rules kept from the service: names are case-insensitive and case-preserving; a file or directory
 needs its parent directory (ParentNotFound); creating an existing directory fails, creating an
@@ -10,31 +13,33 @@ and every write to a leased file must carry the lease id.
 
 from __future__ import annotations
 
-import base64
-import re
-import secrets
+import copy
 import time
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 from provision.emulator.files.exceptions import (
+    CannotVerifyCopySource,
     DirectoryNotEmpty,
     FilesError,
     InvalidRange,
     LeaseAlreadyPresent,
-    LeaseIdMismatchWithFileOperation,
     LeaseIdMismatchWithLeaseOperation,
-    LeaseIdMissing,
     LeaseNotPresentWithFileOperation,
     LeaseNotPresentWithLeaseOperation,
     ParentNotFound,
     ResourceAlreadyExists,
     ResourceNotFound,
-    ShareAlreadyExists,
     ShareNotFound,
 )
-from provision.emulator.wire import new_etag
+from provision.emulator.files.nodes import (
+    ContentSettings,
+    DirNode,
+    FileNode,
+)
+from provision.emulator.files.share_backend import Account, ShareBackend
+from provision.emulator.files.shares import Share
+from provision.emulator.wire import http_date, new_etag
 
 __all__ = [
     "Account",
@@ -45,92 +50,8 @@ __all__ = [
     "Share",
 ]
 
-ACCOUNT_NAME_RE = re.compile(r"^[a-z0-9]{3,24}$")
-SHARE_NAME_RE = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
-DEFAULT_QUOTA_GIB = 102400
 PERMISSION_KEY = "12501538048846835188*422928105932735866"
 _INVALID_NAME_CHARS = set('"\\:|<>*?')
-
-
-def _file_id() -> str:
-    return str(secrets.randbits(63))
-
-
-@dataclass
-class ContentSettings:
-    content_type: str | None = None
-    content_encoding: str | None = None
-    content_language: str | None = None
-    content_disposition: str | None = None
-    cache_control: str | None = None
-    content_md5: str | None = None  # base64, as sent in x-ms-content-md5
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass
-class _Node:
-    name: str
-    metadata: dict[str, str] = field(default_factory=dict)
-    etag: str = field(default_factory=new_etag)
-    created: float = field(default_factory=time.time)
-    last_modified: float = field(default_factory=time.time)
-    changed: float = field(default_factory=time.time)
-    file_id: str = field(default_factory=_file_id)
-
-    def touch(self) -> None:
-        now = time.time()
-        self.etag = new_etag()
-        self.last_modified = now
-        self.changed = now
-
-
-@dataclass
-class FileNode(_Node):
-    content: bytearray = field(default_factory=bytearray)
-    settings: ContentSettings = field(default_factory=ContentSettings)
-    attributes: str = "Archive"
-    lease_id: str | None = None
-    lease_state: str = "available"  # available | leased | broken
-
-    @property
-    def size(self) -> int:
-        return len(self.content)
-
-    def check_write_lease(self, lease_id: str | None) -> None:
-        """Raise the error Azure answers to a write on this file with this lease id header."""
-        if self.lease_state == "leased":
-            if not lease_id:
-                raise LeaseIdMissing()
-            if lease_id.lower() != (self.lease_id or "").lower():
-                raise LeaseIdMismatchWithFileOperation()
-        elif lease_id:
-            raise LeaseNotPresentWithFileOperation()
-
-
-@dataclass
-class DirNode(_Node):
-    attributes: str = "Directory"
-    children: dict[str, FileNode | DirNode] = field(default_factory=dict)  # by lower-case name
-
-
-@dataclass
-class Share:
-    name: str
-    quota: int = DEFAULT_QUOTA_GIB
-    metadata: dict[str, str] = field(default_factory=dict)
-    etag: str = field(default_factory=new_etag)
-    last_modified: float = field(default_factory=time.time)
-    root: DirNode = field(default_factory=lambda: DirNode(name=""))
-
-
-@dataclass
-class Account:
-    name: str
-    keys: list[str]
-    tenant_id: str = "common"
-    shares: dict[str, Share] = field(default_factory=dict)
 
 
 def check_path(parts: list[str]) -> None:
@@ -148,94 +69,19 @@ def check_path(parts: list[str]) -> None:
             )
 
 
-class FilesBackend:
+class FilesBackend(ShareBackend):
     """All storage accounts of the emulator and the rules of their file shares."""
 
-    def __init__(self) -> None:
-        self.accounts: dict[str, Account] = {}
-        self.revision = 0
-
-    def _changed(self) -> None:
-        self.revision += 1
-
-    # --- accounts and shares ----------------------------------------------------------------
-    def create_account(self, name: str, keys: list[str], tenant_id: str = "common") -> Account:
-        """Create the account if missing (idempotent: an existing account keeps its keys)."""
-        if not ACCOUNT_NAME_RE.match(name):
-            raise FilesError(
-                f"Storage account name {name!r} is not 3-24 lower-case letters and digits",
-                status=400,
-                code="AccountNameInvalid",
-            )
-        account = self.accounts.get(name)
-        if account is None:
-            account = self.accounts[name] = Account(name=name, keys=list(keys), tenant_id=tenant_id)
-            self._changed()
-        return account
-
-    def find_account(self, name: str) -> Account | None:
-        return self.accounts.get(name)
-
-    def account(self, name: str) -> Account:
-        account = self.accounts.get(name)
-        if account is None:
-            raise ResourceNotFound(f"No storage account named {name!r}")
-        return account
-
-    def create_share(
-        self,
-        account: str,
-        name: str,
-        *,
-        quota: int | None = None,
-        metadata: dict[str, str] | None = None,
-        exist_ok: bool = False,
-    ) -> Share:
-        if not SHARE_NAME_RE.match(name):
-            raise FilesError(
-                "The specifed resource name contains invalid characters.",
-                status=400,
-                code="InvalidResourceName",
-            )
-        acct = self.account(account)
-        share = acct.shares.get(name)
-        if share is not None:
-            if exist_ok:
-                return share
-            raise ShareAlreadyExists()
-        share = acct.shares[name] = Share(
-            name=name, quota=quota or DEFAULT_QUOTA_GIB, metadata=dict(metadata or {})
-        )
-        self._changed()
-        return share
-
-    def share(self, account: str, name: str) -> Share:
-        share = self.account(account).shares.get(name.lower())
-        if share is None:
-            raise ShareNotFound()
-        return share
-
-    def list_shares(self, account: str) -> list[Share]:
-        acct = self.account(account)
-        return [acct.shares[k] for k in sorted(acct.shares)]
-
-    def delete_share(self, account: str, name: str) -> None:
-        self.share(account, name)
-        del self.account(account).shares[name.lower()]
-        self._changed()
-
-    def set_share_metadata(self, account: str, name: str, metadata: dict[str, str]) -> Share:
-        share = self.share(account, name)
-        share.metadata = dict(metadata)
-        share.etag, share.last_modified = new_etag(), time.time()
-        self._changed()
-        return share
-
     # --- path walking -------------------------------------------------------------------------
-    def _parent(self, account: str, share: str, parts: list[str]) -> DirNode:
+    def _root(self, account: str, share: str, snapshot: str) -> DirNode:
+        if snapshot:
+            return self.snapshot(account, share, snapshot).root
+        return self.share(account, share).root
+
+    def _parent(self, account: str, share: str, parts: list[str], snapshot: str = "") -> DirNode:
         """The directory that holds parts[-1]; ParentNotFound when it does not exist."""
         check_path(parts)
-        node: FileNode | DirNode = self.share(account, share).root
+        node: FileNode | DirNode = self._root(account, share, snapshot)
         for part in parts[:-1]:
             if not isinstance(node, DirNode):
                 raise ParentNotFound()
@@ -247,25 +93,28 @@ class FilesBackend:
             raise ParentNotFound()
         return node
 
-    def node(self, account: str, share: str, parts: list[str]) -> FileNode | DirNode:
+    def node(
+        self, account: str, share: str, parts: list[str], snapshot: str = ""
+    ) -> FileNode | DirNode:
+        """The file or directory at parts, in the share or in one of its snapshots."""
         if not parts:
-            return self.share(account, share).root
-        parent = self._parent(account, share, parts)
+            return self._root(account, share, snapshot)
+        parent = self._parent(account, share, parts, snapshot)
         child = parent.children.get(parts[-1].lower())
         if child is None:
             raise ResourceNotFound()
         return child
 
-    def directory(self, account: str, share: str, parts: list[str]) -> DirNode:
-        node = self.node(account, share, parts)
+    def directory(self, account: str, share: str, parts: list[str], snapshot: str = "") -> DirNode:
+        node = self.node(account, share, parts, snapshot)
         if not isinstance(node, DirNode):
             raise ResourceNotFound()
         return node
 
-    def file(self, account: str, share: str, parts: list[str]) -> FileNode:
+    def file(self, account: str, share: str, parts: list[str], snapshot: str = "") -> FileNode:
         if not parts:
             raise ResourceNotFound()
-        node = self.node(account, share, parts)
+        node = self.node(account, share, parts, snapshot)
         if not isinstance(node, FileNode):
             raise ResourceNotFound()
         return node
@@ -315,8 +164,9 @@ class FilesBackend:
         parts: list[str],
         *,
         prefix: str = "",
+        snapshot: str = "",
     ) -> list[FileNode | DirNode]:
-        node = self.directory(account, share, parts)
+        node = self.directory(account, share, parts, snapshot)
         entries = [node.children[k] for k in sorted(node.children)]
         if prefix:
             entries = [e for e in entries if e.name.startswith(prefix)]
@@ -480,6 +330,45 @@ class FilesBackend:
         self._changed()
         return node
 
+    def copy_file(
+        self,
+        account: str,
+        share: str,
+        parts: list[str],
+        *,
+        source: tuple[str, str, str, list[str]],
+        source_url: str,
+        metadata: dict[str, str] | None,
+        lease_id: str | None = None,
+    ) -> FileNode:
+        """Copy File, completed at once: source is (account, share, snapshot, path parts)."""
+        src_account, src_share, src_snapshot, src_parts = source
+        try:
+            src = self.file(src_account, src_share, src_parts, src_snapshot)
+        except (ResourceNotFound, ParentNotFound, ShareNotFound):
+            raise CannotVerifyCopySource() from None
+        content, settings = bytes(src.content), copy.copy(src.settings)
+        kept_metadata = dict(src.metadata if metadata is None else metadata)
+        node = self.create_file(
+            account,
+            share,
+            parts,
+            len(content),
+            settings=settings,
+            metadata=kept_metadata,
+            lease_id=lease_id,
+        )
+        node.content[:] = content
+        node.copy = {
+            "x-ms-copy-id": str(uuid.uuid4()),
+            "x-ms-copy-source": source_url,
+            "x-ms-copy-status": "success",
+            "x-ms-copy-progress": f"{len(content)}/{len(content)}",
+            "x-ms-copy-completion-time": http_date(),
+        }
+        self._changed()
+        return node
+
     # --- leases ---------------------------------------------------------------------------------
     def lease(
         self,
@@ -534,17 +423,8 @@ class FilesBackend:
                     "name": a.name,
                     "keys": a.keys,
                     "tenant_id": a.tenant_id,
-                    "shares": [
-                        {
-                            "name": s.name,
-                            "quota": s.quota,
-                            "metadata": s.metadata,
-                            "etag": s.etag,
-                            "last_modified": s.last_modified,
-                            "root": _node_to_dict(s.root),
-                        }
-                        for s in a.shares.values()
-                    ],
+                    "shares": [s.to_dict() for s in a.shares.values()],
+                    "service_properties": a.service_properties,
                 }
                 for a in self.accounts.values()
             ]
@@ -554,19 +434,13 @@ class FilesBackend:
         self.accounts.clear()
         for raw in data.get("accounts", []):
             account = Account(
-                name=raw["name"], keys=list(raw["keys"]), tenant_id=raw.get("tenant_id", "common")
+                name=raw["name"],
+                keys=list(raw["keys"]),
+                tenant_id=raw.get("tenant_id", "common"),
+                service_properties=dict(raw.get("service_properties", {})),
             )
             for s in raw.get("shares", []):
-                root = _node_from_dict(s["root"])
-                assert isinstance(root, DirNode)
-                account.shares[s["name"]] = Share(
-                    name=s["name"],
-                    quota=s["quota"],
-                    metadata=s["metadata"],
-                    etag=s["etag"],
-                    last_modified=s["last_modified"],
-                    root=root,
-                )
+                account.shares[s["name"]] = Share.from_dict(s)
             self.accounts[account.name] = account
 
 
@@ -576,45 +450,3 @@ def _is_within(node: DirNode | FileNode, candidate: DirNode) -> bool:
     if isinstance(node, DirNode):
         return any(_is_within(child, candidate) for child in node.children.values())
     return False
-
-
-_COMMON = (
-    "name",
-    "metadata",
-    "etag",
-    "created",
-    "last_modified",
-    "changed",
-    "file_id",
-    "attributes",
-)
-
-
-def _node_to_dict(node: FileNode | DirNode) -> dict[str, Any]:
-    out: dict[str, Any] = {k: getattr(node, k) for k in _COMMON}
-    if isinstance(node, DirNode):
-        out["type"] = "dir"
-        out["children"] = [_node_to_dict(c) for c in node.children.values()]
-    else:
-        out.update(
-            type="file",
-            content=base64.b64encode(bytes(node.content)).decode("ascii"),
-            settings=node.settings.to_dict(),
-            lease_id=node.lease_id,
-            lease_state=node.lease_state,
-        )
-    return out
-
-
-def _node_from_dict(data: dict[str, Any]) -> FileNode | DirNode:
-    common = {k: data[k] for k in _COMMON}
-    if data["type"] == "dir":
-        children = [_node_from_dict(c) for c in data["children"]]
-        return DirNode(**common, children={c.name.lower(): c for c in children})
-    return FileNode(
-        **common,
-        content=bytearray(base64.b64decode(data["content"])),
-        settings=ContentSettings(**data["settings"]),
-        lease_id=data["lease_id"],
-        lease_state=data["lease_state"],
-    )

@@ -1,36 +1,59 @@
 """Azure Files wire layer: headers in, headers (and XML) out, as the File service REST API does.
 
-Authentication and authorization are in `provision.emulator.files.access`. SAS is not
-supported.
+Authentication and authorization are in `provision.emulator.files.access` (Shared Key, or a
+bearer token of the account's tenant with ``x-ms-file-request-intent: backup``); service and share
+operations take bearer tokens only from REST version 2024-11-04, as Azure does. SAS is not
+supported. The service and share
+operations are in `share_wire`; this module has the server's hooks, directories and files.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import time
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 from xml.sax.saxutils import escape, quoteattr
 
+from provision.emulator.auth import bearer_token
 from provision.emulator.files.access import authenticate_files_request
+from provision.emulator.files.copysource import copy_source
 from provision.emulator.files.exceptions import (
+    AuthenticationFailed,
     FilesError,
     InvalidHeaderValue,
     InvalidRange,
     Md5Mismatch,
     MissingRequiredHeader,
+    ShareSnapshotOperationNotSupported,
 )
 from provision.emulator.files.models import (
     PERMISSION_KEY,
-    ContentSettings,
     DirNode,
     FileNode,
-    Share,
 )
+from provision.emulator.files.share_wire import ShareLevelOps, snapshot_of
 from provision.emulator.files.urls import resolve
+from provision.emulator.files.wireformat import (
+    MAX_RANGE_BYTES,
+    SERVER,
+    bool_header,
+    byte_range,
+    content_headers,
+    content_settings,
+    file_lease_headers,
+    int_header,
+    marker_decode,
+    marker_encode,
+    max_results,
+    meta_headers,
+    path_parts,
+    smb_headers,
+    xml_response,
+)
 from provision.emulator.wire import (
+    NotEmulated,
     ServiceError,
     ServiceWire,
     WireRequest,
@@ -44,158 +67,41 @@ if TYPE_CHECKING:
 
 __all__ = ["FilesWire"]
 
-SERVER = "Windows-Azure-File/1.0 Microsoft-HTTPAPI/2.0"
-MAX_RESULTS = 5000
-MAX_RANGE_BYTES = 4 * 1024 * 1024
-_RANGE_RE = re.compile(r"^bytes=(\d+)-(\d*)$")
-_XML_HEAD = '<?xml version="1.0" encoding="utf-8"?>'
-
-
-def _parts(params: dict[str, str]) -> list[str]:
-    return [p for p in params.get("path", "").split("/") if p]
-
-
-def _lease_headers(node: FileNode) -> dict[str, str]:
-    headers = {
-        "x-ms-lease-state": node.lease_state,
-        "x-ms-lease-status": "locked" if node.lease_state == "leased" else "unlocked",
+_SHARE_LEVEL_OPS = frozenset(
+    {
+        "ListShares",
+        "GetServiceProperties",
+        "SetServiceProperties",
+        "CreateShare",
+        "GetShareProperties",
+        "DeleteShare",
+        "SetShareMetadata",
+        "SetShareProperties",
+        "SnapshotShare",
+        "LeaseShare",
     }
-    if node.lease_state == "leased":
-        headers["x-ms-lease-duration"] = "infinite"
-    return headers
-
-
-def _smb_headers(node: FileNode | DirNode, parent: DirNode | None = None) -> dict[str, str]:
-    return {
-        "ETag": node.etag,
-        "Last-Modified": http_date(node.last_modified),
-        "x-ms-file-permission-key": PERMISSION_KEY,
-        "x-ms-file-attributes": node.attributes,
-        "x-ms-file-creation-time": iso_utc(node.created),
-        "x-ms-file-last-write-time": iso_utc(node.last_modified),
-        "x-ms-file-change-time": iso_utc(node.changed),
-        "x-ms-file-id": node.file_id,
-        "x-ms-file-parent-id": parent.file_id if parent else "0",
+)
+# Bearer tokens reach the service and share operations from this REST version on ("OAuth
+# support for the data plane APIs that manage FileService and FileShare resources is available
+# in REST API version 2024-11-04 and later": learn.microsoft.com, azure/storage/files/
+# authorize-oauth-rest); file and directory operations take them from 2022-11-02.
+SHARE_LEVEL_OAUTH_VERSION = "2024-11-04"
+# Operations that may address a share snapshot (sharesnapshot=); others answer 400.
+_SNAPSHOT_READS = frozenset(
+    {
+        "GetShareProperties",
+        "DeleteShare",
+        "GetDirectoryProperties",
+        "ListFilesAndDirectories",
+        "GetFile",
+        "GetFileProperties",
+        "GetFileMetadata",
+        "ListRanges",
     }
+)
 
 
-def _content_headers(node: FileNode) -> dict[str, str]:
-    s = node.settings
-    headers = {"Content-Type": s.content_type or "application/octet-stream"}
-    for name, value in (
-        ("Content-Encoding", s.content_encoding),
-        ("Content-Language", s.content_language),
-        ("Content-Disposition", s.content_disposition),
-        ("Cache-Control", s.cache_control),
-    ):
-        if value:
-            headers[name] = value
-    return headers
-
-
-def _meta_headers(metadata: dict[str, str]) -> dict[str, str]:
-    return {f"x-ms-meta-{k}": v for k, v in metadata.items()}
-
-
-def _settings(req: WireRequest) -> ContentSettings:
-    return ContentSettings(
-        content_type=req.header("x-ms-content-type") or None,
-        content_encoding=req.header("x-ms-content-encoding") or None,
-        content_language=req.header("x-ms-content-language") or None,
-        content_disposition=req.header("x-ms-content-disposition") or None,
-        cache_control=req.header("x-ms-cache-control") or None,
-        content_md5=_md5_header(req, "x-ms-content-md5"),
-    )
-
-
-def _md5_header(req: WireRequest, name: str) -> str | None:
-    value = req.header(name)
-    if not value:
-        return None
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except ValueError:
-        raise InvalidHeaderValue(f"The value of {name} is not base64.") from None
-    if len(raw) != 16:
-        raise InvalidHeaderValue(f"The value of {name} is not a 16-byte MD5 hash.")
-    return value
-
-
-def _int_header(req: WireRequest, name: str, *, required: bool = False) -> int | None:
-    value = req.header(name)
-    if not value:
-        if required:
-            raise MissingRequiredHeader(detail={"HeaderName": name})
-        return None
-    try:
-        number = int(value)
-    except ValueError:
-        raise InvalidHeaderValue(detail={"HeaderName": name, "HeaderValue": value}) from None
-    if number < 0:
-        raise InvalidHeaderValue(detail={"HeaderName": name, "HeaderValue": value})
-    return number
-
-
-def _range(req: WireRequest) -> tuple[int, int | None] | None:
-    value = req.header("x-ms-range") or req.header("range")
-    if not value:
-        return None
-    match = _RANGE_RE.match(value.strip())
-    if not match:
-        raise InvalidHeaderValue(detail={"HeaderName": "x-ms-range", "HeaderValue": value})
-    start = int(match[1])
-    end = int(match[2]) if match[2] else None
-    if end is not None and end < start:
-        raise InvalidHeaderValue(detail={"HeaderName": "x-ms-range", "HeaderValue": value})
-    return start, end
-
-
-def _bool_header(req: WireRequest, name: str) -> bool:
-    value = req.header(name).lower()
-    if value in ("", "false"):
-        return False
-    if value == "true":
-        return True
-    raise InvalidHeaderValue(detail={"HeaderName": name, "HeaderValue": value})
-
-
-def _xml(status: int, text: str, headers: dict[str, str] | None = None) -> WireResponse:
-    out = {"Content-Type": "application/xml"}
-    out.update(headers or {})
-    return WireResponse(status, out, (_XML_HEAD + text).encode("utf-8"))
-
-
-def _marker_encode(name: str) -> str:
-    return base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
-
-
-def _marker_decode(marker: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(marker + "=" * (-len(marker) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise FilesError(
-            "The marker is not valid.", status=400, code="InvalidQueryParameterValue"
-        ) from None
-
-
-def _max_results(req: WireRequest) -> int:
-    raw = req.query.get("maxresults", "")
-    if not raw:
-        return MAX_RESULTS
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise FilesError(
-            f"maxresults {raw!r} must be a positive number.",
-            status=400,
-            code="OutOfRangeQueryParameterValue",
-        )
-    return min(value, MAX_RESULTS)
-
-
-class FilesWire(ServiceWire):
+class FilesWire(ShareLevelOps, ServiceWire):
     """The Azure Files REST API over the backend's storage accounts."""
 
     name = "files"
@@ -207,12 +113,28 @@ class FilesWire(ServiceWire):
     # --- the server's hooks ---------------------------------------------------------------
     def route(self, req: WireRequest) -> tuple[str, dict[str, str]]:
         segments = [s for s in req.path.split("/") if s]
-        return resolve(req.method, segments, req.query)
+        return resolve(req.method, segments, req.query, req.headers)
 
     def scope_exists(self, req: WireRequest) -> bool:
         return self.files.find_account(req.scope) is not None
 
     def authenticate(self, req: WireRequest, op: str) -> None:
+        """Tenants, tokens, roles and Shared Key are checked in `files.access`; the REST version
+        rule for bearer tokens on service and share operations is checked here."""
+        token = bearer_token(req.header("authorization"))
+        if (
+            token is not None
+            and op in _SHARE_LEVEL_OPS
+            and req.header("x-ms-version") < SHARE_LEVEL_OAUTH_VERSION
+        ):
+            raise AuthenticationFailed(
+                detail={
+                    "AuthenticationErrorDetail": (
+                        "This API does not support bearer tokens. For OAuth, use the Storage "
+                        "Resource Provider APIs instead."
+                    )
+                }
+            )
         authenticate_files_request(self.backend, req)
 
     def render_error(self, err: ServiceError, req: WireRequest) -> WireResponse:
@@ -221,7 +143,7 @@ class FilesWire(ServiceWire):
         body = f"<Error><Code>{err.code}</Code><Message>{escape(message)}</Message>{extra}</Error>"
         headers = {"x-ms-error-code": err.code, "Server": SERVER}
         headers.update(err.headers)
-        return _xml(err.status, body, headers)
+        return xml_response(err.status, body, headers)
 
     def injected_error(self, status: int, retry_after: float) -> ServiceError:
         if status == 503:
@@ -244,6 +166,10 @@ class FilesWire(ServiceWire):
         )
 
     def handle(self, req: WireRequest, op: str, params: dict[str, str]) -> WireResponse:
+        if snapshot_of(req) and op not in _SNAPSHOT_READS:
+            if op == "LeaseShare":
+                raise NotEmulated("LeaseShare (on a share snapshot)", req.method, req.path)
+            raise ShareSnapshotOperationNotSupported()
         handler = getattr(self, f"op_{op}")
         response: WireResponse = handler(req, params)
         response.headers.setdefault("Server", SERVER)
@@ -252,119 +178,53 @@ class FilesWire(ServiceWire):
             response.headers.setdefault("x-ms-version", version)
         return response
 
-    # --- service and shares ---------------------------------------------------------------------
-    def op_ListShares(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        prefix = req.query.get("prefix", "")
-        marker = _marker_decode(req.query["marker"]) if req.query.get("marker") else ""
-        size = _max_results(req)
-        shares = [
-            s
-            for s in self.files.list_shares(req.scope)
-            if s.name.startswith(prefix) and s.name >= marker
-        ]
-        page, rest = shares[:size], shares[size:]
-        items = "".join(
-            f"<Share><Name>{escape(s.name)}</Name><Properties>"
-            f"<Last-Modified>{http_date(s.last_modified)}</Last-Modified><Etag>{s.etag}</Etag>"
-            f"<Quota>{s.quota}</Quota><AccessTier>TransactionOptimized</AccessTier>"
-            f"<EnabledProtocols>SMB</EnabledProtocols></Properties></Share>"
-            for s in page
-        )
-        body = (
-            f"<EnumerationResults ServiceEndpoint={quoteattr(req.base_url + req.prefix + '/')}>"
-            f"<Prefix>{escape(prefix)}</Prefix>"
-            f"<Marker>{escape(req.query.get('marker', ''))}</Marker>"
-            f"<MaxResults>{size}</MaxResults><Shares>{items}</Shares>"
-            f"<NextMarker>{_marker_encode(rest[0].name) if rest else ''}</NextMarker>"
-            "</EnumerationResults>"
-        )
-        return _xml(200, body)
-
-    def op_GetServiceProperties(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        body = (
-            "<StorageServiceProperties><HourMetrics><Version>1.0</Version><Enabled>false"
-            "</Enabled><RetentionPolicy><Enabled>false</Enabled></RetentionPolicy>"
-            "</HourMetrics><MinuteMetrics><Version>1.0</Version><Enabled>false</Enabled>"
-            "<RetentionPolicy><Enabled>false</Enabled></RetentionPolicy></MinuteMetrics>"
-            "<Cors /></StorageServiceProperties>"
-        )
-        return _xml(200, body)
-
-    @staticmethod
-    def _share_headers(share: Share) -> dict[str, str]:
-        return {"ETag": share.etag, "Last-Modified": http_date(share.last_modified)}
-
-    def op_CreateShare(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        quota = _int_header(req, "x-ms-share-quota")
-        share = self.files.create_share(req.scope, p["share"], quota=quota, metadata=req.metadata())
-        return WireResponse(201, self._share_headers(share))
-
-    def op_GetShareProperties(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        share = self.files.share(req.scope, p["share"])
-        headers = self._share_headers(share)
-        headers.update(_meta_headers(share.metadata))
-        headers.update(
-            {
-                "x-ms-share-quota": str(share.quota),
-                "x-ms-access-tier": "TransactionOptimized",
-                "x-ms-enabled-protocols": "SMB",
-                "x-ms-lease-state": "available",
-                "x-ms-lease-status": "unlocked",
-            }
-        )
-        return WireResponse(200, headers)
-
-    def op_DeleteShare(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        self.files.delete_share(req.scope, p["share"])
-        return WireResponse(202)
-
-    def op_SetShareMetadata(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        share = self.files.set_share_metadata(req.scope, p["share"], req.metadata())
-        return WireResponse(200, self._share_headers(share))
-
     # --- directories ----------------------------------------------------------------------------
     def _parent_of(self, req: WireRequest, p: dict[str, str]) -> DirNode | None:
-        parts = _parts(p)
+        parts = path_parts(p)
         if not parts:
             return None
-        return self.files.directory(req.scope, p["share"], parts[:-1])
+        return self.files.directory(req.scope, p["share"], parts[:-1], snapshot_of(req))
 
     def op_CreateDirectory(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
         node = self.files.create_directory(
-            req.scope, p["share"], _parts(p), metadata=req.metadata()
+            req.scope, p["share"], path_parts(p), metadata=req.metadata()
         )
-        headers = _smb_headers(node, self._parent_of(req, p))
+        headers = smb_headers(node, self._parent_of(req, p))
         headers["x-ms-request-server-encrypted"] = "true"
         return WireResponse(201, headers)
 
     def op_GetDirectoryProperties(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        node = self.files.directory(req.scope, p["share"], _parts(p))
-        headers = _smb_headers(node, self._parent_of(req, p))
-        headers.update(_meta_headers(node.metadata))
+        node = self.files.directory(req.scope, p["share"], path_parts(p), snapshot_of(req))
+        headers = smb_headers(node, self._parent_of(req, p))
+        headers.update(meta_headers(node.metadata))
         headers["x-ms-server-encrypted"] = "true"
         return WireResponse(200, headers)
 
     def op_DeleteDirectory(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        self.files.delete_directory(req.scope, p["share"], _parts(p))
+        self.files.delete_directory(req.scope, p["share"], path_parts(p))
         return WireResponse(202)
 
     def op_SetDirectoryMetadata(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        node = self.files.set_directory_metadata(req.scope, p["share"], _parts(p), req.metadata())
+        node = self.files.set_directory_metadata(
+            req.scope, p["share"], path_parts(p), req.metadata()
+        )
         return WireResponse(200, {"ETag": node.etag, "x-ms-request-server-encrypted": "true"})
 
     def op_SetDirectoryProperties(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        node = self.files.directory(req.scope, p["share"], _parts(p))
-        return WireResponse(200, _smb_headers(node, self._parent_of(req, p)))
+        node = self.files.directory(req.scope, p["share"], path_parts(p), snapshot_of(req))
+        return WireResponse(200, smb_headers(node, self._parent_of(req, p)))
 
     def op_ListFilesAndDirectories(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        parts = _parts(p)
-        directory = self.files.directory(req.scope, p["share"], parts)
+        parts = path_parts(p)
+        directory = self.files.directory(req.scope, p["share"], parts, snapshot_of(req))
         prefix = req.query.get("prefix", "")
-        marker = _marker_decode(req.query["marker"]) if req.query.get("marker") else ""
-        size = _max_results(req)
+        marker = marker_decode(req.query["marker"]) if req.query.get("marker") else ""
+        size = max_results(req)
         include = {i.strip().lower() for i in req.query.get("include", "").split(",") if i}
         extended = req.header("x-ms-file-extended-info").lower() == "true" or bool(include)
-        entries = self.files.list_directory(req.scope, p["share"], parts, prefix=prefix)
+        entries = self.files.list_directory(
+            req.scope, p["share"], parts, prefix=prefix, snapshot=snapshot_of(req)
+        )
         if marker:
             entries = [e for e in entries if e.name.lower() >= marker]
         page, rest = entries[:size], entries[size:]
@@ -396,37 +256,39 @@ class FilesWire(ServiceWire):
         endpoint = req.base_url + req.prefix + "/"
         body = (
             f"<EnumerationResults ServiceEndpoint={quoteattr(endpoint)} "
-            f"ShareName={quoteattr(p['share'])} DirectoryPath={quoteattr('/'.join(parts))}>"
+            f"ShareName={quoteattr(p['share'])} "
+            + (f"ShareSnapshot={quoteattr(snapshot_of(req))} " if snapshot_of(req) else "")
+            + f"DirectoryPath={quoteattr('/'.join(parts))}>"
             f"<Marker>{escape(req.query.get('marker', ''))}</Marker>"
             f"<Prefix>{escape(prefix)}</Prefix><MaxResults>{size}</MaxResults>"
             + (f"<DirectoryId>{directory.file_id}</DirectoryId>" if extended else "")
             + f"<Entries>{''.join(out)}</Entries>"
-            f"<NextMarker>{_marker_encode(rest[0].name.lower()) if rest else ''}</NextMarker>"
+            f"<NextMarker>{marker_encode(rest[0].name.lower()) if rest else ''}</NextMarker>"
             "</EnumerationResults>"
         )
-        return _xml(200, body)
+        return xml_response(200, body)
 
     # --- files ------------------------------------------------------------------------------------
     def op_CreateFile(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
         if req.header("x-ms-type").lower() != "file":
             raise MissingRequiredHeader(detail={"HeaderName": "x-ms-type"})
-        size = _int_header(req, "x-ms-content-length", required=True)
+        size = int_header(req, "x-ms-content-length", required=True)
         assert size is not None
         node = self.files.create_file(
             req.scope,
             p["share"],
-            _parts(p),
+            path_parts(p),
             size,
-            settings=_settings(req),
+            settings=content_settings(req),
             metadata=req.metadata(),
             lease_id=req.header("x-ms-lease-id") or None,
         )
-        headers = _smb_headers(node, self._parent_of(req, p))
+        headers = smb_headers(node, self._parent_of(req, p))
         headers["x-ms-request-server-encrypted"] = "true"
         return WireResponse(201, headers)
 
     def op_PutRange(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        span = _range(req)
+        span = byte_range(req)
         if span is None or span[1] is None:
             raise MissingRequiredHeader(detail={"HeaderName": "x-ms-range"})
         start, end = span[0], span[1]
@@ -435,7 +297,7 @@ class FilesWire(ServiceWire):
         headers: dict[str, str] = {"x-ms-request-server-encrypted": "true"}
         if write == "clear":
             node = self.files.put_range(
-                req.scope, p["share"], _parts(p), start, end, None, lease_id=lease_id
+                req.scope, p["share"], path_parts(p), start, end, None, lease_id=lease_id
             )
         elif write == "update":
             if end - start + 1 > MAX_RANGE_BYTES:
@@ -452,7 +314,7 @@ class FilesWire(ServiceWire):
             if sent and sent != digest:
                 raise Md5Mismatch(detail={"UserSpecifiedMd5": sent, "ServerCalculatedMd5": digest})
             node = self.files.put_range(
-                req.scope, p["share"], _parts(p), start, end, req.body, lease_id=lease_id
+                req.scope, p["share"], path_parts(p), start, end, req.body, lease_id=lease_id
             )
             headers["Content-MD5"] = digest
         else:
@@ -471,19 +333,20 @@ class FilesWire(ServiceWire):
     def _file_response_headers(
         self, req: WireRequest, p: dict[str, str], node: FileNode
     ) -> dict[str, str]:
-        headers = _smb_headers(node, self._parent_of(req, p))
-        headers.update(_content_headers(node))
-        headers.update(_meta_headers(node.metadata))
-        headers.update(_lease_headers(node))
+        headers = smb_headers(node, self._parent_of(req, p))
+        headers.update(content_headers(node))
+        headers.update(meta_headers(node.metadata))
+        headers.update(file_lease_headers(node))
+        headers.update(node.copy)
         headers.update(
             {"x-ms-type": "File", "x-ms-server-encrypted": "true", "Accept-Ranges": "bytes"}
         )
         return headers
 
     def op_GetFile(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        node = self.files.file(req.scope, p["share"], _parts(p))
+        node = self.files.file(req.scope, p["share"], path_parts(p), snapshot_of(req))
         headers = self._file_response_headers(req, p, node)
-        span = _range(req)
+        span = byte_range(req)
         stored_md5 = node.settings.content_md5
         if span is None:
             if stored_md5:
@@ -497,7 +360,7 @@ class FilesWire(ServiceWire):
         headers["Content-Range"] = f"bytes {start}-{end}/{node.size}"
         if stored_md5:
             headers["x-ms-content-md5"] = stored_md5
-        if _bool_header(req, "x-ms-range-get-content-md5"):
+        if bool_header(req, "x-ms-range-get-content-md5"):
             if len(data) > MAX_RANGE_BYTES:
                 raise InvalidHeaderValue(
                     "x-ms-range-get-content-md5 needs a range of at most 4 MiB."
@@ -506,7 +369,7 @@ class FilesWire(ServiceWire):
         return WireResponse(206, headers, data)
 
     def op_GetFileProperties(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        node = self.files.file(req.scope, p["share"], _parts(p))
+        node = self.files.file(req.scope, p["share"], path_parts(p), snapshot_of(req))
         headers = self._file_response_headers(req, p, node)
         headers["Content-Length"] = str(node.size)
         if node.settings.content_md5:
@@ -514,9 +377,9 @@ class FilesWire(ServiceWire):
         return WireResponse(200, headers)
 
     def op_ListRanges(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        node = self.files.file(req.scope, p["share"], _parts(p))
+        node = self.files.file(req.scope, p["share"], path_parts(p), snapshot_of(req))
         ranges = f"<Range><Start>0</Start><End>{node.size - 1}</End></Range>" if node.size else ""
-        return _xml(
+        return xml_response(
             200,
             f"<Ranges>{ranges}</Ranges>",
             {
@@ -527,16 +390,16 @@ class FilesWire(ServiceWire):
         )
 
     def op_SetFileProperties(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        size = _int_header(req, "x-ms-content-length")
+        size = int_header(req, "x-ms-content-length")
         node = self.files.set_file_properties(
             req.scope,
             p["share"],
-            _parts(p),
-            settings=_settings(req),
+            path_parts(p),
+            settings=content_settings(req),
             size=size,
             lease_id=req.header("x-ms-lease-id") or None,
         )
-        headers = _smb_headers(node, self._parent_of(req, p))
+        headers = smb_headers(node, self._parent_of(req, p))
         headers["x-ms-request-server-encrypted"] = "true"
         return WireResponse(200, headers)
 
@@ -544,7 +407,7 @@ class FilesWire(ServiceWire):
         node = self.files.set_file_metadata(
             req.scope,
             p["share"],
-            _parts(p),
+            path_parts(p),
             req.metadata(),
             lease_id=req.header("x-ms-lease-id") or None,
         )
@@ -552,9 +415,35 @@ class FilesWire(ServiceWire):
 
     def op_DeleteFile(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
         self.files.delete_file(
-            req.scope, p["share"], _parts(p), lease_id=req.header("x-ms-lease-id") or None
+            req.scope, p["share"], path_parts(p), lease_id=req.header("x-ms-lease-id") or None
         )
         return WireResponse(202)
+
+    def op_GetFileMetadata(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
+        node = self.files.file(req.scope, p["share"], path_parts(p), snapshot_of(req))
+        headers = {"ETag": node.etag, "Last-Modified": http_date(node.last_modified)}
+        headers.update(meta_headers(node.metadata))
+        headers["x-ms-server-encrypted"] = "true"
+        return WireResponse(200, headers)
+
+    def op_CopyFile(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
+        source_url = req.header("x-ms-copy-source")
+        node = self.files.copy_file(
+            req.scope,
+            p["share"],
+            path_parts(p),
+            source=copy_source(source_url, req.scope),
+            source_url=source_url,
+            metadata=req.metadata() or None,
+            lease_id=req.header("x-ms-lease-id") or None,
+        )
+        headers = {
+            "ETag": node.etag,
+            "Last-Modified": http_date(node.last_modified),
+            "x-ms-copy-id": node.copy["x-ms-copy-id"],
+            "x-ms-copy-status": node.copy["x-ms-copy-status"],
+        }
+        return WireResponse(202, headers)
 
     def _rename_source(self, req: WireRequest, share: str) -> list[str]:
         source = req.header("x-ms-file-rename-source")
@@ -576,8 +465,8 @@ class FilesWire(ServiceWire):
             req.scope,
             p["share"],
             self._rename_source(req, p["share"].lower()),
-            _parts(p),
-            replace=_bool_header(req, "x-ms-file-rename-replace-if-exists"),
+            path_parts(p),
+            replace=bool_header(req, "x-ms-file-rename-replace-if-exists"),
             directory=directory,
             source_lease_id=req.header("x-ms-source-lease-id") or None,
             target_lease_id=req.header("x-ms-destination-lease-id") or None,
@@ -586,7 +475,7 @@ class FilesWire(ServiceWire):
             node.settings.content_type = req.header("x-ms-content-type")
         if req.metadata():
             node.metadata = req.metadata()
-        headers = _smb_headers(node, self._parent_of(req, p))
+        headers = smb_headers(node, self._parent_of(req, p))
         headers["x-ms-request-server-encrypted"] = "true"
         return WireResponse(200, headers)
 
@@ -609,7 +498,7 @@ class FilesWire(ServiceWire):
         node = self.files.lease(
             req.scope,
             p["share"],
-            _parts(p),
+            path_parts(p),
             action,
             lease_id=req.header("x-ms-lease-id") or None,
             proposed_id=req.header("x-ms-proposed-lease-id") or None,
