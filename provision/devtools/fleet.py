@@ -154,15 +154,17 @@ def _tenant(
         "resource_group": f"rg-{name}",
         "ml_workspace": f"mlw-{name}",
         "key_vault": f"kv-{name}",
+        # Both variants' Log Analytics workspaces are declared (so seeding either inventory
+        # creates both); the variant picks the default, which shows in config.json and
+        # msticpyconfig.yaml. Plan checks that each one exists.
         "sentinel": [
             {
-                # The variant shows in the rendered files through the workspace's key; the Log
-                # Analytics workspace itself stays the same (plan checks that it exists).
-                "name": f"Main-{variant}",
-                "workspace_id": _guid(name, "law"),
-                "workspace_name": f"law-{name}",
-                "default": True,
+                "name": f"Main-{v}",
+                "workspace_id": _guid(name, "law", v),
+                "workspace_name": f"law-{name}-{v}",
+                "default": v == variant,
             }
+            for v in sorted({"a", "b", variant})
         ],
         "users": [f"u{u}" for u in range(1, users + 1)],
     }

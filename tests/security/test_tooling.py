@@ -41,8 +41,13 @@ BANDIT_JUSTIFIED: dict[tuple[str, str], str] = {
     "pyproject ignores S101 project-wide",
     ("B404", "provision/*"): "importing subprocess is not itself a risk; every call is checked "
     "as B603/S603 and carries its reason",
-    ("B406", "provision/emulator/files/responses.py"): "xml.sax.saxutils.escape/quoteattr "
-    "only write XML answers; the emulator never parses XML",
+    ("B406", "provision/emulator/files/*.py"): "xml.sax.saxutils.escape/quoteattr "
+    "only write XML answers",
+    ("B405", "provision/emulator/files/service.py"): "the emulator parses the small "
+    "Set File Service Properties body a local client sends; ElementTree resolves no external "
+    "entities and the bundled expat (>= 2.4.1) limits entity amplification",
+    ("B314", "provision/emulator/files/service.py"): "as B405: one bounded request body from "
+    "a local client, no external entities",
     ("B105", "provision/msticpy_contract/*"): "compares the secret_store mode with its names "
     "('env', 'keyvault'); no password",
     ("B324", "provision/emulator/*"): "MD5 is Azure Files' Content-MD5 integrity header, as "
