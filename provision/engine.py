@@ -22,6 +22,7 @@ from provision.execute import execute, read_back, record_manifest
 from provision.fanout import Fanout
 from provision.lock import LockHeld
 from provision.observe import ObservedState, observe
+from provision.orphans import Lifecycle
 from provision.plan import DesiredState, TenantResult
 from provision.render import TenantRender
 from provision.secrets import SecretValue
@@ -63,8 +64,10 @@ class Engine:
         lock_timeout: float = 0.0,
         storage_auth: StorageAuth = StorageAuth.AUTO,
         inventory: Inventory | None = None,
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         self.clients = clients
+        self.lifecycle = lifecycle or Lifecycle()  # --prune, --prune-max, --delete-computes
         self.inventory = inventory  # names inventory lines in problems found in Azure
         self.storage_auth = storage_auth
         self.progress: Progress = progress or (lambda tenant, step: None)
@@ -134,6 +137,7 @@ class Engine:
             share=share,
             storage_auth=self.storage_auth,
             inventory=self.inventory,
+            lifecycle=self.lifecycle,
         )
 
     def plan_tenant(self, d: DesiredState) -> TenantResult:

@@ -38,6 +38,9 @@ class RunOptions:
     max_concurrency: int = 0
     lock_timeout: float = 0.0
     storage_auth: str = "auto"
+    prune: bool = False  # delete orphans (what the tool wrote that the inventory no longer has)
+    prune_max: int = 50  # refuse to prune a vault with more orphan secrets than this
+    delete_computes: bool = False  # delete the compute instances of state: absent tenants
 
 
 def prepare(
@@ -75,6 +78,8 @@ def schema_problems(inv: Inventory, renders: list[TenantRender]) -> list[Problem
 
     out: list[Problem] = []
     for r in renders:
+        if r.tenant.absent:
+            continue
         for p in check_msticpyconfig(r.msticpyconfig):
             out.append(
                 Problem(
@@ -138,14 +143,18 @@ def engine_session(
     """One credential, one set of clients and one connection pool for every step of a run."""
     from provision.azure import Clients
     from provision.engine import Engine
+    from provision.orphans import Lifecycle
     from provision.report import Progress
 
+    if opts.prune_max < 0:
+        raise UserInputError([f"--prune-max {opts.prune_max}: use 0 or more"])
     clients = Clients(opts.max_concurrency, endpoints)
     engine = Engine(
         clients,
         lock_timeout=opts.lock_timeout,
         storage_auth=storage_auth_of(opts.storage_auth),
         inventory=inv,
+        lifecycle=Lifecycle(opts.prune, opts.prune_max, opts.delete_computes),
     )
     titles = {"plan": "planning", "apply": "applying", "verify": "verifying"}
 
@@ -208,6 +217,9 @@ def run_options(
     max_concurrency: int = 0,
     lock_timeout: float = 0.0,
     storage_auth: str = "auto",
+    prune: bool = False,
+    prune_max: int = 50,
+    delete_computes: bool = False,
 ) -> RunOptions:
     """RunOptions from the flags every Azure-facing task shares (named as the tasks name them)."""
     return RunOptions(
@@ -220,6 +232,9 @@ def run_options(
         max_concurrency=max_concurrency,
         lock_timeout=lock_timeout,
         storage_auth=storage_auth,
+        prune=prune,
+        prune_max=prune_max,
+        delete_computes=delete_computes,
     )
 
 
