@@ -2,8 +2,9 @@
 
 An instance is the tool's when create-compute made it for one of the tenant's aliases: its
 startup script is our inline launcher pinned for that alias (or, for older instances, our startup
-script on the share), or it is the compute name the inventory still gives a user. The aliases are
-those the inventory still lists and those whose folders the tenant's manifest names.
+script on the share). An instance that merely has a user's compute name is not taken for ours.
+The aliases are those the inventory still lists and those whose folders the tenant's manifest
+names.
 
 Apply deletes them only with `--delete-computes`: an ARM DELETE on
 `.../workspaces/{ws}/computes/{name}?api-version=2024-04-01&underlyingResourceAction=Delete`
@@ -45,11 +46,6 @@ def tool_computes(t: Tenant, ws: WorkspaceInfo, aliases: set[str]) -> dict[str, 
         for alias in folded.values():
             if c.startup_script == startup_script_path(alias):
                 found[name] = alias
-    by_name = {n.casefold(): n for n in ws.computes}
-    for user in t.user_list:
-        actual = by_name.get((user.compute or "").casefold())
-        if actual is not None:
-            found.setdefault(actual, user.alias)
     return found
 
 
