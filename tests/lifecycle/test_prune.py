@@ -51,11 +51,20 @@ def test_removed_user_files_are_orphans_and_prune_deletes_exactly_them(
     assert orphans == {f"Users/erin/{n}" for n in ours}
     assert {i["action"] for i in items if i["target"] in orphans} == {"report"}
     assert changing(items) == []  # without --prune, orphans are not changes
-    plain = tool("plan", fleet, emu, "-t", "fabrikam", "--detailed-exitcode")
+    summary = fleet.parent / "summary.md"
+    env = {"GITHUB_STEP_SUMMARY": str(summary)}
+    plain = tool("plan", fleet, emu, "-t", "fabrikam", "--detailed-exitcode", env=env)
     assert plain.returncode == 0, plain.stdout + plain.stderr
-    pruning = tool("plan", fleet, emu, "-t", "fabrikam", "--prune", "--detailed-exitcode")
+    reported = summary.read_text(encoding="utf-8")
+    assert "reported, not changed" in reported
+    assert "| fabrikam | file | Users/erin/msticpyconfig.yaml | orphan" in reported
+    summary.unlink()
+    pruning = tool("plan", fleet, emu, "-t", "fabrikam", "--prune", "--detailed-exitcode", env=env)
     assert pruning.returncode == 2, pruning.stdout + pruning.stderr
     assert "Users/erin/msticpyconfig.yaml" in pruning.stdout
+    assert "| fabrikam | file | Users/erin/msticpyconfig.yaml | delete | orphan" in (
+        summary.read_text(encoding="utf-8")
+    )
 
     res = tool("apply", fleet, emu, "--prune")
     assert res.returncode == 0, res.stdout + res.stderr
