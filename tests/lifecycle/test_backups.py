@@ -66,3 +66,19 @@ def test_backups_are_bounded_per_file_oldest_removed_first(fleet: Path, emu: Emu
     assert folder_names(share, BACKUPS) == {f"config.json.{s}" for s in stamps[2:]}
     assert read(share, f"{BACKUPS}/config.json.{stamps[3]}") == b'{"n": 3}'
     assert not back_up(ws, "Users/dave/gone.json", f"{BACKUPS}/gone.json.{stamps[0]}")
+
+
+def test_an_edited_orphan_is_kept_before_it_is_pruned(fleet: Path, emu: Emulator) -> None:
+    assert tool("apply", fleet, emu).returncode == 0
+    share = share_of(emu, fleet, "fabrikam")
+    erin = "Users/erin/msticpyconfig.yaml"
+    share.get_file_client(erin).upload_file(EDITED)
+    text = fleet.read_text(encoding="utf-8")
+    fleet.write_text(text.replace("      - dave\n      - erin\n", "      - dave\n"), "utf-8")
+    [item] = [i for i in plan_items(fleet, emu, "--prune") if i["target"] == erin]
+    assert item["action"] == "delete" and "edited outside msticpy-provision" in item["detail"]
+    res = tool("apply", fleet, emu, "--prune")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "msticpyconfig.yaml" not in folder_names(share, "Users/erin")
+    [kept] = folder_names(share, f"Users/erin/{BACKUP_FOLDER}")
+    assert read(share, f"Users/erin/{BACKUP_FOLDER}/{kept}") == EDITED

@@ -156,3 +156,9 @@ def test_deleting_an_orphan_already_gone_is_not_an_error(fleet: Path, emu: Emula
     finally:
         clients.close()
     assert list(vault(emu, FABRIKAM_VAULT).list_deleted_secrets()) == []
+
+
+def test_a_negative_prune_max_is_one_line_of_error(fleet: Path, emu: Emulator) -> None:
+    res = tool("plan", fleet, emu, "--prune", "--prune-max=-1")
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines() == ["error: --prune-max -1: use 0 or more"]
