@@ -23,6 +23,7 @@ from provision.execute import execute, read_back, record_manifest
 from provision.fanout import Fanout
 from provision.lock import LockHeld
 from provision.observe import ObservedState, observe
+from provision.orphans import Lifecycle
 from provision.plan import DesiredState, TenantResult
 from provision.render import TenantRender
 from provision.secrets import SecretValue
@@ -65,9 +66,11 @@ class Engine:
         storage_auth: StorageAuth = StorageAuth.AUTO,
         inventory: Inventory | None = None,
         access: AccessOptions | None = None,
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         self.clients = clients
         self.access = access or AccessOptions()  # --grant-access, --require-access
+        self.lifecycle = lifecycle or Lifecycle()  # --prune, --prune-max, --delete-computes
         self.inventory = inventory  # names inventory lines in problems found in Azure
         self.storage_auth = storage_auth
         self.progress: Progress = progress or (lambda tenant, step: None)
@@ -137,6 +140,7 @@ class Engine:
             share=share,
             storage_auth=self.storage_auth,
             inventory=self.inventory,
+            lifecycle=self.lifecycle,
         )
         state.access = plan_access(self.clients, self.fan, d, state.ws.key_vault_id, self.access)
         state.access.add_to(result)

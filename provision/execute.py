@@ -9,8 +9,10 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from provision.backups import back_up
 from provision.fanout import Fanout
 from provision.observe import ObservedState
+from provision.orphans import orphan_jobs
 from provision.plan import DesiredState
 from provision.render import NBUSER_SETTINGS, STARTUP_SCRIPT
 from provision.share import md5_hex
@@ -28,7 +30,8 @@ CONTENT_TYPES = {
 
 
 def execute(clients: Clients, fan: Fanout, d: DesiredState, state: ObservedState) -> int:
-    """Write every changed secret and file, delete leftover temporary files; return the count."""
+    """Write every changed secret and file (keeping a copy of a hand-edited one first), delete
+    leftover temporary files and, when pruning, orphans; return the count."""
     pushes = {(p.vault, p.name): p for p in d.render.pushes}
     secret_changes = [(k, c) for k, c in state.secrets.items() if c.is_change]
     file_changes = [p for p, c in state.files.items.items() if c.is_change]
@@ -43,6 +46,8 @@ def execute(clients: Clients, fan: Fanout, d: DesiredState, state: ObservedState
 
     def do_file(path: str) -> None:
         name = path.rpartition("/")[2]
+        if path in state.files.backups:
+            back_up(state.share, path, state.files.backups[path])
         state.share.upload_atomic(
             path, d.files[path].content, CONTENT_TYPES.get(name, "application/octet-stream")
         )
@@ -54,6 +59,8 @@ def execute(clients: Clients, fan: Fanout, d: DesiredState, state: ObservedState
         *(functools.partial(do_file, p) for p in file_changes),
         *(functools.partial(state.share.delete_file, p) for p in state.files.temp_files),
     ]
+    if state.orphans is not None and state.orphans.pruning:
+        jobs += orphan_jobs(clients, d.render.tenant, state.share, state.orphans)
     fan.run_all(jobs)
     return len(jobs)
 
@@ -94,6 +101,8 @@ def read_back(
 def record_manifest(d: DesiredState, state: ObservedState, mismatches: dict[str, str]) -> None:
     """Remember the ETag and MD5 of every file as written, so the next plan can skip downloads."""
     manifest = dict(state.files.manifest)
+    for path in state.orphans.forget if state.orphans is not None else ():
+        manifest.pop(path, None)  # pruned, or already gone
     for path, f in d.files.items():
         etag = state.files.remote_etags.get(path)
         if path in state.files.items and path not in mismatches and etag:

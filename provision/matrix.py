@@ -213,6 +213,8 @@ def changed_tenants(inv: Inventory, ref: str, templates: str | Path | None = Non
         before = old_by_name.get(t.name)
         if before is None:
             reasons[t.name] = "new"
+        elif t.absent and not before.absent:
+            reasons[t.name] = "offboarded (state: absent)"
         elif before.model_dump(mode="json") != t.model_dump(mode="json"):
             reasons[t.name] = "entry changed"
         else:

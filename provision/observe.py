@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from provision.adopt.findings import plaintext_note, plaintext_settings
+from provision.backups import backup_path, backup_stamp, is_hand_edited, kept_as
 from provision.compute import compute_report
 from provision.fanout import Fanout
+from provision.orphans import Lifecycle, Orphans, find_orphans
 from provision.plan import Action, Change, DesiredState, Kind, Reason, TenantResult
 from provision.render import MSTICPYCONFIG
 from provision.sentinel_check import check_sentinel_workspaces
@@ -38,6 +40,7 @@ class FilesState:
     temp_files: list[str] = field(default_factory=list)
     missing_folders: set[str] = field(default_factory=set)
     plaintext: list[str] = field(default_factory=list)  # findings in users' own configs
+    backups: dict[str, str] = field(default_factory=dict)  # hand-edited path -> its backup
 
 
 @dataclass
@@ -49,6 +52,7 @@ class ObservedState:
     secrets: dict[tuple[str, str], Change]
     files: FilesState
     access: AccessPlan | None = None  # analysts' vault access, added by the engine
+    orphans: Orphans | None = None
 
 
 def observe(
@@ -62,6 +66,7 @@ def observe(
     share: WorkspaceShare | None = None,
     storage_auth: StorageAuth = StorageAuth.AUTO,
     inventory: Inventory | None = None,
+    lifecycle: Lifecycle | None = None,
 ) -> tuple[ObservedState, TenantResult]:
     """Discover (unless given), read secrets, folders and computes; plan every item.
 
@@ -109,9 +114,13 @@ def observe(
         "already uses this workspace"
         for folder in sorted(files.missing_folders)
     )
-    result.items.extend(compute_reports(d, ws))
+    if not t.absent:
+        result.items.extend(compute_reports(d, ws))
     result.notes.extend(files.plaintext)
-    return ObservedState(ws, share, secrets, files), result
+    orphans = find_orphans(clients, fan, d, share, files.manifest, ws, lifecycle or Lifecycle())
+    result.items.extend(orphans.items)
+    result.notes.extend(orphans.notes)
+    return ObservedState(ws, share, secrets, files, orphans=orphans), result
 
 
 def read_secrets(clients: Clients, fan: Fanout, d: DesiredState) -> dict[tuple[str, str], Change]:
@@ -134,7 +143,10 @@ def _file_change(path: str, same: bool) -> Change:
 
 
 def read_files(fan: Fanout, d: DesiredState, share: WorkspaceShare, verify: bool) -> FilesState:
-    manifest = {} if verify else share.read_manifest()
+    # The manifest says which files the tool wrote (orphans, hand edits); with `verify` its
+    # ETag shortcut is not used.
+    manifest = share.read_manifest()
+    shortcut = {} if verify else manifest
     folders = sorted({path.rpartition("/")[0] for path in d.files})
     listings: dict[str, dict[str, RemoteFile] | None] = dict(
         zip(folders, fan.map(share.list_folder, folders), strict=True)
@@ -151,18 +163,25 @@ def read_files(fan: Fanout, d: DesiredState, share: WorkspaceShare, verify: bool
             state.items[path] = Change(Kind.FILE, path, Action.CREATE, str(Reason.ABSENT_FILE))
             continue
         state.remote_etags[path] = remote.etag
-        known = manifest.get(path)
+        known = shortcut.get(path)
         if known and known.get("etag") == remote.etag and remote.size == len(f.content):
             # Unchanged since we wrote it: the manifest's MD5 is the content's MD5.
             state.items[path] = _file_change(path, known.get("md5") == md5_hex(f.content))
         else:
             to_fetch.append(path)
+    stamp = backup_stamp()
     for path, got in zip(to_fetch, fan.map(share.download, to_fetch), strict=True):
         if got is None:
             state.items[path] = Change(Kind.FILE, path, Action.CREATE, str(Reason.ABSENT_FILE))
         else:
             state.remote_etags[path] = got[1]
             state.items[path] = _file_change(path, got[0] == d.files[path].content)
+            if state.items[path].is_change and is_hand_edited(manifest.get(path), got[1]):
+                # Not written by the tool as it stands: apply keeps a copy before replacing it.
+                state.backups[path] = backup_path(path, stamp)
+                state.items[path] = Change(
+                    Kind.FILE, path, Action.UPDATE, kept_as(state.backups[path])
+                )
             if path.endswith(f"/{MSTICPYCONFIG}") and got[0] != d.files[path].content:
                 state.plaintext += [
                     plaintext_note(path, s) for s in plaintext_settings(got[0], path)

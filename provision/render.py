@@ -239,6 +239,9 @@ class Renderer:
             raise UserInputError([Problem(message, file=str(path), line=line)]) from None
 
     def render_tenant(self, t: Tenant) -> TenantRender:
+        if t.absent:
+            # Offboarded: nothing is desired; what the tool wrote before becomes orphans.
+            return TenantRender(t, {}, {}, {})
         cfg = build_msticpyconfig(t)
         cfg_json = build_config_json(t)
         base = {"tenant": t.model_dump(mode="json"), "generated_by": GENERATED_BY}

@@ -159,6 +159,22 @@ def write_step_summary(mode: str, results: list[TenantResult]) -> None:
             for t, i in changes
         ]
         lines += ["", "</details>"]
+    # Orphans without --prune, and compute instances kept for offboarded tenants: not changes,
+    # but what a reader of the run should know.
+    reported = [(r.tenant, i) for r in results for i in r.items if i.action == "report"]
+    reported = [(t, i) for t, i in reported if i.kind != "compute" or "offboarded" in i.detail]
+    if reported:
+        lines += [
+            "",
+            f"<details><summary>reported, not changed ({len(reported)})</summary>",
+            "",
+            "| tenant | kind | target | detail |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {_md(t)} | {i.kind} | {_md(i.target)} | {_md(i.detail)} |" for t, i in reported
+        ]
+        lines += ["", "</details>"]
     with open(path, "a", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")
 

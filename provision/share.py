@@ -8,7 +8,12 @@ leaves at most a temporary file, which the next run deletes.
 The manifest (`.msticpy-provision/<tenant>/state.json`) records, per file this tool wrote, the
 ETag it read back and the MD5 of the content. A later plan lists each user folder once: a file
 whose ETag still matches needs no further read; any other file is downloaded and hashed. The
-manifest is a cache, never a source of truth: losing it costs reads, not correctness.
+manifest's ETags are a cache: losing it costs reads, not correctness. Its paths are also the
+record of what the tool wrote, which nothing else can tell: a recorded file the inventory no
+longer renders is an orphan (provision.orphans), and a file about to be overwritten that is not
+recorded with its current ETag is kept as a backup first (provision.backups). Losing the manifest
+therefore costs backups of unedited files and leaves older files unpruned; it never deletes an
+analyst's file.
 
 The per-tenant lock is an infinite lease on `.msticpy-provision/<tenant>/lock`, whose metadata
 names the holder and carries its heartbeat (provision.lock). Lock and manifest are per tenant, not

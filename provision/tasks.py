@@ -29,6 +29,19 @@ JSON_HELP = "print a JSON document instead of tables"
 TEMPLATES_HELP = "folder with your own copy of the templates (default: the built-in ones)"
 LOCK_HELP = "seconds to wait for another apply holding a tenant's lock (default 0: fail)"
 CONCURRENCY_HELP = "requests in flight at once across the fleet (default 32)"
+PRUNE_HELP = (
+    "delete orphans: secrets tagged for the tenant that it no longer pushes, and files the tool "
+    "wrote in user folders the inventory no longer declares (default: only report them)"
+)
+PRUNE_MAX_HELP = "refuse to prune a vault holding more orphan secrets than this (default 50)"
+DELETE_COMPUTES_HELP = (
+    "also delete the compute instances msticpy-provision created for tenants with state: absent"
+)
+LIFECYCLE_HELP = {
+    "prune": PRUNE_HELP,
+    "prune_max": PRUNE_MAX_HELP,
+    "delete_computes": DELETE_COMPUTES_HELP,
+}
 STORAGE_AUTH_HELP = (
     "how to sign in to the workspace file share: auto (default: an Entra ID token where the "
     "storage account forbids Shared Key or listKeys is denied, else the account key), key, or "
@@ -122,8 +135,9 @@ def render(
     iterable=["tenant"],
     help={
         **RUN_HELP,
+        **LIFECYCLE_HELP,
         "detailed_exitcode": "exit 0 when nothing would change, 2 when changes are pending, "
-        "1 on errors",
+        "1 on errors (orphans count only with --prune)",
         "require_access": REQUIRE_ACCESS_HELP,
         "grant_access": GRANT_PREVIEW_HELP,
     },
@@ -142,6 +156,9 @@ def plan(
     storage_auth: str = "auto",
     require_access: bool = False,
     grant_access: bool = False,
+    prune: bool = False,
+    prune_max: int = 50,
+    delete_computes: bool = False,
 ) -> int:
     """Show what apply would change in Key Vault and the workspace file shares (reads only)."""
     from provision.commands import plan as command
@@ -158,13 +175,16 @@ def plan(
         storage_auth=storage_auth,
         require_access=require_access,
         grant_access=grant_access,
+        prune=prune,
+        prune_max=prune_max,
+        delete_computes=delete_computes,
     )
     return command.run(opts, detailed_exitcode=detailed_exitcode)
 
 
 @task(
     iterable=["tenant"],
-    help={**RUN_HELP, "lock_timeout": LOCK_HELP, **ACCESS_HELP},
+    help={**RUN_HELP, **LIFECYCLE_HELP, "lock_timeout": LOCK_HELP, **ACCESS_HELP},
 )
 @_user_errors
 def apply(
@@ -180,6 +200,9 @@ def apply(
     lock_timeout: float = 0.0,
     require_access: bool = False,
     grant_access: bool = False,
+    prune: bool = False,
+    prune_max: int = 50,
+    delete_computes: bool = False,
 ) -> int:
     """Bring Key Vault secrets and user files to the inventory's state, then verify them."""
     from provision.commands import apply as command
@@ -197,6 +220,9 @@ def apply(
         storage_auth=storage_auth,
         require_access=require_access,
         grant_access=grant_access,
+        prune=prune,
+        prune_max=prune_max,
+        delete_computes=delete_computes,
     )
     return command.run(opts)
 
@@ -236,7 +262,7 @@ def verify(
 
 @task(
     iterable=["tenant"],
-    help={**RUN_HELP, "lock_timeout": LOCK_HELP, **ACCESS_HELP},
+    help={**RUN_HELP, **LIFECYCLE_HELP, "lock_timeout": LOCK_HELP, **ACCESS_HELP},
 )
 @_user_errors
 def onboard(
@@ -252,6 +278,9 @@ def onboard(
     lock_timeout: float = 0.0,
     require_access: bool = False,
     grant_access: bool = False,
+    prune: bool = False,
+    prune_max: int = 50,
+    delete_computes: bool = False,
 ) -> int:
     """Validate, plan, apply and verify in one go: the whole onboarding of a fleet."""
     from provision.commands import onboard as command
@@ -269,6 +298,9 @@ def onboard(
         storage_auth=storage_auth,
         require_access=require_access,
         grant_access=grant_access,
+        prune=prune,
+        prune_max=prune_max,
+        delete_computes=delete_computes,
     )
     return command.run(opts)
 

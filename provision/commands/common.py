@@ -40,6 +40,9 @@ class RunOptions:
     storage_auth: str = "auto"
     require_access: bool = False  # a missing or unconfirmed analyst vault access fails the tenant
     grant_access: bool = False  # apply grants missing analyst vault access (plan previews it)
+    prune: bool = False  # delete orphans (what the tool wrote that the inventory no longer has)
+    prune_max: int = 50  # refuse to prune a vault with more orphan secrets than this
+    delete_computes: bool = False  # delete the compute instances of state: absent tenants
 
 
 def prepare(
@@ -77,6 +80,8 @@ def schema_problems(inv: Inventory, renders: list[TenantRender]) -> list[Problem
 
     out: list[Problem] = []
     for r in renders:
+        if r.tenant.absent:
+            continue
         for p in check_msticpyconfig(r.msticpyconfig):
             out.append(
                 Problem(
@@ -141,8 +146,11 @@ def engine_session(
     from provision.access import AccessOptions
     from provision.azure import Clients
     from provision.engine import Engine
+    from provision.orphans import Lifecycle
     from provision.report import Progress
 
+    if opts.prune_max < 0:
+        raise UserInputError([f"--prune-max {opts.prune_max}: use 0 or more"])
     clients = Clients(opts.max_concurrency, endpoints)
     engine = Engine(
         clients,
@@ -150,6 +158,7 @@ def engine_session(
         storage_auth=storage_auth_of(opts.storage_auth),
         inventory=inv,
         access=AccessOptions(grant=opts.grant_access, require=opts.require_access),
+        lifecycle=Lifecycle(opts.prune, opts.prune_max, opts.delete_computes),
     )
     titles = {"plan": "planning", "apply": "applying", "verify": "verifying"}
 
@@ -214,6 +223,9 @@ def run_options(
     storage_auth: str = "auto",
     require_access: bool = False,
     grant_access: bool = False,
+    prune: bool = False,
+    prune_max: int = 50,
+    delete_computes: bool = False,
 ) -> RunOptions:
     """RunOptions from the flags every Azure-facing task shares (named as the tasks name them)."""
     return RunOptions(
@@ -228,6 +240,9 @@ def run_options(
         storage_auth=storage_auth,
         require_access=require_access,
         grant_access=grant_access,
+        prune=prune,
+        prune_max=prune_max,
+        delete_computes=delete_computes,
     )
 
 

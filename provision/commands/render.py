@@ -22,6 +22,9 @@ def run(inventory: str, out: str, tenants: list[str], templates: str | None = No
     writes: list[tuple[Path, bytes]] = []
     tree = Tree(str(out_dir))
     for r in renders:
+        if r.tenant.absent:
+            tree.add(f"{r.tenant.name}/ (state: absent: nothing to render)")
+            continue
         branch = tree.add(f"{r.tenant.name}/")
         base = out_dir / r.tenant.name
         for name, f in r.tenant_files.items():

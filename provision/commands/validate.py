@@ -44,8 +44,10 @@ def run(
         secrets = sum(len(t["secrets"]) for t in summary)
         users = sum(len(t["users"]) for t in summary)
         checked = " (secret sources resolved)" if check_secrets else ""
+        absent = sum(1 for r in renders if r.tenant.absent)
+        leaving = f" ({absent} offboarded: state: absent)" if absent else ""
         print(
-            f"{inv.path}: ok: {len(summary)} tenants, {users} users, "
+            f"{inv.path}: ok: {len(summary)} tenants{leaving}, {users} users, "
             f"{secrets} Key Vault secrets{checked}"
         )
         _print_block_overrides(renders)

@@ -121,7 +121,7 @@ def fleet_compute_name_problems(tenants: list[Any], path: Path, doc: YamlDocumen
     first: dict[str, tuple[int, int]] = {}
     problems: list[Problem] = []
     for ti, t in enumerate(tenants):
-        for ui, user in enumerate(t.user_list):
+        for ui, user in enumerate([] if t.absent else t.user_list):
             key = user.compute_name.lower()
             if key not in first:
                 first[key] = (ti, ui)

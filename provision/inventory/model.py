@@ -315,7 +315,10 @@ class Tenant(FrozenModel):
     ml_workspace: WorkspaceName
     key_vault: VaultName
     cloud: Literal["global", "usgov", "cn"] = "global"
-    sentinel: Annotated[list[SentinelWorkspace], Field(min_length=1)]
+    # absent: offboard the tenant (apply removes every secret and file the tool wrote for it);
+    # such an entry needs only its coordinates (provision.inventory.rules.absent_tenant_fill).
+    state: Literal["present", "absent"] = "present"
+    sentinel: list[SentinelWorkspace]
     ti_providers: TIProviders = TIProviders()
     geoip: GeoIP | None = None
     data_providers: DataProviders = DataProviders()
@@ -332,7 +335,14 @@ class Tenant(FrozenModel):
     @model_validator(mode="before")
     @classmethod
     def _default_compute_names(cls, value: Any) -> Any:
+        if isinstance(value, dict) and value.get("state") == "absent":
+            # An offboarded tenant needs only its coordinates.
+            value = {"sentinel": [], "users": [], **value}
         return fill_default_compute_names(value)
+
+    @property
+    def absent(self) -> bool:
+        return self.state == "absent"
 
     @property
     def user_list(self) -> list[User]:

@@ -15,8 +15,19 @@ from provision.yamlsource import PathKey, YamlDocument
 
 
 def tenant_rules(t: Tenant) -> list[tuple[PathKey, str]]:
-    """Rules that span fields of one tenant."""
+    """Rules that span fields of one tenant (none for an absent tenant: only its coordinates
+    are used)."""
     out: list[tuple[PathKey, str]] = []
+    if t.absent:
+        return out
+    if not t.sentinel:
+        return [
+            (
+                ("sentinel",),
+                "at least one Sentinel workspace is required (only a tenant with state: absent "
+                "may leave sentinel out)",
+            )
+        ]
     defaults = [i for i, ws in enumerate(t.sentinel) if ws.default]
     if len(defaults) != 1:
         out.append(
@@ -123,7 +134,7 @@ def fleet_rules(tenants: list[Tenant], path: Path, doc: YamlDocument) -> list[Pr
     owners: dict[tuple[str, str], int] = {}
     shared: dict[tuple[int, int, str], list[str]] = {}
     for index, t in enumerate(tenants):
-        for push in secret_pushes(t):
+        for push in [] if t.absent else secret_pushes(t):  # absent tenants write nothing
             key = (push.vault.lower(), push.name.lower())
             first = owners.setdefault(key, index)
             if first != index:
@@ -197,7 +208,7 @@ def auth_rules(t: Tenant) -> list[tuple[PathKey, str]]:
 def tenant_warnings(t: Tenant) -> list[tuple[PathKey, str]]:
     """Settings that load but do not do what they say for a tenant whose analysts use Azure ML."""
     out: list[tuple[PathKey, str]] = []
-    if not t.user_list:
+    if not t.user_list or t.absent:
         return out
     if t.secret_store == "env":  # noqa: S105 (a storage mode, not a password)
         out.append(

@@ -33,7 +33,7 @@ def shared_user_folder_problems(tenants: list[Any], path: Path, doc: YamlDocumen
     owners: dict[tuple[tuple[str, str, str, str], str], tuple[int, int]] = {}
     problems: list[Problem] = []
     for ti, t in enumerate(tenants):
-        for ui, user in enumerate(t.user_list):
+        for ui, user in enumerate([] if t.absent else t.user_list):
             key = (_workspace_key(t), user.alias.casefold())
             if key not in owners:
                 owners[key] = (ti, ui)

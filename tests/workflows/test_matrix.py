@@ -432,3 +432,19 @@ def test_a_change_in_the_templates_folder_given_selects_every_tenant(
 
 def _head(fleet: FleetRepo) -> str:
     return fleet.git("rev-parse", "HEAD").strip()
+
+
+@needs_git
+def test_an_offboarded_tenant_is_selected(fleet: FleetRepo) -> None:
+    def offboard(doc: dict[str, Any]) -> None:
+        t = fleet.tenant(doc, "fabrikam")
+        keep = ("name", "tenant_id", "subscription_id", "resource_group", "ml_workspace")
+        for key in [k for k in t if k not in (*keep, "key_vault")]:
+            del t[key]
+        t["state"] = "absent"
+
+    fleet.edit_inventory(offboard)
+    fleet.commit("fabrikam leaves")
+    result = fleet.matrix("--changed-since", "HEAD~1")
+    assert result.tenants == ["fabrikam"]
+    assert "fabrikam (offboarded (state: absent))" in result.notes[0]

@@ -21,6 +21,7 @@ from workflow_rules import (
 WORKFLOWS = REPO / ".github" / "workflows"
 CI = WORKFLOWS / "ci.yml"
 ONBOARD = WORKFLOWS / "onboard.yml"
+DRIFT = WORKFLOWS / "drift.yml"
 
 
 def workflow_files() -> list[Path]:
@@ -237,3 +238,66 @@ def test_checker_catches_a_pin_without_its_release_comment() -> None:
     problems = pin_comment_problems(text)
     assert len(problems) == 1
     assert "azure/login@f5d393ae46f8fde4be8b75f32e3fc50e654ad0ca has no '# vX.Y.Z'" in problems[0]
+
+
+# --- drift.yml: the same checker, and what is particular to a scheduled read-only check ----------
+
+
+def _drift_applies(doc: dict[str, Any]) -> None:
+    step = _step(doc, "plan", r"invoke plan")
+    step["run"] = step["run"].replace("invoke plan", "invoke apply")
+
+
+def _drift_secret_in_job_env(doc: dict[str, Any]) -> None:
+    doc["jobs"]["plan"]["env"] = {"VT_KEY": "${{ secrets.VT_KEY }}"}
+
+
+def _drift_no_environment(doc: dict[str, Any]) -> None:
+    del doc["jobs"]["plan"]["environment"]
+
+
+def _drift_issue_write(doc: dict[str, Any]) -> None:
+    doc["jobs"]["plan"]["permissions"]["issues"] = "write"
+
+
+def _drift_no_timeout(doc: dict[str, Any]) -> None:
+    del doc["jobs"]["plan"]["timeout-minutes"]
+
+
+def _drift_unpinned(doc: dict[str, Any]) -> None:
+    _step(doc, "plan", "azure/login")["uses"] = "azure/login@v3"
+
+
+def _drift_public_audience(doc: dict[str, Any]) -> None:
+    _step(doc, "plan", "azure/login")["with"]["audience"] = "api://AzureADTokenExchange"
+
+
+def _drift_expression_in_run(doc: dict[str, Any]) -> None:
+    step = _step(doc, "select", r"invoke matrix")
+    step["run"] = step["run"].replace('"$TENANT"', "${{ inputs.tenant }}", 1)
+
+
+DRIFT_BROKEN: dict[str, tuple[Mutation, str]] = {
+    "scheduled apply": (_drift_applies, "a scheduled workflow runs invoke apply"),
+    "secret in job env": (_drift_secret_in_job_env, "outside a step's env"),
+    "no environment": (_drift_no_environment, "without an environment"),
+    "issues: write": (_drift_issue_write, "issues: write"),
+    "no timeout": (_drift_no_timeout, "job plan: no timeout-minutes"),
+    "unpinned login": (_drift_unpinned, "not pinned to a full commit SHA"),
+    "public audience only": (_drift_public_audience, "missing api://AzureADTokenExchangeUSGov"),
+    "expression in run": (_drift_expression_in_run, "expression inside run"),
+}
+
+
+def test_drift_keeps_the_invariants_of_every_workflow() -> None:
+    assert workflow_problems(load_workflow(DRIFT)) == []
+    assert pin_comment_problems(DRIFT.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize("case", list(DRIFT_BROKEN), ids=list(DRIFT_BROKEN))
+def test_checker_catches_a_broken_copy_of_drift(case: str) -> None:
+    mutate, expected = DRIFT_BROKEN[case]
+    doc = copy.deepcopy(load_workflow(DRIFT))
+    mutate(doc)
+    problems = workflow_problems(doc)
+    assert any(expected in p for p in problems), problems

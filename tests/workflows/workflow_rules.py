@@ -66,6 +66,14 @@ def workflow_problems(doc: Mapping[str, Any]) -> list[str]:
             run = str(step.get("run", ""))
             if re.search(r"\binvoke\s+(plan|apply)\b", run):
                 secret_lists[f"{job_id} step {index + 1}"] = set(_secret_env(step))
+    triggers = doc.get("on") or {}
+    if isinstance(triggers, dict) and "schedule" in triggers:
+        # A scheduled run has no reviewer: it may read (drift checks), never write.
+        problems.extend(
+            f"job {job_id}: a scheduled workflow runs invoke apply"
+            for job_id, job in jobs.items()
+            if is_apply_job(job)
+        )
     if len({frozenset(s) for s in secret_lists.values()}) > 1:
         detail = "; ".join(f"{k}: {sorted(v)}" for k, v in secret_lists.items())
         problems.append(f"plan and apply steps export different secret names ({detail})")

@@ -106,6 +106,7 @@ class AsyncOperation:
     compute: str
     polls_left: int
     status: str = "InProgress"
+    kind: str = "put"  # put (create or update) or delete
     start: float = field(default_factory=time.time)
     end: float | None = None
 
@@ -349,10 +350,31 @@ class ArmBackend:
                     code="Conflict",
                 )
 
-    def delete_compute(self, ws: Workspace, name: str) -> None:
-        self.compute(ws, name)
-        del ws.computes[name.lower()]
+    def delete_compute(self, ws: Workspace, name: str, action: str | None) -> AsyncOperation:
+        """Start deleting a compute (Compute_Delete, 2024-04-01: `underlyingResourceAction`
+        Delete or Detach is required; the answer is 202 with an async operation). The compute
+        is gone once the operation has succeeded."""
+        if action not in {"Delete", "Detach"}:
+            raise ValidationError(
+                "The query parameter underlyingResourceAction is required: Delete or Detach."
+            )
+        compute = self.compute(ws, name)
+        compute.provisioning_state = "Deleting"
+        compute.state = "Deleting"
+        op = AsyncOperation(
+            id=str(uuid.uuid4()),
+            subscription_id=ws.subscription_id,
+            location=ws.location,
+            workspace=(ws.subscription_id, ws.resource_group, ws.name),
+            compute=compute.name,
+            polls_left=self.lro_polls,
+            kind="delete",
+        )
+        self.operations[op.id] = op
+        if op.polls_left <= 0:
+            self._finish(op)
         self._changed()
+        return op
 
     def poll(self, subscription_id: str, op_id: str) -> AsyncOperation:
         op = self.operations.get(op_id)
@@ -372,7 +394,9 @@ class ArmBackend:
         ws = self.workspaces.get((sub.lower(), group.lower(), name.lower()))
         if ws is not None:
             compute = ws.computes.get(op.compute.lower())
-            if compute is not None:
+            if compute is not None and op.kind == "delete":
+                del ws.computes[op.compute.lower()]
+            elif compute is not None:
                 compute.provisioning_state = "Succeeded"
                 compute.state = "Running"
 

@@ -356,9 +356,20 @@ class ArmWire(AccessOperations, ResourceOperations, ServiceWire):
         return _json(201 if created else 200, _compute_body(ws, compute), headers)
 
     def op_DeleteCompute(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
+        # Compute_Delete (azure-rest-api-specs, machinelearningservices stable/2024-04-01,
+        # examples/Compute/delete.json): 202 with Azure-AsyncOperation and Location headers.
         ws = self._ws(p)
-        self.arm.delete_compute(ws, p["compute"])
-        return _json(200, None)
+        op = self.arm.delete_compute(ws, p["compute"], req.query.get("underlyingresourceaction"))
+        api = req.query.get("api-version", "")
+        status_url = (
+            f"{req.base_url}{req.prefix}/subscriptions/{ws.subscription_id}/providers/"
+            f"{ML_PROVIDER}/locations/{ws.location}/computeOperationsStatus/{op.id}"
+            f"?api-version={api}&service=new"
+        )
+        # (Azure also sends Location, an operation-result URL; clients poll Azure-AsyncOperation
+        # first, and the emulator serves only the status URL.)
+        headers = {"Azure-AsyncOperation": status_url, "Retry-After": str(self.arm.lro_retry_after)}
+        return _json(202, None, headers)
 
     def op_GetAsyncOperation(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
         op = self.arm.poll(p["sub"], p["op"])
