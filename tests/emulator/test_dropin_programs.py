@@ -33,6 +33,7 @@ from pathlib import Path
 import pytest
 import requests
 from emulator_helpers import TENANT, log_since
+from support.clients import share_client
 
 from provision.emulator import Emulator
 from provision.emulator.seed import NOTEBOOK_SHARE, storage_account_name
@@ -283,6 +284,10 @@ def test_an_operation_not_emulated_fails_with_501(
     if step == "ml-jobs":
         args = [TENANT.subscription_id, TENANT.resource_group, TENANT.workspace]
     elif step == "file-handles":
+        # A file that exists: Azure would list its (here: no) open handles.
+        share_client(world, storage_account_name(TENANT)).get_file_client(
+            "Users/alice/notes.txt"
+        ).upload_file(b"notes")
         args = [account_url(world), NOTEBOOK_SHARE, "Users/alice/notes.txt"]
     else:
         args = [account_url(world), NOTEBOOK_SHARE]
