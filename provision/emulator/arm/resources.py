@@ -22,15 +22,20 @@ if TYPE_CHECKING:
     from provision.emulator.arm.models import ArmBackend, Workspace
     from provision.emulator.state import Backend
 
-__all__ = ["ResourceOperations", "cloud_metadata"]
+__all__ = ["CLOUD_NAME", "ResourceOperations", "cloud_metadata"]
+
+CLOUD_NAME = "MsticpyProvisionEmulator"
 
 _DATASTORE_TYPE = "Microsoft.MachineLearningServices/workspaces/datastores"
 
 
 def cloud_metadata(base_url: str) -> list[dict[str, Any]]:
-    """The emulator as one cloud in ARM's metadata document. Its name is ``AzureCloud`` so
-    that tools defaulting to the public cloud's name pick the emulator's endpoints. Data-plane
-    suffixes are Azure's: the emulator's vaults and shares are path-style (see endpoints.json)."""
+    """The emulator as one cloud in ARM's metadata document. Its name is not one of the
+    public clouds' (``AzureCloud``, ``AzureUSGovernment``, ``AzureChinaCloud``): azure-ai-ml
+    (``_azure_environments._get_cloud``) keeps its built-in endpoints for those names, and
+    azure-cli forces ``login.microsoftonline.com`` for ``AzureCloud``, so either would leave the
+    emulator. Data-plane suffixes are Azure's: the emulator's vaults and shares are path-style
+    (see endpoints.json)."""
     return [
         {
             "portal": "https://portal.azure.com",
@@ -46,7 +51,7 @@ def cloud_metadata(base_url: str) -> list[dict[str, Any]]:
             "media": "https://rest.media.azure.net",
             "graphAudience": "https://graph.windows.net/",
             "graph": "https://graph.windows.net/",
-            "name": "AzureCloud",
+            "name": CLOUD_NAME,
             "suffixes": {
                 "acrLoginServer": "azurecr.io",
                 "sqlServerHostname": "database.windows.net",
