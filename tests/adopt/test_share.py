@@ -8,13 +8,10 @@ client; plan runs as an admin runs it (`invoke plan`). The key is never printed.
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from azure.storage.fileshare import ShareClient
-from support import EXAMPLE, run_invoke
+from support import run_invoke
 
 from provision.emulator import Emulator, seed_tenants_from_inventory
 from provision.emulator.seed import storage_account_name
@@ -42,19 +39,6 @@ TIProviders:
     Provider: OTX
 """
 BOB_CONFIG = "TIProviders:\n  OTX:\n    Args:\n      AuthKey:\n        EnvironmentVar: OTX_KEY\n"
-
-
-@pytest.fixture
-def fleet(tmp_path: Path) -> Path:
-    shutil.copytree(EXAMPLE.parent, tmp_path / "fleet")
-    return tmp_path / "fleet" / "inventory.yaml"
-
-
-@pytest.fixture
-def emu(tmp_path: Path, fleet: Path) -> Iterator[Emulator]:
-    with Emulator(tmp_path / "emu") as e:
-        e.seed(seed_tenants_from_inventory(load_inventory(fleet)))
-        yield e
 
 
 def _share(emu: Emulator, fleet: Path, workspace: str) -> ShareClient:

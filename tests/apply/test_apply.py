@@ -7,11 +7,9 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from azure.storage.fileshare import ShareClient, ShareLeaseClient
 from support import BIN, EXAMPLE, run_invoke
 from support.clients import secret_client, share_client
@@ -22,20 +20,6 @@ from provision.inventory.load import load_inventory
 from provision.render import render_tenants
 from provision.share import lock_path
 from provision.workspace import CODE_SHARE
-
-
-@pytest.fixture
-def fleet(tmp_path: Path) -> Path:
-    """A private copy of the example inventory and its demo secrets."""
-    shutil.copytree(EXAMPLE.parent, tmp_path / "fleet")
-    return tmp_path / "fleet" / "inventory.yaml"
-
-
-@pytest.fixture
-def emu(tmp_path: Path, fleet: Path) -> Iterator[Emulator]:
-    with Emulator(tmp_path / "emu") as e:
-        e.seed(seed_tenants_from_inventory(load_inventory(fleet)))
-        yield e
 
 
 def _log_since(emu: Emulator, start: int) -> list[dict[str, Any]]:

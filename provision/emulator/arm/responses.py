@@ -8,7 +8,6 @@ and ``vaultUri``), so a client can find the data planes from ARM as it would in 
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,6 @@ from provision.emulator.arm.exceptions import (
     AuthorizationFailed,
     InvalidAuthenticationToken,
     MissingApiVersionParameter,
-    ValidationError,
 )
 from provision.emulator.arm.models import (
     COMPUTE_TYPE,
@@ -30,8 +28,8 @@ from provision.emulator.arm.models import (
     Workspace,
 )
 from provision.emulator.arm.resources import ResourceOperations
+from provision.emulator.arm.shapes import json_body, rg_id, storage_id, vault_id
 from provision.emulator.arm.shapes import json_response as _json
-from provision.emulator.arm.shapes import rg_id, storage_id, vault_id
 from provision.emulator.arm.urls import ACTIONS, resolve
 from provision.emulator.auth import bearer_token
 from provision.emulator.identity.models import ARM_AUDIENCES
@@ -339,19 +337,8 @@ class ArmWire(AccessOperations, ResourceOperations, ServiceWire):
 
     def op_CreateOrUpdateCompute(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
         ws = self._ws(p)
-        try:
-            body = json.loads(req.body or b"{}")
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ValidationError("The request content is not valid JSON.") from None
-        if not isinstance(body, dict):
-            raise ValidationError("The request content must be a JSON object.")
-        compute, created, op = self.arm.put_compute(ws, p["compute"], body)
-        api = req.query.get("api-version", "")
-        status_url = (
-            f"{req.base_url}{req.prefix}/subscriptions/{ws.subscription_id}/providers/"
-            f"{ML_PROVIDER}/locations/{ws.location}/computeOperationsStatus/{op.id}"
-            f"?api-version={api}&service=new"
-        )
+        compute, created, op = self.arm.put_compute(ws, p["compute"], json_body(req))
+        status_url = _operation_status_url(req, ws, op.id)
         headers = {"Azure-AsyncOperation": status_url, "Retry-After": str(self.arm.lro_retry_after)}
         return _json(201 if created else 200, _compute_body(ws, compute), headers)
 
@@ -360,12 +347,7 @@ class ArmWire(AccessOperations, ResourceOperations, ServiceWire):
         # examples/Compute/delete.json): 202 with Azure-AsyncOperation and Location headers.
         ws = self._ws(p)
         op = self.arm.delete_compute(ws, p["compute"], req.query.get("underlyingresourceaction"))
-        api = req.query.get("api-version", "")
-        status_url = (
-            f"{req.base_url}{req.prefix}/subscriptions/{ws.subscription_id}/providers/"
-            f"{ML_PROVIDER}/locations/{ws.location}/computeOperationsStatus/{op.id}"
-            f"?api-version={api}&service=new"
-        )
+        status_url = _operation_status_url(req, ws, op.id)
         # (Azure also sends Location, an operation-result URL; clients poll Azure-AsyncOperation
         # first, and the emulator serves only the status URL.)
         headers = {"Azure-AsyncOperation": status_url, "Retry-After": str(self.arm.lro_retry_after)}
@@ -385,3 +367,13 @@ class ArmWire(AccessOperations, ResourceOperations, ServiceWire):
         else:
             headers["Retry-After"] = str(self.arm.lro_retry_after)
         return _json(200, body, headers)
+
+
+def _operation_status_url(req: WireRequest, ws: Workspace, op_id: str) -> str:
+    """The Azure-AsyncOperation URL of a compute operation, as Azure ML builds it."""
+    api = req.query.get("api-version", "")
+    return (
+        f"{req.base_url}{req.prefix}/subscriptions/{ws.subscription_id}/providers/"
+        f"{ML_PROVIDER}/locations/{ws.location}/computeOperationsStatus/{op_id}"
+        f"?api-version={api}&service=new"
+    )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from provision.emulator.files.exceptions import FilesError, MissingRequiredHeader
+from provision.emulator.files.exceptions import MissingRequiredHeader, invalid_header
 from provision.emulator.wire import NotEmulated
 
 __all__ = ["copy_source"]
@@ -23,22 +23,13 @@ __all__ = ["copy_source"]
 _AZURE_HOST_RE = re.compile(r"^(?P<account>[a-z0-9]{3,24})\.file\.core\.[a-z0-9.-]+$")
 
 
-def _invalid(value: str) -> FilesError:
-    return FilesError(
-        "The value for one of the HTTP headers is not in the correct format.",
-        status=400,
-        code="InvalidHeaderValue",
-        detail={"HeaderName": "x-ms-copy-source", "HeaderValue": value},
-    )
-
-
 def copy_source(value: str, account: str) -> tuple[str, str, str, list[str]]:
     """(account, share, snapshot, path parts) of a copy source URL, for a copy into account."""
     if not value:
         raise MissingRequiredHeader(detail={"HeaderName": "x-ms-copy-source"})
     url = urlsplit(value)
     if url.scheme.lower() not in ("https", "http") or not url.hostname:
-        raise _invalid(value)
+        raise invalid_header("x-ms-copy-source", value)
     segments = [unquote(s) for s in url.path.split("/") if s]
     host = _AZURE_HOST_RE.match(url.hostname.lower())
     if host is not None:
@@ -46,9 +37,9 @@ def copy_source(value: str, account: str) -> tuple[str, str, str, list[str]]:
     elif segments:
         source_account, segments = segments[0], segments[1:]
     else:
-        raise _invalid(value)
+        raise invalid_header("x-ms-copy-source", value)
     if len(segments) < 2:
-        raise _invalid(value)
+        raise invalid_header("x-ms-copy-source", value)
     if source_account != account:
         raise NotEmulated("CopyFile from another storage account", "PUT", value.split("?")[0])
     snapshot = parse_qs(url.query).get("sharesnapshot", [""])[0]

@@ -101,6 +101,11 @@ class InvalidHeaderValue(FilesError):
     default_message = "The value for one of the HTTP headers is not in the correct format."
 
 
+def invalid_header(name: str, value: str) -> InvalidHeaderValue:
+    """Azure's 400 InvalidHeaderValue naming the header and the value it refused."""
+    return InvalidHeaderValue(detail={"HeaderName": name, "HeaderValue": value})
+
+
 class MissingRequiredHeader(FilesError):
     status, code = 400, "MissingRequiredHeader"
     default_message = "An HTTP header that's mandatory for this request is not specified."

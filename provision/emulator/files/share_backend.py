@@ -16,6 +16,7 @@ from provision.emulator.files.exceptions import (
     ShareAlreadyExists,
     ShareHasSnapshots,
     ShareNotFound,
+    invalid_header,
 )
 from provision.emulator.files.shares import (
     ACCESS_TIERS,
@@ -30,15 +31,6 @@ ACCOUNT_NAME_RE = re.compile(r"^[a-z0-9]{3,24}$")
 SHARE_NAME_RE = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
 MAX_QUOTA_GIB = DEFAULT_QUOTA_GIB
 DELETE_SNAPSHOTS = ("include", "include-leased")
-
-
-def _bad_header(name: str, value: str) -> FilesError:
-    return FilesError(
-        "The value for one of the HTTP headers is not in the correct format.",
-        status=400,
-        code="InvalidHeaderValue",
-        detail={"HeaderName": name, "HeaderValue": value},
-    )
 
 
 @dataclass
@@ -153,7 +145,7 @@ class ShareBackend:
             self._changed()
             return
         if delete_snapshots and delete_snapshots.lower() not in DELETE_SNAPSHOTS:
-            raise _bad_header("x-ms-delete-snapshots", delete_snapshots)
+            raise invalid_header("x-ms-delete-snapshots", delete_snapshots)
         share.lease.check_share_operation(lease_id, time.time(), required=True)
         if share.snapshots and not delete_snapshots:
             raise ShareHasSnapshots()
@@ -190,12 +182,12 @@ class ShareBackend:
     def _apply_properties(share: Share, *, quota: int | None, access_tier: str | None) -> None:
         if quota is not None:
             if not 1 <= quota <= MAX_QUOTA_GIB:
-                raise _bad_header("x-ms-share-quota", str(quota))
+                raise invalid_header("x-ms-share-quota", str(quota))
             share.quota = quota
         if access_tier is not None:
             tier = next((t for t in ACCESS_TIERS if t.lower() == access_tier.lower()), None)
             if tier is None:
-                raise _bad_header("x-ms-access-tier", access_tier)
+                raise invalid_header("x-ms-access-tier", access_tier)
             if tier != share.access_tier:
                 share.access_tier, share.access_tier_changed = tier, time.time()
 
@@ -231,6 +223,6 @@ class ShareBackend:
         elif action == "break":
             lease_time = lease.break_lease(break_period, now)
         else:
-            raise _bad_header("x-ms-lease-action", action)
+            raise invalid_header("x-ms-lease-action", action)
         self._changed()
         return share, lease_time

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from provision.emulator.files.exceptions import FilesError, ShareLeaseError
+from provision.emulator.files.exceptions import ShareLeaseError, invalid_header
 from provision.emulator.files.nodes import DirNode, node_from_dict, node_to_dict
 from provision.emulator.wire import iso_utc, new_etag
 
@@ -26,15 +26,6 @@ ACCESS_TIERS = ("TransactionOptimized", "Hot", "Cool", "Premium")
 INFINITE = -1
 MIN_LEASE_S, MAX_LEASE_S = 15, 60
 MAX_BREAK_S = 60
-
-
-def _invalid(name: str, value: str) -> FilesError:
-    return FilesError(
-        "The value for one of the HTTP headers is not in the correct format.",
-        status=400,
-        code="InvalidHeaderValue",
-        detail={"HeaderName": name, "HeaderValue": value},
-    )
 
 
 @dataclass
@@ -77,9 +68,9 @@ class ShareLease:
         try:
             duration = int(duration_header)
         except ValueError:
-            raise _invalid("x-ms-lease-duration", duration_header) from None
+            raise invalid_header("x-ms-lease-duration", duration_header) from None
         if duration != INFINITE and not MIN_LEASE_S <= duration <= MAX_LEASE_S:
-            raise _invalid("x-ms-lease-duration", duration_header)
+            raise invalid_header("x-ms-lease-duration", duration_header)
         new_id = (proposed or str(uuid.uuid4())).lower()
         status = self.status(now)
         if status == "leased" and new_id != self.lease_id:
@@ -123,9 +114,9 @@ class ShareLease:
             try:
                 period = int(period_header)
             except ValueError:
-                raise _invalid("x-ms-lease-break-period", period_header) from None
+                raise invalid_header("x-ms-lease-break-period", period_header) from None
             if not 0 <= period <= MAX_BREAK_S:
-                raise _invalid("x-ms-lease-break-period", period_header)
+                raise invalid_header("x-ms-lease-break-period", period_header)
         status = self.status(now)
         if status == "available":
             raise ShareLeaseError("LeaseNotPresentWithLeaseOperation")
