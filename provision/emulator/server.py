@@ -10,6 +10,10 @@ The server adds what every service shares: TLS (a certificate from a throwaway C
 trustme, kept in STATE_DIR so clients keep trusting it across restarts), ``x-ms-request-id``,
 fault injection, the request log, and periodic snapshots of the state. The event loop runs in
 a background thread, so tests and ``--local`` runs use the emulator in-process.
+
+`Emulator` is the lifecycle: listen, seed, endpoints.json, the event loop thread, state
+snapshots, stop. What happens to one request (service by path, routing, faults, authentication,
+the answer and its request-log line) is `dispatch.RequestDispatcher`.
 """
 
 from __future__ import annotations
@@ -26,13 +30,12 @@ import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import unquote
 
 import trustme
 from aiohttp import web
 
-from provision.emulator.arm.responses import ArmWire
 from provision.emulator.auth import EmulatorCredential
+from provision.emulator.dispatch import RequestDispatcher
 from provision.emulator.envfile import (
     CA_BUNDLE_NAME,
     ENV_NAME,
@@ -41,25 +44,12 @@ from provision.emulator.envfile import (
     write_ca_bundle,
 )
 from provision.emulator.faults import FaultInjector
-from provision.emulator.files.responses import FilesWire
-from provision.emulator.identity import urls as identity_urls
 from provision.emulator.identity.models import ANY_TENANT
-from provision.emulator.identity.responses import IdentityWire
 from provision.emulator.identity.urls import MSI_PREFIX
-from provision.emulator.keyvault.responses import KeyVaultWire
 from provision.emulator.requestlog import RequestLog, read_request_log
 from provision.emulator.seed import SeedTenant, seed_backend
 from provision.emulator.state import SAVE_INTERVAL_S, Backend
-from provision.emulator.wire import (
-    ARM_PREFIX,
-    KV_PREFIX,
-    NotEmulated,
-    ServiceError,
-    ServiceWire,
-    WireRequest,
-    WireResponse,
-    new_request_id,
-)
+from provision.emulator.wire import ARM_PREFIX, KV_PREFIX
 from provision.errors import UserInputError
 from provision.fsutil import write_atomic
 
@@ -108,13 +98,7 @@ class Emulator:
         self._requested_port = port
         self.faults = FaultInjector(faults, seed=fault_seed, latency_ms=latency_ms)
         self.backend = Backend.load(self.state_dir)
-        self._services: dict[str, ServiceWire] = {
-            "arm": ArmWire(self.backend),
-            "keyvault": KeyVaultWire(self.backend),
-            "files": FilesWire(self.backend),
-            "identity": IdentityWire(self.backend),
-        }
-        self._log: RequestLog | None = None
+        self._dispatcher = RequestDispatcher(self.backend, self.faults)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -237,7 +221,7 @@ class Emulator:
             ) from None
         sock.listen(512)
         self.port = sock.getsockname()[1]
-        self._log = RequestLog(self.requests_file)
+        self._dispatcher.log = RequestLog(self.requests_file)
         self._ready.clear()
         self._thread = threading.Thread(
             target=self._run, args=(sock, ctx), name=f"azure-emulator-{self.port}", daemon=True
@@ -263,9 +247,9 @@ class Emulator:
             thread.join(timeout=10)
         self._thread = self._loop = None
         self.save()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        if self._dispatcher.log is not None:
+            self._dispatcher.log.close()
+            self._dispatcher.log = None
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -280,41 +264,7 @@ class Emulator:
 
     # --- endpoints.json -----------------------------------------------------------------------
     def _write_endpoints(self) -> None:
-        with self.backend.lock:
-            accounts = sorted(self.backend.files.accounts.items())
-            keys = {name: acct.keys[0] for name, acct in accounts}
-            identity = self.backend.identity
-            tenants = {}
-            for tenant in identity.tenants:
-                admin = identity.admin_app(tenant)
-                tenants[tenant] = {
-                    "client_id": admin.client_id,
-                    "client_secret": admin.secret,
-                    "object_id": admin.object_id,
-                }
-            home = identity.home_tenant
-            msi_header = identity.msi_header
-        self.endpoints = {
-            "ca_cert": str(self.ca_cert.resolve()),
-            "ca_bundle": str(self.ca_bundle.resolve()),
-            "arm": f"{self.base_url}{ARM_PREFIX}",
-            "keyvault": f"{self.base_url}{KV_PREFIX}/{{vault}}",
-            "files": f"{self.base_url}/{{account}}",
-            "authority": self.base_url,
-            "cloud_metadata": f"{self.base_url}{ARM_PREFIX}/metadata/endpoints?api-version="
-            f"{METADATA_API_VERSION}",
-            "token": self.backend.token,
-            "token_tenant": ANY_TENANT,
-            "tenants": tenants,
-            "managed_identity": {
-                "endpoint": f"{self.base_url}{MSI_PREFIX}/{home}/token" if home else None,
-                "header": msi_header,
-                "tenant_id": home,
-            },
-            "storage_keys": keys,
-            "env_file": str(self.env_file.resolve()),
-            "pid": os.getpid(),
-        }
+        self.endpoints = _endpoints_document(self)
         # Token, account keys and client secrets: owner-only, written atomically; endpoints.json
         # last, so that a script waiting for it finds everything else in place.
         write_ca_bundle(self.ca_cert, self.ca_bundle)
@@ -343,7 +293,7 @@ class Emulator:
 
     async def _startup(self, sock: socket.socket, ctx: ssl.SSLContext) -> None:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
+        app.router.add_route("*", "/{tail:.*}", self._dispatcher.handle)
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=0.5
         )
@@ -374,131 +324,42 @@ class Emulator:
                 log.warning("could not save emulator state: %s", exc)
             interval = max(SAVE_INTERVAL_S, 10 * (time.monotonic() - started))
 
-    # --- one request ------------------------------------------------------------------------------
-    def _split(self, method: str, path: str) -> tuple[str, str, str, str]:
-        """(service, prefix, scope, path below the prefix) of a decoded request path."""
-        if identity_urls.match(method, path) is not None:
-            return "identity", "", "", path
-        if path == ARM_PREFIX or path.startswith(ARM_PREFIX + "/"):
-            return "arm", ARM_PREFIX, "", path[len(ARM_PREFIX) :]
-        if path.startswith(KV_PREFIX + "/"):
-            vault, _, rest = path[len(KV_PREFIX) + 1 :].partition("/")
-            return "keyvault", f"{KV_PREFIX}/{vault}", vault, "/" + rest
-        account, _, rest = path[1:].partition("/")
-        return "files", f"/{account}", account, "/" + rest
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        raw_path, _, query_string = request.raw_path.partition("?")
-        service, prefix, scope, sub_path = self._split(request.method, unquote(raw_path))
-        headers: dict[str, str] = {}
-        for name, value in request.headers.items():
-            key = name.lower()
-            headers[key] = f"{headers[key]},{value}" if key in headers else value
-        req = WireRequest(
-            method=request.method,
-            raw_path=raw_path,
-            path=sub_path,
-            query_string=query_string,
-            headers=headers,
-            body=await request.read(),
-            base_url=f"{request.scheme}://{request.host}",
-            prefix=prefix,
-            scope=scope,
-            raw_headers=list(request.headers.items()),
-            request_id=new_request_id(),
-        )
-        wire = self._services[service]
-        lock = self.backend.lock
-        op = "Unknown"
-        try:
-            with lock:
-                op, params = wire.route(req)
-            req.params = params
-        except ServiceError as err:
-            if isinstance(err, NotEmulated):
-                op = err.operation
-            return self._reply(request, wire, req, op, wire.render_error(err, req), err.code)
-        decision = self.faults.decide(service, op)
-        if decision.delay_s > 0:
-            await asyncio.sleep(decision.delay_s)
-        failure = decision.failure
-        if failure is not None:
-            if failure.kind == "reset":
-                return self._drop(request, req, service, op, fault="reset")
-            injected = wire.injected_error(int(failure.kind), failure.retry_after)
-            return self._reply(
-                request,
-                wire,
-                req,
-                op,
-                wire.render_error(injected, req),
-                injected.code,
-                fault=failure.kind,
-            )
-        error_code: str | None = None
-        with lock:
-            if not wire.scope_exists(req):
-                missing = "VaultNotFound" if service == "keyvault" else "AccountNotFound"
-                return self._drop(request, req, service, op, error=missing)
-            try:
-                wire.authenticate(req, op)
-                response = wire.handle(req, op, params)
-            except ServiceError as err:
-                response, error_code = wire.render_error(err, req), err.code
-        return self._reply(request, wire, req, op, response, error_code)
-
-    def _reply(
-        self,
-        request: web.Request,
-        wire: ServiceWire,
-        req: WireRequest,
-        op: str,
-        response: WireResponse,
-        error_code: str | None,
-        fault: str | None = None,
-    ) -> web.StreamResponse:
-        headers = response.headers
-        headers["x-ms-request-id"] = req.request_id
-        client_id = req.header("x-ms-client-request-id")
-        if client_id:
-            headers["x-ms-client-request-id"] = client_id
-        if self._log is not None:
-            self._log.write(
-                wire.name,
-                req.method,
-                unquote(req.raw_path),
-                response.status,
-                op,
-                fault=fault,
-                error=error_code,
-                tenant=req.caller[0] if req.caller else None,
-                principal=req.caller[1] if req.caller else None,
-            )
-        if request.method == "HEAD" and "Content-Length" in headers:
-            # The size of the resource, not of this (empty) answer: a StreamResponse keeps it.
-            length = int(headers.pop("Content-Length"))
-            head = web.StreamResponse(status=response.status, headers=headers)
-            head.content_length = length
-            return head
-        return web.Response(status=response.status, headers=headers, body=response.body)
-
-    def _drop(
-        self,
-        request: web.Request,
-        req: WireRequest,
-        service: str,
-        op: str,
-        *,
-        fault: str | None = None,
-        error: str | None = None,
-    ) -> web.Response:
-        if self._log is not None:
-            self._log.write(
-                service, req.method, unquote(req.raw_path), 0, op, fault=fault, error=error
-            )
-        transport = request.transport
-        if transport is not None:
-            transport.abort()
-        # Writing this to the aborted transport fails with ConnectionError, which aiohttp takes
-        # as a client that went away: nothing is sent and nothing is logged.
-        return web.Response(status=500)
+def _endpoints_document(emulator: Emulator) -> dict[str, Any]:
+    """What endpoints.json says about a listening emulator: its URLs, CA files, the token, each
+    tenant's admin application, the managed identity endpoint and the storage account keys."""
+    with emulator.backend.lock:
+        accounts = sorted(emulator.backend.files.accounts.items())
+        keys = {name: acct.keys[0] for name, acct in accounts}
+        identity = emulator.backend.identity
+        tenants = {}
+        for tenant in identity.tenants:
+            admin = identity.admin_app(tenant)
+            tenants[tenant] = {
+                "client_id": admin.client_id,
+                "client_secret": admin.secret,
+                "object_id": admin.object_id,
+            }
+        home = identity.home_tenant
+        msi_header = identity.msi_header
+    return {
+        "ca_cert": str(emulator.ca_cert.resolve()),
+        "ca_bundle": str(emulator.ca_bundle.resolve()),
+        "arm": f"{emulator.base_url}{ARM_PREFIX}",
+        "keyvault": f"{emulator.base_url}{KV_PREFIX}/{{vault}}",
+        "files": f"{emulator.base_url}/{{account}}",
+        "authority": emulator.base_url,
+        "cloud_metadata": f"{emulator.base_url}{ARM_PREFIX}/metadata/endpoints?api-version="
+        f"{METADATA_API_VERSION}",
+        "token": emulator.backend.token,
+        "token_tenant": ANY_TENANT,
+        "tenants": tenants,
+        "managed_identity": {
+            "endpoint": f"{emulator.base_url}{MSI_PREFIX}/{home}/token" if home else None,
+            "header": msi_header,
+            "tenant_id": home,
+        },
+        "storage_keys": keys,
+        "env_file": str(emulator.env_file.resolve()),
+        "pid": os.getpid(),
+    }
