@@ -1,26 +1,25 @@
-"""Azure Files backend: directories, files, file leases and copies. No HTTP here.
+"""Azure Files backend: `FilesBackend`, every storage account with its shares, directories and
+files. No HTTP here.
 
-Accounts and the share level (properties, leases, snapshots) are in `share_backend` and
-`shares`; the file and directory records in `nodes`.
+The backend is built in layers, each a module: accounts and the share level (properties, leases,
+snapshots) in `share_backend` and `shares`; the directory tree (path walking, directories,
+renames) in `namespace`; the file and directory records in `nodes`. This module adds the files:
+content, properties, metadata, copies and file leases, and the state.json form of it all.
 
-Rules kept from the service: names are case-insensitive and case-preserving; a file or directory
-needs its parent directory (ParentNotFound); creating an existing directory fails, creating an
-existing file replaces it; a directory must be empty to be deleted; writes beyond the file's size
+Rules kept from the service: creating an existing file replaces it; writes beyond the file's size
 fail (InvalidRange); the service never computes a whole-file MD5 (the client sets
-``x-ms-content-md5``); rename is atomic and may replace the target; file leases are infinite
-and every write to a leased file must carry the lease id.
+``x-ms-content-md5``); file leases are infinite and every write to a leased file must carry the
+lease id.
 """
 
 from __future__ import annotations
 
 import copy
-import time
 import uuid
 from typing import Any
 
 from provision.emulator.files.exceptions import (
     CannotVerifyCopySource,
-    DirectoryNotEmpty,
     FilesError,
     InvalidRange,
     LeaseAlreadyPresent,
@@ -32,14 +31,15 @@ from provision.emulator.files.exceptions import (
     ResourceNotFound,
     ShareNotFound,
 )
+from provision.emulator.files.namespace import NamespaceBackend
 from provision.emulator.files.nodes import (
     ContentSettings,
     DirNode,
     FileNode,
 )
-from provision.emulator.files.share_backend import Account, ShareBackend
+from provision.emulator.files.share_backend import Account
 from provision.emulator.files.shares import Share
-from provision.emulator.wire import http_date, new_etag
+from provision.emulator.wire import http_date
 
 __all__ = [
     "Account",
@@ -51,126 +51,10 @@ __all__ = [
 ]
 
 PERMISSION_KEY = "12501538048846835188*422928105932735866"
-_INVALID_NAME_CHARS = set('"\\:|<>*?')
 
 
-def check_path(parts: list[str]) -> None:
-    for part in parts:
-        if (
-            not part
-            or part in (".", "..")
-            or any(ch in _INVALID_NAME_CHARS for ch in part)
-            or len(part) > 255
-        ):
-            raise FilesError(
-                f"The specified resource name contains invalid characters: {part!r}",
-                status=400,
-                code="InvalidResourceName",
-            )
-
-
-class FilesBackend(ShareBackend):
+class FilesBackend(NamespaceBackend):
     """All storage accounts of the emulator and the rules of their file shares."""
-
-    # --- path walking -------------------------------------------------------------------------
-    def _root(self, account: str, share: str, snapshot: str) -> DirNode:
-        if snapshot:
-            return self.snapshot(account, share, snapshot).root
-        return self.share(account, share).root
-
-    def _parent(self, account: str, share: str, parts: list[str], snapshot: str = "") -> DirNode:
-        """The directory that holds parts[-1]; ParentNotFound when it does not exist."""
-        check_path(parts)
-        node: FileNode | DirNode = self._root(account, share, snapshot)
-        for part in parts[:-1]:
-            if not isinstance(node, DirNode):
-                raise ParentNotFound()
-            child = node.children.get(part.lower())
-            if child is None:
-                raise ParentNotFound()
-            node = child
-        if not isinstance(node, DirNode):
-            raise ParentNotFound()
-        return node
-
-    def node(
-        self, account: str, share: str, parts: list[str], snapshot: str = ""
-    ) -> FileNode | DirNode:
-        """The file or directory at parts, in the share or in one of its snapshots."""
-        if not parts:
-            return self._root(account, share, snapshot)
-        parent = self._parent(account, share, parts, snapshot)
-        child = parent.children.get(parts[-1].lower())
-        if child is None:
-            raise ResourceNotFound()
-        return child
-
-    def directory(self, account: str, share: str, parts: list[str], snapshot: str = "") -> DirNode:
-        node = self.node(account, share, parts, snapshot)
-        if not isinstance(node, DirNode):
-            raise ResourceNotFound()
-        return node
-
-    def file(self, account: str, share: str, parts: list[str], snapshot: str = "") -> FileNode:
-        if not parts:
-            raise ResourceNotFound()
-        node = self.node(account, share, parts, snapshot)
-        if not isinstance(node, FileNode):
-            raise ResourceNotFound()
-        return node
-
-    # --- directories ----------------------------------------------------------------------------
-    def create_directory(
-        self, account: str, share: str, parts: list[str], *, metadata: dict[str, str] | None = None
-    ) -> DirNode:
-        if not parts:
-            raise ResourceAlreadyExists()
-        parent = self._parent(account, share, parts)
-        if parts[-1].lower() in parent.children:
-            raise ResourceAlreadyExists()
-        node = parent.children[parts[-1].lower()] = DirNode(
-            name=parts[-1], metadata=dict(metadata or {})
-        )
-        parent.touch()
-        self._changed()
-        return node
-
-    def delete_directory(self, account: str, share: str, parts: list[str]) -> None:
-        node = self.directory(account, share, parts)
-        if not parts:
-            raise FilesError(
-                "The root directory of a share cannot be deleted.", status=400, code="InvalidUri"
-            )
-        if node.children:
-            raise DirectoryNotEmpty()
-        parent = self._parent(account, share, parts)
-        del parent.children[parts[-1].lower()]
-        parent.touch()
-        self._changed()
-
-    def set_directory_metadata(
-        self, account: str, share: str, parts: list[str], metadata: dict[str, str]
-    ) -> DirNode:
-        node = self.directory(account, share, parts)
-        node.metadata = dict(metadata)
-        node.touch()
-        self._changed()
-        return node
-
-    def list_directory(
-        self,
-        account: str,
-        share: str,
-        parts: list[str],
-        *,
-        prefix: str = "",
-        snapshot: str = "",
-    ) -> list[FileNode | DirNode]:
-        node = self.directory(account, share, parts, snapshot)
-        entries = [node.children[k] for k in sorted(node.children)]
-        if prefix:
-            entries = [e for e in entries if e.name.startswith(prefix)]
-        return entries
 
     # --- files ----------------------------------------------------------------------------------
     def create_file(
@@ -284,52 +168,6 @@ class FilesBackend(ShareBackend):
         parent.touch()
         self._changed()
 
-    def rename(
-        self,
-        account: str,
-        share: str,
-        source: list[str],
-        target: list[str],
-        *,
-        replace: bool,
-        directory: bool = False,
-        source_lease_id: str | None = None,
-        target_lease_id: str | None = None,
-    ) -> FileNode | DirNode:
-        """Move a file (or directory) to target in one step, replacing a target file if asked."""
-        node = self.node(account, share, source) if source else None
-        if node is None or isinstance(node, DirNode) != directory:
-            raise ResourceNotFound()
-        if isinstance(node, FileNode) and node.lease_state == "leased":
-            node.check_write_lease(source_lease_id)
-        if not target:
-            raise ResourceAlreadyExists()
-        target_parent = self._parent(account, share, target)
-        existing = target_parent.children.get(target[-1].lower())
-        if existing is node:
-            existing = None  # a change of case only
-        if existing is not None:
-            if not replace or isinstance(existing, DirNode):
-                raise ResourceAlreadyExists()
-            if existing.lease_state == "leased":
-                existing.check_write_lease(target_lease_id)
-        if directory and _is_within(node, target_parent):
-            raise FilesError(
-                "The destination of a rename is inside its source.",
-                status=400,
-                code="InvalidResourceName",
-            )
-        source_parent = self._parent(account, share, source)
-        del source_parent.children[source[-1].lower()]
-        node.name = target[-1]
-        target_parent.children[target[-1].lower()] = node
-        node.changed = time.time()
-        node.etag = new_etag()
-        source_parent.touch()
-        target_parent.touch()
-        self._changed()
-        return node
-
     def copy_file(
         self,
         account: str,
@@ -442,11 +280,3 @@ class FilesBackend(ShareBackend):
             for s in raw.get("shares", []):
                 account.shares[s["name"]] = Share.from_dict(s)
             self.accounts[account.name] = account
-
-
-def _is_within(node: DirNode | FileNode, candidate: DirNode) -> bool:
-    if node is candidate:
-        return True
-    if isinstance(node, DirNode):
-        return any(_is_within(child, candidate) for child in node.children.values())
-    return False

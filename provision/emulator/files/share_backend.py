@@ -1,7 +1,8 @@
 """Azure Files backend, the account and share level: accounts, shares, share properties,
 snapshots, share leases and the file service properties. No HTTP here.
 
-`models.FilesBackend` adds directories and files on top of this.
+`namespace.NamespaceBackend` adds the directory tree on top of this, and `models.FilesBackend`
+the files.
 """
 
 from __future__ import annotations
