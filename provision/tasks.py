@@ -386,6 +386,8 @@ def matrix(
         "max_concurrency": CONCURRENCY_HELP,
         "quick": "a small fleet that finishes in under a minute",
         "json": "print the figures as one JSON document",
+        "profile": "also profile the client during a first apply (CPU by where it goes, per "
+        "request, on stderr)",
     },
 )
 @_user_errors
@@ -398,11 +400,14 @@ def bench(
     max_concurrency: int = 0,
     quick: bool = False,
     json: bool = False,
+    profile: bool = False,
 ) -> int:
     """Benchmark fleet onboarding against the emulator: first apply, sequential, no-op."""
     from provision.devtools.bench import run_bench
 
-    return run_bench(tenants, users, secrets, latency_ms, max_concurrency, quick, as_json=json)
+    return run_bench(
+        tenants, users, secrets, latency_ms, max_concurrency, quick, as_json=json, profile=profile
+    )
 
 
 ns = Collection(

@@ -51,9 +51,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from provision.devtools.bench_profile import Profile, ThreadProfiler, print_profile, summarise
 from provision.devtools.bench_report import BenchFigures, print_details, print_table
 from provision.devtools.emulator_process import EmulatorProcess, child_env, project_root
 from provision.devtools.fleet import write_fleet
+from provision.devtools.raw_client import replay
 from provision.emulator.requestlog import count_reads_writes
 from provision.errors import Problem, ProvisionError, UserInputError
 
@@ -86,6 +88,7 @@ class Phase:
     cpu_s: float
     entries: list[dict[str, Any]]
     prepare_s: float = 0.0
+    prepare_cpu_s: float = 0.0
     changes: int = 0
     server_cpu_s: float | None = None
     discarded_connections: int = 0
@@ -145,6 +148,7 @@ def _apply(
     status: _Status,
     label: str,
     expected_requests: int = 0,
+    profiler: ThreadProfiler | None = None,
 ) -> Phase:
     from provision.commands.common import RunOptions, endpoints_for, prepare, run_engine
 
@@ -165,10 +169,11 @@ def _apply(
     watcher.start()
     server0 = emu.cpu_s()
     cpu0 = time.process_time()
+    profiling = profiler.active() if profiler else contextlib.nullcontext()
     try:
-        with _silenced() as pool_full:
+        with profiling, _silenced() as pool_full:
             inv, renders = prepare(opts.inventory, opts.tenants, opts.templates)
-            prepared = time.perf_counter()
+            prepared, prepared_cpu = time.perf_counter(), time.process_time()
             with endpoints_for(opts, inv) as ep:
                 results = run_engine("apply", opts, inv, renders, ep)
     finally:
@@ -185,6 +190,7 @@ def _apply(
         cpu_s=cpu,
         entries=emu.log_since(offset),
         prepare_s=prepared - started,
+        prepare_cpu_s=prepared_cpu - cpu0,
         changes=sum(len(r.changes) for r in results),
         server_cpu_s=None if server0 is None or server1 is None else server1 - server0,
         discarded_connections=pool_full.count,
@@ -325,7 +331,9 @@ def _resolve_params(
     return given
 
 
-def _measure(work: Path, p: dict[str, Any], concurrency: int, status: _Status) -> BenchFigures:
+def _measure(
+    work: Path, p: dict[str, Any], concurrency: int, status: _Status, profiled: bool = False
+) -> BenchFigures:
     from provision.commands.common import prepare
 
     tenants, users, secrets, latency = p["tenants"], p["users"], p["secrets"], p["latency_ms"]
@@ -381,6 +389,23 @@ def _measure(work: Path, p: dict[str, Any], concurrency: int, status: _Status) -
     if noop.changes:
         raise BenchError(f"no-op re-apply still found {noop.changes} changes")
 
+    status(f"raw baseline: the first apply's {len(first.entries)} requests without the SDKs...")
+    with _emulator(work / "emu-raw", inventory, latency) as emu:
+        raw = replay(first.entries, emu.endpoints(), effective)
+    status(
+        f"raw baseline: {raw.wall_s:.2f} s, CPU {raw.cpu_s:.2f} s "
+        f"({raw.cpu_per_request_ms:.3f} ms per request), answers {dict(raw.statuses)}"
+    )
+    profile: Profile | None = None
+    if profiled:
+        status("profile: first apply under cProfile on a fresh emulator...")
+        profiler = ThreadProfiler()
+        with _emulator(work / "emu-profile", inventory, latency) as emu:
+            prof = _apply(inventory, emu, concurrency, status, "profiled", profiler=profiler)
+        profile = summarise(
+            profiler, len(prof.entries), prof.cpu_s - prof.prepare_cpu_s, _apply_cpu(first)
+        )
+
     status(f"sequential baseline (C=1, ~{len(first.entries)} requests x {latency:g} ms)...")
     with _emulator(work / "emu-sequential", inventory, latency) as emu:
         seq = _apply(inventory, emu, 1, status, "sequential", expected_requests=len(first.entries))
@@ -413,6 +438,9 @@ def _measure(work: Path, p: dict[str, Any], concurrency: int, status: _Status) -
         "latency_floor_s": round(latency_floor, 3),
         "throughput_floor_s": round(throughput_floor, 3),
         "client_cpu_s": round(first.cpu_s, 3),
+        "client_cpu_per_request_ms": round(_per_request_ms(_apply_cpu(first), first.entries), 3),
+        "raw_cpu_per_request_ms": round(raw.cpu_per_request_ms, 3),
+        "client_to_raw_cpu_ratio": round(_apply_cpu(first) / raw.cpu_s if raw.cpu_s else 0.0, 2),
         "speedup_vs_sequential": round(seq.wall_s / first.wall_s, 2) if first.wall_s else 0.0,
         "ratio_to_floor": round(first.wall_s / floor, 2) if floor else 0.0,
         "list_s": round(list_s, 3),
@@ -431,8 +459,23 @@ def _measure(work: Path, p: dict[str, Any], concurrency: int, status: _Status) -
         "noop_per_tenant": _per_tenant_ops(noop.entries, tenant_of, tenants),
         "first_rw_per_tenant": _kind_totals(first.entries, tenants),
         "noop_rw_per_tenant": _kind_totals(noop.entries, tenants),
+        "raw_wall_s": round(raw.wall_s, 3),
+        "raw_statuses": dict(raw.statuses),
+        "first_prepare_cpu_s": round(first.prepare_cpu_s, 3),
+        "discarded_connections": first.discarded_connections,
     }
+    out.profile = profile
     return out
+
+
+def _apply_cpu(p: Phase) -> float:
+    """Client CPU of an apply's requests: its CPU time without `prepare` (load, render, schema
+    check), which sends nothing."""
+    return p.cpu_s - p.prepare_cpu_s
+
+
+def _per_request_ms(seconds: float, entries: list[dict[str, Any]]) -> float:
+    return 1000.0 * seconds / len(entries) if entries else 0.0
 
 
 def run_bench(
@@ -443,6 +486,7 @@ def run_bench(
     max_concurrency: int,
     quick: bool,
     as_json: bool,
+    profile: bool = False,
 ) -> int:
     """Run the benchmark; print a table (or JSON with `as_json`); return the exit code (0)."""
     if max_concurrency < 0:
@@ -452,10 +496,12 @@ def run_bench(
     work = Path(tempfile.mkdtemp(prefix="msticpy-provision-bench-"))
     started = time.perf_counter()
     try:
-        result = _measure(work, params, max_concurrency, status)
+        result = _measure(work, params, max_concurrency, status, profiled=profile)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_details(result, status.stream, targets=as_json)
+    if result.profile is not None:
+        print_profile(result.profile, status.stream)
     status(f"bench finished in {time.perf_counter() - started:.1f} s")
     if as_json:
         print(json.dumps(result.document(), indent=2))

@@ -14,9 +14,10 @@ from provision.devtools.bench_report import JSON_KEYS
 from provision.devtools.fleet import write_fleet
 from provision.errors import UserInputError
 
-FLOAT_KEYS = {k for k in JSON_KEYS if k.endswith("_s")} | {
+FLOAT_KEYS = {k for k in JSON_KEYS if k.endswith(("_s", "_ms"))} | {
     "speedup_vs_sequential",
     "ratio_to_floor",
+    "client_to_raw_cpu_ratio",
 }
 INT_KEYS = {"first_reads", "first_writes", "noop_reads", "noop_writes"}
 PARAM_KEYS = {
@@ -50,6 +51,11 @@ def test_quick_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["first_writes"] > 0
     assert doc["noop_writes"] == 0
     assert doc["noop_reads"] > 0
+    # the raw baseline replayed the same requests and cost some CPU: the ratio is defined
+    assert doc["raw_cpu_per_request_ms"] > 0
+    assert doc["client_cpu_per_request_ms"] > 0
+    ratio = doc["client_cpu_per_request_ms"] / doc["raw_cpu_per_request_ms"]
+    assert abs(ratio - doc["client_to_raw_cpu_ratio"]) < 0.05 * ratio + 0.01
 
 
 @pytest.mark.parametrize("secrets", [0, 1, 8, 15])
