@@ -37,6 +37,8 @@ class FilesState:
     temp_files: list[str] = field(default_factory=list)
     missing_folders: set[str] = field(default_factory=set)
     plaintext: list[str] = field(default_factory=list)  # findings in users' own configs
+    # path -> ETag of an upload whose content the service confirmed (no read-back download)
+    confirmed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
