@@ -53,13 +53,14 @@ from typing import Any
 
 from provision.devtools.bench_profile import Profile, ThreadProfiler, print_profile, summarise
 from provision.devtools.bench_report import BenchFigures, print_details, print_table
+from provision.devtools.bench_shards import sharded_apply
 from provision.devtools.emulator_process import EmulatorProcess, child_env, project_root
 from provision.devtools.fleet import write_fleet
 from provision.devtools.raw_client import replay
 from provision.emulator.requestlog import count_reads_writes
 from provision.errors import Problem, ProvisionError, UserInputError
 
-__all__ = ["BenchError", "run_bench"]
+__all__ = ["BenchError", "run_bench", "run_bench_scale"]
 
 QUICK = {"tenants": 6, "users": 2, "secrets": 3, "latency_ms": 20.0}
 DEFAULTS = {"tenants": 50, "users": 3, "secrets": 5, "latency_ms": 50.0}
@@ -332,7 +333,12 @@ def _resolve_params(
 
 
 def _measure(
-    work: Path, p: dict[str, Any], concurrency: int, status: _Status, profiled: bool = False
+    work: Path,
+    p: dict[str, Any],
+    concurrency: int,
+    status: _Status,
+    profiled: bool = False,
+    workers: int = 0,
 ) -> BenchFigures:
     from provision.commands.common import prepare
 
@@ -396,6 +402,19 @@ def _measure(
         f"raw baseline: {raw.wall_s:.2f} s, CPU {raw.cpu_s:.2f} s "
         f"({raw.cpu_per_request_ms:.3f} ms per request), answers {dict(raw.statuses)}"
     )
+    sharded = None
+    if workers:
+        status(f"first apply split across {workers} invoke apply processes...")
+        from provision.inventory.load import load_inventory
+
+        names = [t.name for t in load_inventory(inventory).tenants]
+        with _emulator(work / "emu-workers", inventory, latency) as emu:
+            sharded = sharded_apply(inventory, emu, names, workers, effective)
+        status(
+            f"{workers} processes: {sharded.wall_s:.2f} s, {sharded.requests} requests, "
+            f"CPU {sharded.cpu_s:.2f} s (interpreter start-up included), "
+            f"largest worker {sharded.peak_rss_mb:.0f} MB"
+        )
     profile: Profile | None = None
     if profiled:
         status("profile: first apply under cProfile on a fresh emulator...")
@@ -464,6 +483,13 @@ def _measure(
         "first_prepare_cpu_s": round(first.prepare_cpu_s, 3),
         "discarded_connections": first.discarded_connections,
     }
+    if sharded is not None:
+        out.details["workers"] = {
+            "workers": workers,
+            "first_apply_s": round(sharded.wall_s, 3),
+            "client_cpu_s": round(sharded.cpu_s, 3),
+            "requests": sharded.requests,
+        }
     out.profile = profile
     return out
 
@@ -487,16 +513,19 @@ def run_bench(
     quick: bool,
     as_json: bool,
     profile: bool = False,
+    workers: int = 0,
 ) -> int:
     """Run the benchmark; print a table (or JSON with `as_json`); return the exit code (0)."""
     if max_concurrency < 0:
         raise UserInputError([Problem(f"--max-concurrency {max_concurrency}: must be >= 0")])
+    if workers < 0:
+        raise UserInputError([Problem(f"--workers {workers}: must be >= 0")])
     params = _resolve_params(tenants, users, secrets, latency_ms, quick)
     status = _Status()
     work = Path(tempfile.mkdtemp(prefix="msticpy-provision-bench-"))
     started = time.perf_counter()
     try:
-        result = _measure(work, params, max_concurrency, status, profiled=profile)
+        result = _measure(work, params, max_concurrency, status, profiled=profile, workers=workers)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_details(result, status.stream, targets=as_json)
@@ -508,3 +537,20 @@ def run_bench(
     else:
         print_table(result)
     return 0
+
+
+def run_bench_scale(
+    sizes: str, users: int, secrets: int, latency_ms: float, max_concurrency: int, as_json: bool
+) -> int:
+    """`invoke bench --scale`: first and no-op apply at each fleet size (see bench_scale)."""
+    from provision.devtools.bench_scale import SCALE_SIZES, run_scale
+
+    try:
+        counts = tuple(int(x) for x in sizes.split(",") if x.strip()) if sizes else SCALE_SIZES
+    except ValueError:
+        raise UserInputError(
+            [Problem(f"--sizes {sizes!r}: expected numbers, e.g. 10,50")]
+        ) from None
+    if not counts or any(n < 1 for n in counts):
+        raise UserInputError([Problem(f"--sizes {sizes!r}: expected numbers >= 1")])
+    return run_scale(counts, users, secrets, latency_ms, max_concurrency, as_json, _Status())

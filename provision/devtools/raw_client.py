@@ -6,10 +6,12 @@ same transport the SDKs' `requests` sits on) to a fresh emulator of the same see
 and the process CPU time they cost is measured. What the SDK path costs beyond that (pipeline
 policies, serialisation, credentials, our code) is the ratio `invoke bench` reports.
 
-The replay carries the emulator's operator token (every right in every tenant) and the headers
-each service requires of a token caller, and a fixed body for writes: requests whose body or
-headers the service would check come back as errors (counted, printed), which costs the client
-the same round trip. Nothing here is product code.
+The log holds method, path and operation, not queries, headers or bodies: the replay adds the
+query and headers each operation needs, the emulator's operator token (every right in every
+tenant), the tenant app's client credentials for token requests, and small fixed bodies (a 1 KB
+range, a short secret). Requests whose state differs from the original run's (a lease on a file
+the replay did not create, a rename of a temporary file it did not write) come back as errors,
+counted and printed, each still one full round trip for the client. Nothing here is product code.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 __all__ = ["RawReplay", "replay"]
 
@@ -41,17 +43,57 @@ class RawReplay:
         return 1000.0 * self.cpu_s / self.requests if self.requests else 0.0
 
 
-def _headers(service: str, method: str, token: str) -> dict[str, str]:
+# The log holds the path without its query: what each operation adds (Azure Files tells its
+# operations apart by `restype` and `comp`), and the headers it requires.
+FILES_QUERY = {
+    "CreateDirectory": "restype=directory",
+    "ListFilesAndDirectories": "restype=directory&comp=list",
+    "PutRange": "comp=range",
+    "RenameFile": "comp=rename",
+    "LeaseFile": "comp=lease",
+    "SetFileMetadata": "comp=metadata",
+}
+API_VERSIONS = {"arm": "2024-04-01", "keyvault": "7.5"}
+
+
+def _request(
+    e: dict[str, Any], endpoints: dict[str, Any], token: str
+) -> tuple[str, str, bytes | None, dict[str, str]]:
+    """(method, URL path with query, body, headers) that repeat one logged request."""
+    service, op = str(e.get("service")), str(e.get("op"))
+    method = str(e["method"]).upper()
+    path = quote(str(e["path"]), safe=SAFE_PATH)
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-    if service == "files":
+    body: bytes | None = None
+    query = ""
+    if service in API_VERSIONS:
+        query = f"api-version={API_VERSIONS[service]}"
+        if method in ("PUT", "POST", "PATCH"):
+            body = b'{"value": "' + WRITE_BODY[:64] + b'", "tags": {"managed-by": "x"}}'
+            headers["Content-Type"] = "application/json"
+    elif service == "files":
+        query = FILES_QUERY.get(op, "")
         headers["x-ms-version"] = FILES_VERSION
         headers["x-ms-file-request-intent"] = "backup"
         headers["x-ms-date"] = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
-    if service == "identity":
+        if op == "CreateFile":
+            headers.update({"x-ms-type": "file", "x-ms-content-length": str(len(WRITE_BODY))})
+        elif op == "PutRange":
+            body = WRITE_BODY
+            headers.update({"x-ms-range": f"bytes=0-{len(WRITE_BODY) - 1}", "x-ms-write": "update"})
+    elif service == "identity" and method == "POST":
+        tenant = str(e["path"]).strip("/").split("/")[0]
+        app = (endpoints.get("tenants") or {}).get(tenant) or {}
+        body = urlencode(
+            {
+                "grant_type": "client_credentials",
+                "client_id": app.get("client_id", ""),
+                "client_secret": app.get("client_secret", ""),
+                "scope": "https://management.azure.com/.default",
+            }
+        ).encode()
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    if method in ("PUT", "POST", "PATCH"):
-        headers.setdefault("Content-Type", "application/octet-stream")
-    return headers
+    return method, f"{path}?{query}" if query else path, body, headers
 
 
 def replay(entries: list[dict[str, Any]], endpoints: dict[str, Any], concurrency: int) -> RawReplay:
@@ -79,14 +121,13 @@ def replay(entries: list[dict[str, Any]], endpoints: dict[str, Any], concurrency
     def worker() -> None:
         seen: Counter[int] = Counter()
         while (e := work.get()) is not None:
-            method = str(e["method"]).upper()
-            body = WRITE_BODY if method in ("PUT", "POST", "PATCH") else None
+            method, url, body, headers = _request(e, endpoints, token)
             try:
                 r = pool.urlopen(
                     method,
-                    quote(str(e["path"]), safe=SAFE_PATH),
+                    url,
                     body=body,
-                    headers=_headers(str(e.get("service")), method, token),
+                    headers=headers,
                     preload_content=True,
                     assert_same_host=False,
                 )
