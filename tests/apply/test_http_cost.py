@@ -87,3 +87,21 @@ def test_requests_started_together_ask_for_one_token(emu: Emulator) -> None:
     assert len(set(tokens)) == 1
     assert asked.count("GetToken") == 1, asked
     clients.close()
+
+
+def test_a_done_tenants_clients_are_released_and_shared_ones_kept(emu: Emulator) -> None:
+    inv = load_inventory(EXAMPLE)
+    first, second = inv.tenants[0], inv.tenants[1]
+    clients = Clients(4, load_endpoints_file(emu.endpoints_file))
+    ml_first, ml_second = clients.ml(first), clients.ml(second)
+    shared = clients.share(first, "acct", "share", "a2V5")
+    assert clients.share(second, "acct", "share", "a2V5") is shared  # one share, two tenants
+    assert clients.ml(first) is ml_first  # cached while the tenant runs
+    clients.release(first)
+    assert clients.ml(second) is ml_second
+    assert clients.share(second, "acct", "share", "a2V5") is shared  # still in use
+    assert clients.ml(first) is not ml_first  # made again if asked for after release
+    clients.release(first)
+    clients.release(second)
+    assert clients.share(second, "acct", "share", "a2V5") is not shared
+    clients.close()
