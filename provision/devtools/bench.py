@@ -13,7 +13,14 @@ not share the client's GIL) with a fixed latency L added to every response:
   L_probe and unbounded concurrency (see `_chain_from_log`);
 - the throughput floor: requests of the first apply x L / C (C: the effective concurrency);
 - start-up wall time of ``invoke --list`` and ``invoke validate -i examples/inventory.yaml``
-  (subprocesses, best of 3).
+  (subprocesses, best of 3);
+- the raw baseline: the first apply's requests replayed without the SDKs at the same
+  concurrency on a fresh emulator (`raw_client`), for the client's CPU per request / the raw
+  client's, a ratio that means the same on a fast or a slow machine.
+
+``--profile`` adds a cProfile of a first apply (`bench_profile`), ``--workers N`` the first
+apply split across N ``invoke apply`` processes (`bench_shards`); ``--scale`` runs
+`bench_scale` instead.
 
 Reads and writes are counted by the emulator's one rule, `provision.emulator.requestlog.is_write`
 (a ``ListWorkspaceKeys`` POST is a read, a ``LeaseFile`` PUT a write).
