@@ -347,7 +347,8 @@ class Clients:
         auth: dict[str, Any] = (
             {"credential": AzureNamedKeyCredential(account, key)}
             if key is not None
-            else {"credential": self.credential(t), "token_intent": "backup"}
+            # an Azure Files request intent, not a password
+            else {"credential": self.credential(t), "token_intent": "backup"}  # nosec B105 (intent)
         )
 
         def make() -> Any:
