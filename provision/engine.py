@@ -120,6 +120,8 @@ class Engine:
                     exc, r.tenant, f"tenant {name}", "check the identity's roles"
                 ),
             )
+        finally:
+            self.clients.release(r.tenant)  # memory bounded by the tenants in flight
         self.progress(name, "failed: " + result.error if result.error else "done")
         return result
 

@@ -48,9 +48,11 @@ def execute(clients: Clients, fan: Fanout, d: DesiredState, state: ObservedState
         name = path.rpartition("/")[2]
         if path in state.files.backups:
             back_up(state.share, path, state.files.backups[path])
-        state.share.upload_atomic(
+        etag = state.share.upload_atomic(
             path, d.files[path].content, CONTENT_TYPES.get(name, "application/octet-stream")
         )
+        if etag:
+            state.files.confirmed[path] = etag
 
     # Secrets, files and leftover temporary files are independent: one batch, not three
     # rounds of round trips.
@@ -70,11 +72,17 @@ def read_back(
 ) -> dict[str, str]:
     """Read back every written secret and file; return target -> mismatch (empty when all match).
 
-    The ETags read are recorded in `state.files.remote_etags` for the manifest.
+    A file whose upload the service confirmed (its Content-MD5 and the renamed file's ETag, see
+    WorkspaceShare.upload_atomic) is not downloaded again; `verify` still reads every file. The
+    ETags are recorded in `state.files.remote_etags` for the manifest.
     """
     pushes = {(p.vault, p.name): p for p in d.render.pushes}
     secret_keys = [k for k, c in state.secrets.items() if c.is_change]
-    paths = [p for p, c in state.files.items.items() if c.is_change]
+    changed = [p for p, c in state.files.items.items() if c.is_change]
+    state.files.remote_etags.update(
+        {p: state.files.confirmed[p] for p in changed if p in state.files.confirmed}
+    )
+    paths = [p for p in changed if p not in state.files.confirmed]
 
     def check_secret(key: tuple[str, str]) -> bool:
         p = pushes[key]

@@ -41,6 +41,8 @@ class FilesState:
     missing_folders: set[str] = field(default_factory=set)
     plaintext: list[str] = field(default_factory=list)  # findings in users' own configs
     backups: dict[str, str] = field(default_factory=dict)  # hand-edited path -> its backup
+    # path -> ETag of an upload whose content the service confirmed (no read-back download)
+    confirmed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

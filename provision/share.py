@@ -133,8 +133,16 @@ class WorkspaceShare:
                 self.share.get_directory_client(path).create_directory()
             self._folders.add(path)
 
-    def upload_atomic(self, path: str, content: bytes, content_type: str) -> None:
-        """Write `content` at `path`: readers see the old file or the new one, never a mix."""
+    def upload_atomic(self, path: str, content: bytes, content_type: str) -> str | None:
+        """Write `content` at `path`: readers see the old file or the new one, never a mix.
+
+        Returns the ETag of the file as renamed when the service confirmed the content: the one
+        range sent was accepted with the Content-MD5 the service computed equal to ours (the
+        service refuses a range whose body does not match the Content-MD5 sent, Put Range), and
+        the rename answered with the new file's ETag (Rename File's response headers carry it).
+        A read-back download would then fetch the bytes just confirmed; the caller may skip it.
+        None when the upload took several ranges or an answer lacked either header: read back.
+        """
         from azure.core.exceptions import ResourceNotFoundError
         from azure.storage.fileshare import ContentSettings
 
@@ -142,19 +150,29 @@ class WorkspaceShare:
         tmp = f"{folder}/{TEMP_MARK}{_random.token_hex(6)}-{name}"
         md5 = hashlib.md5(content, usedforsecurity=False).digest()
         tmp_client = self.share.get_file_client(tmp)
-        tmp_client.upload_file(
+        uploaded = tmp_client.upload_file(
             content,
             content_settings=ContentSettings(content_type=content_type, content_md5=bytearray(md5)),
             validate_content=True,
         )
+        renamed: dict[str, Any] = {}
         try:
-            tmp_client.rename_file(path, overwrite=True)
+            tmp_client.rename_file(
+                path,
+                overwrite=True,
+                raw_response_hook=lambda r: renamed.update(r.http_response.headers),
+            )
         except ResourceNotFoundError:
             # A retried rename whose first attempt succeeded: the source is gone. Accept it only
             # if the destination now holds exactly our content.
             got = self.download(path)
             if got is None or got[0] != content:
                 raise
+            return got[1]
+        # A multi-range upload's last answer holds the MD5 of its last range only: not equal.
+        confirmed = bytes(uploaded.get("content_md5") or b"") == md5
+        etag = _norm_etag(renamed.get("ETag") or renamed.get("etag"))
+        return etag if confirmed and etag else None
 
     def delete_file(self, path: str) -> None:
         from azure.core.exceptions import ResourceNotFoundError

@@ -443,6 +443,13 @@ def matrix(
         "max_concurrency": CONCURRENCY_HELP,
         "quick": "a small fleet that finishes in under a minute",
         "json": "print the figures as one JSON document",
+        "profile": "also profile the client during a first apply (CPU by where it goes, per "
+        "request, on stderr)",
+        "workers": "also time the first apply split across N `invoke apply` processes "
+        "(disjoint tenants, C/N each)",
+        "scale": "instead, measure first and no-op apply at 10, 50, 200 and 500 tenants "
+        "(time, requests, CPU, peak memory)",
+        "sizes": "with --scale: comma-separated fleet sizes (default 10,50,200,500)",
     },
 )
 @_user_errors
@@ -455,11 +462,27 @@ def bench(
     max_concurrency: int = 0,
     quick: bool = False,
     json: bool = False,
+    profile: bool = False,
+    workers: int = 0,
+    scale: bool = False,
+    sizes: str = "",
 ) -> int:
     """Benchmark fleet onboarding against the emulator: first apply, sequential, no-op."""
-    from provision.devtools.bench import run_bench
+    from provision.devtools.bench import run_bench, run_bench_scale
 
-    return run_bench(tenants, users, secrets, latency_ms, max_concurrency, quick, as_json=json)
+    if scale:
+        return run_bench_scale(sizes, users, secrets, latency_ms, max_concurrency, as_json=json)
+    return run_bench(
+        tenants,
+        users,
+        secrets,
+        latency_ms,
+        max_concurrency,
+        quick,
+        as_json=json,
+        profile=profile,
+        workers=workers,
+    )
 
 
 ns = Collection(

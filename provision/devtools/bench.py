@@ -13,7 +13,14 @@ not share the client's GIL) with a fixed latency L added to every response:
   L_probe and unbounded concurrency (see `_chain_from_log`);
 - the throughput floor: requests of the first apply x L / C (C: the effective concurrency);
 - start-up wall time of ``invoke --list`` and ``invoke validate -i examples/inventory.yaml``
-  (subprocesses, best of 3).
+  (subprocesses, best of 3);
+- the raw baseline: the first apply's requests replayed without the SDKs at the same
+  concurrency on a fresh emulator (`raw_client`), for the client's CPU per request / the raw
+  client's, a ratio that means the same on a fast or a slow machine.
+
+``--profile`` adds a cProfile of a first apply (`bench_profile`), ``--workers N`` the first
+apply split across N ``invoke apply`` processes (`bench_shards`); ``--scale`` runs
+`bench_scale` instead.
 
 Reads and writes are counted by the emulator's one rule, `provision.emulator.requestlog.is_write`
 (a ``ListWorkspaceKeys`` POST is a read, a ``LeaseFile`` PUT a write).
@@ -51,13 +58,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from provision.devtools.bench_profile import Profile, ThreadProfiler, print_profile, summarise
 from provision.devtools.bench_report import BenchFigures, print_details, print_table
+from provision.devtools.bench_shards import sharded_apply
 from provision.devtools.emulator_process import EmulatorProcess, child_env, project_root
 from provision.devtools.fleet import write_fleet
+from provision.devtools.raw_client import replay
 from provision.emulator.requestlog import count_reads_writes
 from provision.errors import Problem, ProvisionError, UserInputError
 
-__all__ = ["BenchError", "run_bench"]
+__all__ = ["BenchError", "run_bench", "run_bench_scale"]
 
 QUICK = {"tenants": 6, "users": 2, "secrets": 3, "latency_ms": 20.0}
 DEFAULTS = {"tenants": 50, "users": 3, "secrets": 5, "latency_ms": 50.0}
@@ -86,6 +96,7 @@ class Phase:
     cpu_s: float
     entries: list[dict[str, Any]]
     prepare_s: float = 0.0
+    prepare_cpu_s: float = 0.0
     changes: int = 0
     server_cpu_s: float | None = None
     discarded_connections: int = 0
@@ -145,6 +156,7 @@ def _apply(
     status: _Status,
     label: str,
     expected_requests: int = 0,
+    profiler: ThreadProfiler | None = None,
 ) -> Phase:
     from provision.commands.common import RunOptions, endpoints_for, prepare, run_engine
 
@@ -165,10 +177,11 @@ def _apply(
     watcher.start()
     server0 = emu.cpu_s()
     cpu0 = time.process_time()
+    profiling = profiler.active() if profiler else contextlib.nullcontext()
     try:
-        with _silenced() as pool_full:
+        with profiling, _silenced() as pool_full:
             inv, renders = prepare(opts.inventory, opts.tenants, opts.templates)
-            prepared = time.perf_counter()
+            prepared, prepared_cpu = time.perf_counter(), time.process_time()
             with endpoints_for(opts, inv) as ep:
                 results = run_engine("apply", opts, inv, renders, ep)
     finally:
@@ -185,6 +198,7 @@ def _apply(
         cpu_s=cpu,
         entries=emu.log_since(offset),
         prepare_s=prepared - started,
+        prepare_cpu_s=prepared_cpu - cpu0,
         changes=sum(len(r.changes) for r in results),
         server_cpu_s=None if server0 is None or server1 is None else server1 - server0,
         discarded_connections=pool_full.count,
@@ -325,7 +339,14 @@ def _resolve_params(
     return given
 
 
-def _measure(work: Path, p: dict[str, Any], concurrency: int, status: _Status) -> BenchFigures:
+def _measure(
+    work: Path,
+    p: dict[str, Any],
+    concurrency: int,
+    status: _Status,
+    profiled: bool = False,
+    workers: int = 0,
+) -> BenchFigures:
     from provision.commands.common import prepare
 
     tenants, users, secrets, latency = p["tenants"], p["users"], p["secrets"], p["latency_ms"]
@@ -381,6 +402,36 @@ def _measure(work: Path, p: dict[str, Any], concurrency: int, status: _Status) -
     if noop.changes:
         raise BenchError(f"no-op re-apply still found {noop.changes} changes")
 
+    status(f"raw baseline: the first apply's {len(first.entries)} requests without the SDKs...")
+    with _emulator(work / "emu-raw", inventory, latency) as emu:
+        raw = replay(first.entries, emu.endpoints(), effective)
+    status(
+        f"raw baseline: {raw.wall_s:.2f} s, CPU {raw.cpu_s:.2f} s "
+        f"({raw.cpu_per_request_ms:.3f} ms per request), answers {dict(raw.statuses)}"
+    )
+    sharded = None
+    if workers:
+        status(f"first apply split across {workers} invoke apply processes...")
+        from provision.inventory.load import load_inventory
+
+        names = [t.name for t in load_inventory(inventory).tenants]
+        with _emulator(work / "emu-workers", inventory, latency) as emu:
+            sharded = sharded_apply(inventory, emu, names, workers, effective)
+        status(
+            f"{workers} processes: {sharded.wall_s:.2f} s, {sharded.requests} requests, "
+            f"CPU {sharded.cpu_s:.2f} s (interpreter start-up included), "
+            f"largest worker {sharded.peak_rss_mb:.0f} MB"
+        )
+    profile: Profile | None = None
+    if profiled:
+        status("profile: first apply under cProfile on a fresh emulator...")
+        profiler = ThreadProfiler()
+        with _emulator(work / "emu-profile", inventory, latency) as emu:
+            prof = _apply(inventory, emu, concurrency, status, "profiled", profiler=profiler)
+        profile = summarise(
+            profiler, len(prof.entries), prof.cpu_s - prof.prepare_cpu_s, _apply_cpu(first)
+        )
+
     status(f"sequential baseline (C=1, ~{len(first.entries)} requests x {latency:g} ms)...")
     with _emulator(work / "emu-sequential", inventory, latency) as emu:
         seq = _apply(inventory, emu, 1, status, "sequential", expected_requests=len(first.entries))
@@ -413,6 +464,9 @@ def _measure(work: Path, p: dict[str, Any], concurrency: int, status: _Status) -
         "latency_floor_s": round(latency_floor, 3),
         "throughput_floor_s": round(throughput_floor, 3),
         "client_cpu_s": round(first.cpu_s, 3),
+        "client_cpu_per_request_ms": round(_per_request_ms(_apply_cpu(first), first.entries), 3),
+        "raw_cpu_per_request_ms": round(raw.cpu_per_request_ms, 3),
+        "client_to_raw_cpu_ratio": round(_apply_cpu(first) / raw.cpu_s if raw.cpu_s else 0.0, 2),
         "speedup_vs_sequential": round(seq.wall_s / first.wall_s, 2) if first.wall_s else 0.0,
         "ratio_to_floor": round(first.wall_s / floor, 2) if floor else 0.0,
         "list_s": round(list_s, 3),
@@ -431,8 +485,30 @@ def _measure(work: Path, p: dict[str, Any], concurrency: int, status: _Status) -
         "noop_per_tenant": _per_tenant_ops(noop.entries, tenant_of, tenants),
         "first_rw_per_tenant": _kind_totals(first.entries, tenants),
         "noop_rw_per_tenant": _kind_totals(noop.entries, tenants),
+        "raw_wall_s": round(raw.wall_s, 3),
+        "raw_statuses": dict(raw.statuses),
+        "first_prepare_cpu_s": round(first.prepare_cpu_s, 3),
+        "discarded_connections": first.discarded_connections,
     }
+    if sharded is not None:
+        out.details["workers"] = {
+            "workers": workers,
+            "first_apply_s": round(sharded.wall_s, 3),
+            "client_cpu_s": round(sharded.cpu_s, 3),
+            "requests": sharded.requests,
+        }
+    out.profile = profile
     return out
+
+
+def _apply_cpu(p: Phase) -> float:
+    """Client CPU of an apply's requests: its CPU time without `prepare` (load, render, schema
+    check), which sends nothing."""
+    return p.cpu_s - p.prepare_cpu_s
+
+
+def _per_request_ms(seconds: float, entries: list[dict[str, Any]]) -> float:
+    return 1000.0 * seconds / len(entries) if entries else 0.0
 
 
 def run_bench(
@@ -443,22 +519,45 @@ def run_bench(
     max_concurrency: int,
     quick: bool,
     as_json: bool,
+    profile: bool = False,
+    workers: int = 0,
 ) -> int:
     """Run the benchmark; print a table (or JSON with `as_json`); return the exit code (0)."""
     if max_concurrency < 0:
         raise UserInputError([Problem(f"--max-concurrency {max_concurrency}: must be >= 0")])
+    if workers < 0:
+        raise UserInputError([Problem(f"--workers {workers}: must be >= 0")])
     params = _resolve_params(tenants, users, secrets, latency_ms, quick)
     status = _Status()
     work = Path(tempfile.mkdtemp(prefix="msticpy-provision-bench-"))
     started = time.perf_counter()
     try:
-        result = _measure(work, params, max_concurrency, status)
+        result = _measure(work, params, max_concurrency, status, profiled=profile, workers=workers)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_details(result, status.stream, targets=as_json)
+    if result.profile is not None:
+        print_profile(result.profile, status.stream)
     status(f"bench finished in {time.perf_counter() - started:.1f} s")
     if as_json:
         print(json.dumps(result.document(), indent=2))
     else:
         print_table(result)
     return 0
+
+
+def run_bench_scale(
+    sizes: str, users: int, secrets: int, latency_ms: float, max_concurrency: int, as_json: bool
+) -> int:
+    """`invoke bench --scale`: first and no-op apply at each fleet size (see bench_scale)."""
+    from provision.devtools.bench_scale import SCALE_SIZES, run_scale
+
+    try:
+        counts = tuple(int(x) for x in sizes.split(",") if x.strip()) if sizes else SCALE_SIZES
+    except ValueError:
+        raise UserInputError(
+            [Problem(f"--sizes {sizes!r}: expected numbers, e.g. 10,50")]
+        ) from None
+    if not counts or any(n < 1 for n in counts):
+        raise UserInputError([Problem(f"--sizes {sizes!r}: expected numbers >= 1")])
+    return run_scale(counts, users, secrets, latency_ms, max_concurrency, as_json, _Status())

@@ -78,6 +78,10 @@ def _secret_unit(unit: str, ref: str, tenant_id: str, client_id: str) -> tuple[s
     raise ValueError(unit)
 
 
+def _law_id(tenant: str, variant: str) -> str:
+    return _guid(tenant, "law") if variant == "a" else _guid(tenant, "law", variant)
+
+
 def _secret_value(tenant: str, unit: str, version: str) -> str:
     digest = hashlib.sha256(f"{tenant}/{unit}/{version}".encode()).hexdigest()[:16]
     return f"S3cr3t-{tenant}-{unit.lower()}-v{version}-{digest}"
@@ -101,6 +105,7 @@ def write_fleet(
     *,
     units: Sequence[str] = VARIED_UNITS,
     variant: str = "a",
+    also_variants: Sequence[str] = (),
     secret_version: str = "1",  # noqa: S107 (a label in the values, not a password)
     name: str = "inventory.yaml",
     secrets_dir: str = "secrets",
@@ -109,8 +114,10 @@ def write_fleet(
 
     Every tenant has one secret per unit: the first `secrets` of SECRET_UNITS when `secrets` is
     given, else `units`. `variant` changes a template-visible value (the default Sentinel
-    workspace's key); `secret_version` changes every secret value. Several fleets may share a
-    folder under different `name` and `secrets_dir`.
+    workspace's name); `also_variants` lists the other variants' workspaces too (not default), so
+    that an emulator seeded from this fleet holds the Log Analytics workspaces that plan's
+    Sentinel check reads for those variants; `secret_version` changes every secret value.
+    Several fleets may share a folder under different `name` and `secrets_dir`.
     """
     import yaml
 
@@ -126,7 +133,11 @@ def write_fleet(
     out: list[dict[str, Any]] = []
     for i in range(1, tenants + 1):
         tname = f"t{i:0{width}d}"
-        out.append(_tenant(fleet, tname, users, units, variant, secret_version, secrets_dir))
+        out.append(
+            _tenant(
+                fleet, tname, users, units, (variant, *also_variants), secret_version, secrets_dir
+            )
+        )
     doc = {"version": 1, "defaults": {"cloud": "global"}, "tenants": out}
     fleet.path.write_text(
         "# synthetic fleet (provision/devtools/fleet.py)\n" + yaml.safe_dump(doc, sort_keys=False),
@@ -140,11 +151,12 @@ def _tenant(
     name: str,
     users: int,
     units: Sequence[str],
-    variant: str,
+    variants: Sequence[str],
     secret_version: str,
     secrets_dir: str,
 ) -> dict[str, Any]:
     """One tenant's inventory entry; writes its secret files and records their values."""
+    variant, also_variants = variants[0], variants[1:]
     tenant_id = _guid(name, "tenant")
     client_id = _guid(name, "client")
     entry: dict[str, Any] = {
@@ -154,17 +166,14 @@ def _tenant(
         "resource_group": f"rg-{name}",
         "ml_workspace": f"mlw-{name}",
         "key_vault": f"kv-{name}",
-        # Both variants' Log Analytics workspaces are declared (so seeding either inventory
-        # creates both); the variant picks the default, which shows in config.json and
-        # msticpyconfig.yaml. Plan checks that each one exists.
         "sentinel": [
             {
-                "name": f"Main-{v}",
-                "workspace_id": _guid(name, "law", v),
+                "name": "Main" if v == variant else f"Alt{v}",
+                "workspace_id": _law_id(name, v),
                 "workspace_name": f"law-{name}-{v}",
                 "default": v == variant,
             }
-            for v in sorted({"a", "b", variant})
+            for v in dict.fromkeys([variant, *also_variants])
         ],
         "users": [f"u{u}" for u in range(1, users + 1)],
     }

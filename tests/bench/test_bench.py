@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 
 from provision.commands.common import prepare
-from provision.devtools.bench import run_bench
+from provision.devtools.bench import run_bench, run_bench_scale
 from provision.devtools.bench_report import JSON_KEYS
 from provision.devtools.fleet import write_fleet
 from provision.errors import UserInputError
 
-FLOAT_KEYS = {k for k in JSON_KEYS if k.endswith("_s")} | {
+FLOAT_KEYS = {k for k in JSON_KEYS if k.endswith(("_s", "_ms"))} | {
     "speedup_vs_sequential",
     "ratio_to_floor",
+    "client_to_raw_cpu_ratio",
 }
 INT_KEYS = {"first_reads", "first_writes", "noop_reads", "noop_writes"}
 PARAM_KEYS = {
@@ -50,6 +51,11 @@ def test_quick_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["first_writes"] > 0
     assert doc["noop_writes"] == 0
     assert doc["noop_reads"] > 0
+    # the raw baseline replayed the same requests and cost some CPU: the ratio is defined
+    assert doc["raw_cpu_per_request_ms"] > 0
+    assert doc["client_cpu_per_request_ms"] > 0
+    ratio = doc["client_cpu_per_request_ms"] / doc["raw_cpu_per_request_ms"]
+    assert abs(ratio - doc["client_to_raw_cpu_ratio"]) < 0.05 * ratio + 0.01
 
 
 @pytest.mark.parametrize("secrets", [0, 1, 8, 15])
@@ -68,3 +74,25 @@ def test_generated_inventory_is_valid(tmp_path: Path, secrets: int) -> None:
 def test_too_many_secrets(tmp_path: Path) -> None:
     with pytest.raises(UserInputError):
         write_fleet(tmp_path, tenants=1, users=1, secrets=99)
+
+
+@pytest.mark.slow
+def test_scale_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code = run_bench_scale(
+        "1,2", users=2, secrets=2, latency_ms=5.0, max_concurrency=0, as_json=True
+    )
+    assert code == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [r["tenants"] for r in doc["scale"]] == [1, 2]
+    one, two = doc["scale"]
+    for row in doc["scale"]:
+        assert row["requests"] > 0 and row["client_cpu_s"] > 0 and row["peak_rss_mb"] > 0
+        assert row["noop_writes"] == 0
+    # the same shape per tenant: twice the tenants, twice the requests (give or take the Key
+    # Vault auth challenge, which the SDK answers once per host and process)
+    assert abs(two["requests"] - 2 * one["requests"]) <= 2
+
+
+def test_scale_sizes_must_be_numbers() -> None:
+    with pytest.raises(UserInputError):
+        run_bench_scale("10,x", users=1, secrets=1, latency_ms=0, max_concurrency=0, as_json=True)

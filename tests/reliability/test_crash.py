@@ -46,10 +46,24 @@ def inventories(tmp_path: Path) -> tuple[Fleet, Fleet]:
     """Two inventories of the same 2 tenants x 2 users whose files and secrets all differ."""
     folder = tmp_path / "inv"
     a = write_fleet(
-        folder, 2, users=2, variant="a", secret_version="1", name="a.yaml", secrets_dir="sec-a"
+        folder,
+        2,
+        users=2,
+        variant="a",
+        also_variants=("b",),
+        secret_version="1",
+        name="a.yaml",
+        secrets_dir="sec-a",
     )
     b = write_fleet(
-        folder, 2, users=2, variant="b", secret_version="2", name="b.yaml", secrets_dir="sec-b"
+        folder,
+        2,
+        users=2,
+        variant="b",
+        also_variants=("a",),
+        secret_version="2",
+        name="b.yaml",
+        secrets_dir="sec-b",
     )
     return a, b
 
@@ -309,8 +323,8 @@ def test_rerun_deletes_temporary_files_a_killed_run_left(tmp_path: Path, folder:
     from provision.emulator.seed import seed_tenants_from_inventory
     from provision.inventory.load import load_inventory
 
-    a = write_fleet(tmp_path / "inv", 1, users=1, variant="a", name="a.yaml")
-    b = write_fleet(tmp_path / "inv", 1, users=1, variant="b", name="b.yaml")
+    a = write_fleet(tmp_path / "inv", 1, users=1, variant="a", also_variants=("b",), name="a.yaml")
+    b = write_fleet(tmp_path / "inv", 1, users=1, variant="b", also_variants=("a",), name="b.yaml")
     (account,) = {account for account, _ in desired_state(a.path).files}
     with Emulator(tmp_path / "emu") as emu:
         emu.seed(seed_tenants_from_inventory(load_inventory(a.path)))

@@ -177,7 +177,9 @@ def test_fleet_apply_converges_in_one_run_under_faults(
     problems = retry_probe_problems(*probe_emu)
     assert not problems, "\n".join(problems)
 
-    old = write_fleet(tmp_path / "inv", 10, users=2, variant="a", secret_version="1")
+    old = write_fleet(
+        tmp_path / "inv", 10, users=2, variant="a", also_variants=("b",), secret_version="1"
+    )
     inv = load_inventory(old.path)
     with Emulator(tmp_path / "emu", fault_seed=FAULT_SEED) as emu:
         emu.seed(seed_tenants_from_inventory(inv))
@@ -187,7 +189,9 @@ def test_fleet_apply_converges_in_one_run_under_faults(
         versions_before = {k: reader.versions(*k) for k in desired_state(old.path).secrets}
 
         # Change every secret and every rendered user file, then apply under faults.
-        new = write_fleet(tmp_path / "inv", 10, users=2, variant="b", secret_version="2")
+        new = write_fleet(
+            tmp_path / "inv", 10, users=2, variant="b", also_variants=("a",), secret_version="2"
+        )
         want = desired_state(new.path)
         emu.set_faults(PROFILE)
         started = time.monotonic()

@@ -1,0 +1,107 @@
+"""What a request costs the client beyond sending it: the environment read once per host, and
+one token request per tenant and kind of token however many requests start together."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from support import EXAMPLE
+
+from provision.azure import Clients, load_endpoints_file
+from provision.emulator import Emulator, seed_tenants_from_inventory
+from provision.http_session import EnvOnceSession
+from provision.inventory.load import load_inventory
+
+
+@pytest.fixture
+def emu(tmp_path: Path) -> Iterator[Emulator]:
+    with Emulator(tmp_path / "emu") as e:
+        e.seed(seed_tenants_from_inventory(load_inventory(EXAMPLE)))
+        yield e
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://kv.vault.azure.net/secrets/a?api-version=7.5",
+        "https://inside.corp.example/x",
+        "http://management.azure.com/subscriptions",
+    ],
+)
+def test_environment_settings_are_those_requests_would_use(
+    url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:8080")
+    monkeypatch.setenv("NO_PROXY", "corp.example")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
+    plain, once = requests.Session(), EnvOnceSession()
+    for _ in range(2):  # the second answer comes from the cache
+        assert once.merge_environment_settings(url, {}, None, None, None) == (
+            plain.merge_environment_settings(url, {}, None, None, None)
+        )
+    explicit = {"https": "http://other:1"}
+    assert once.merge_environment_settings(url, dict(explicit), None, True, None) == (
+        plain.merge_environment_settings(url, dict(explicit), None, True, None)
+    )
+
+
+def test_netrc_is_read_once_per_host(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine example.org login me password pw\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    session = EnvOnceSession()
+    first = session.prepare_request(requests.Request("GET", "https://example.org/a"))
+    assert first.headers["Authorization"].startswith("Basic ")
+    netrc.unlink()  # read once: the next request to the host does not look again
+    second = session.prepare_request(requests.Request("GET", "https://example.org/b"))
+    assert second.headers["Authorization"] == first.headers["Authorization"]
+    other = session.prepare_request(requests.Request("GET", "https://example.com/"))
+    assert "Authorization" not in other.headers
+
+
+def test_requests_started_together_ask_for_one_token(emu: Emulator) -> None:
+    inv = load_inventory(EXAMPLE)
+    tenant = inv.tenants[0]
+    clients = Clients(8, load_endpoints_file(emu.endpoints_file))
+    credential = clients.credential(tenant)
+    start = len(emu.requests())
+    barrier = threading.Barrier(8)
+    tokens: list[str] = []
+
+    def ask() -> None:
+        barrier.wait()
+        tokens.append(credential.get_token("https://management.azure.com/.default").token)
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    asked = [r["op"] for r in emu.requests()[start:] if r["service"] == "identity"]
+    assert len(set(tokens)) == 1
+    assert asked.count("GetToken") == 1, asked
+    clients.close()
+
+
+def test_a_done_tenants_clients_are_released_and_shared_ones_kept(emu: Emulator) -> None:
+    inv = load_inventory(EXAMPLE)
+    first, second = inv.tenants[0], inv.tenants[1]
+    clients = Clients(4, load_endpoints_file(emu.endpoints_file))
+    ml_first, ml_second = clients.ml(first), clients.ml(second)
+    shared = clients.share(first, "acct", "share", "a2V5")
+    assert clients.share(second, "acct", "share", "a2V5") is shared  # one share, two tenants
+    assert clients.ml(first) is ml_first  # cached while the tenant runs
+    clients.release(first)
+    assert clients.ml(second) is ml_second
+    assert clients.share(second, "acct", "share", "a2V5") is shared  # still in use
+    assert clients.ml(first) is not ml_first  # made again if asked for after release
+    clients.release(first)
+    clients.release(second)
+    assert clients.share(second, "acct", "share", "a2V5") is not shared
+    clients.close()
