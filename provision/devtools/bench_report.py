@@ -50,8 +50,9 @@ class BenchFigures:
 
 
 def targets(p: dict[str, Any]) -> tuple[float, float]:
-    """(max ratio to the floor, min speed-up vs sequential) of issue 17: 1.5 and 20 for fleets
-    of 50 tenants or more (50 x 3 x 5 at 50 ms), 2 and 10 for smaller ones (10 x 2 x 4 at 30 ms)."""
+    """(max ratio to the floor, min speed-up vs sequential) of the performance targets: 1.5 and
+    20 for fleets of 50 tenants or more (50 x 3 x 5 at 50 ms), 2 and 10 for smaller ones
+    (10 x 2 x 4 at 30 ms)."""
     return (1.5, 20.0) if p["tenants"] >= 50 else (2.0, 10.0)
 
 
