@@ -18,7 +18,13 @@ from concurrent.futures import ThreadPoolExecutor
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from provision.access import AccessOptions, grant_access, plan_access, read_back_access
+from provision.access import (
+    AccessOptions,
+    AccessPlan,
+    grant_access,
+    plan_access,
+    read_back_access,
+)
 from provision.execute import execute, read_back, record_manifest
 from provision.fanout import Fanout
 from provision.lock import LockHeld
@@ -131,7 +137,9 @@ class Engine:
         verify: bool,
         ws: WorkspaceInfo | None = None,
         share: WorkspaceShare | None = None,
+        access: AccessPlan | None = None,
     ) -> tuple[ObservedState, TenantResult]:
+        """Read and plan a tenant; `ws`, `share` and `access` reuse what an earlier read found."""
         state, result = observe(
             self.clients,
             self.fan,
@@ -144,7 +152,11 @@ class Engine:
             inventory=self.inventory,
             lifecycle=self.lifecycle,
         )
-        state.access = plan_access(self.clients, self.fan, d, state.ws.key_vault_id, self.access)
+        # Analysts' vault access lives in ARM, not under the tenant's lock: the locked re-plan
+        # reuses what the first read found instead of reading every role assignment again.
+        state.access = access or plan_access(
+            self.clients, self.fan, d, state.ws.key_vault_id, self.access
+        )
         state.access.add_to(result)
         return state, result
 
@@ -160,7 +172,9 @@ class Engine:
         self.progress(t.name, "waiting for the tenant lock")
         with state.share.locked(self.holder, self.lock_timeout):
             # plan again, locked (same share object: it knows the folders the lock created)
-            state, result = self._observe(d, verify=False, ws=state.ws, share=state.share)
+            state, result = self._observe(
+                d, verify=False, ws=state.ws, share=state.share, access=state.access
+            )
             if not result.changes:
                 result.verified = True
                 return result
