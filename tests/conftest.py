@@ -5,8 +5,9 @@ A suite with fixtures of the same names (tests/emulator, tests/workflows) overri
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,3 +30,25 @@ def emu(tmp_path: Path, fleet: Path) -> Iterator[Emulator]:
     with Emulator(tmp_path / "emu") as e:
         e.seed(seed_tenants_from_inventory(load_inventory(fleet)))
         yield e
+
+
+@pytest.fixture(scope="module")
+def msticpy_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[Path], None]]:
+    """Point msticpy's settings at a file and re-read them; restored afterwards."""
+    from msticpy.common import pkg_config
+
+    saved = os.environ.get("MSTICPYCONFIG")
+    empty = tmp_path_factory.mktemp("msticpy-home") / "msticpyconfig.yaml"
+    empty.write_text("{}\n", encoding="utf-8")
+
+    def use(config_file: Path) -> None:
+        os.environ["MSTICPYCONFIG"] = str(config_file)
+        pkg_config.refresh_config()
+
+    use(empty)
+    yield use
+    if saved is None:
+        os.environ.pop("MSTICPYCONFIG", None)
+    else:
+        os.environ["MSTICPYCONFIG"] = saved
+    pkg_config.refresh_config()

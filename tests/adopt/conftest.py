@@ -5,34 +5,11 @@ validator, each run on real files with MSTICPYCONFIG pointing at them (never at 
 from __future__ import annotations
 
 import copy
-import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-
-@pytest.fixture(scope="module")
-def msticpy_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[Path], None]]:
-    """Point msticpy's settings at a file and re-read them; restored afterwards."""
-    from msticpy.common import pkg_config
-
-    saved = os.environ.get("MSTICPYCONFIG")
-    empty = tmp_path_factory.mktemp("msticpy-home") / "msticpyconfig.yaml"
-    empty.write_text("{}\n", encoding="utf-8")
-
-    def use(config_file: Path) -> None:
-        os.environ["MSTICPYCONFIG"] = str(config_file)
-        pkg_config.refresh_config()
-
-    use(empty)
-    yield use
-    if saved is None:
-        os.environ.pop("MSTICPYCONFIG", None)
-    else:
-        os.environ["MSTICPYCONFIG"] = saved
-    pkg_config.refresh_config()
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,9 @@ holds, so the read-back download after apply fetched bytes already confirmed.
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from support import EXAMPLE, run_invoke
+from support import run_invoke
 from support.clients import share_client
 
 from provision.emulator import Emulator, seed_tenants_from_inventory
@@ -24,19 +21,6 @@ from provision.emulator.seed import storage_account_name
 from provision.inventory.load import load_inventory
 from provision.share import WorkspaceShare
 from provision.workspace import CODE_SHARE
-
-
-@pytest.fixture
-def fleet(tmp_path: Path) -> Path:
-    shutil.copytree(EXAMPLE.parent, tmp_path / "fleet")
-    return tmp_path / "fleet" / "inventory.yaml"
-
-
-@pytest.fixture
-def emu(tmp_path: Path, fleet: Path) -> Iterator[Emulator]:
-    with Emulator(tmp_path / "emu") as e:
-        e.seed(seed_tenants_from_inventory(load_inventory(fleet)))
-        yield e
 
 
 def _user_file_gets(rows: list[dict[str, object]]) -> list[str]:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,27 +64,6 @@ def with_block(fleet: Path, block: str, anchor: str = FABRIKAM_USERS) -> Path:
 def line_of(fleet: Path, needle: str) -> int:
     lines = fleet.read_text(encoding="utf-8").splitlines()
     return next(i for i, line in enumerate(lines, 1) if needle in line)
-
-
-@pytest.fixture(scope="module")
-def msticpy_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from msticpy.common import pkg_config
-
-    saved = os.environ.get("MSTICPYCONFIG")
-    empty = tmp_path_factory.mktemp("home") / "msticpyconfig.yaml"
-    empty.write_text("{}\n", encoding="utf-8")
-
-    def use(config: Path) -> None:
-        os.environ["MSTICPYCONFIG"] = str(config)
-        pkg_config.refresh_config()
-
-    use(empty)
-    yield use
-    if saved is None:
-        os.environ.pop("MSTICPYCONFIG", None)
-    else:
-        os.environ["MSTICPYCONFIG"] = saved
-    pkg_config.refresh_config()
 
 
 @pytest.mark.parametrize("prefix", [None, "soc-fab"])
