@@ -326,9 +326,9 @@ def emulator(
     fault_seed: int = 0,
 ) -> int:
     """Run the local Azure emulator (Key Vault, Azure Files, ML workspace ARM) until interrupted."""
-    from provision.commands import emulator as command
+    from provision.emulator.cli import run_emulator
 
-    return command.run(state_dir, port, seed, faults, latency_ms, fault_seed)
+    return run_emulator(state_dir, port, seed, faults, latency_ms, fault_seed)
 
 
 @task(
