@@ -91,9 +91,18 @@ class Engine:
         self.pool.shutdown(wait=True)
 
     def run(
-        self, mode: Mode | str, renders: list[TenantRender], values: dict[str, SecretValue]
+        self,
+        mode: Mode | str,
+        renders: list[TenantRender],
+        values: dict[str, SecretValue],
+        keep_clients: bool = False,
     ) -> list[TenantResult]:
-        """Tenants run concurrently; results keep input order."""
+        """Tenants run concurrently; results keep input order.
+
+        A tenant's SDK clients and credential are released when its step ends, so memory is
+        bounded by the tenants in flight; `keep_clients` keeps them (and the tokens their
+        pipelines hold) for a further step of the same run, as onboard's apply after its plan.
+        """
         step = {
             Mode.PLAN: self.plan_tenant,
             Mode.APPLY: self.apply_tenant,
@@ -101,7 +110,7 @@ class Engine:
         }[Mode(mode)]
         workers = max(1, min(len(renders), self.clients.max_concurrency))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tenant") as tenants:
-            futures = [tenants.submit(self._guard, step, r, values) for r in renders]
+            futures = [tenants.submit(self._guard, step, r, values, keep_clients) for r in renders]
             return [f.result() for f in futures]
 
     def _guard(
@@ -109,6 +118,7 @@ class Engine:
         step: Callable[[DesiredState], TenantResult],
         r: TenantRender,
         values: dict[str, SecretValue],
+        keep_clients: bool,
     ) -> TenantResult:
         desired = DesiredState(r, {p.source: values[p.source] for p in r.pushes})
         name = r.tenant.name
@@ -127,7 +137,8 @@ class Engine:
                 ),
             )
         finally:
-            self.clients.release(r.tenant)  # memory bounded by the tenants in flight
+            if not keep_clients:
+                self.clients.release(r.tenant)  # memory bounded by the tenants in flight
         self.progress(name, "failed: " + result.error if result.error else "done")
         return result
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from provision.errors import Problem, UserInputError
 from provision.inventory.load import load_inventory
@@ -135,7 +135,16 @@ def endpoints_for(opts: RunOptions, inv: Inventory) -> Iterator[Endpoints | None
         yield load_endpoints_file(emu.endpoints_file)
 
 
-EngineRun = Callable[[str, list[TenantRender], dict[str, "SecretValue"]], list["TenantResult"]]
+class EngineRun(Protocol):
+    """One step (plan, apply or verify) of a run's engine session."""
+
+    def __call__(
+        self,
+        mode: str,
+        renders: list[TenantRender],
+        values: dict[str, SecretValue],
+        keep_clients: bool = False,
+    ) -> list[TenantResult]: ...
 
 
 @contextlib.contextmanager
@@ -163,12 +172,15 @@ def engine_session(
     titles = {"plan": "planning", "apply": "applying", "verify": "verifying"}
 
     def run(
-        mode: str, renders: list[TenantRender], values: dict[str, SecretValue]
+        mode: str,
+        renders: list[TenantRender],
+        values: dict[str, SecretValue],
+        keep_clients: bool = False,
     ) -> list[TenantResult]:
         progress = Progress(len(renders), titles[mode])
         engine.progress = progress
         try:
-            return engine.run(mode, renders, values)
+            return engine.run(mode, renders, values, keep_clients)
         finally:
             progress.stop()
 

@@ -31,11 +31,12 @@ def run(opts: RunOptions) -> int:
     if not opts.as_json:
         print(f"validated {inv.path}: {len(renders)} tenants")
     with endpoints_for(opts, inv) as ep, engine_session(opts, ep, inv) as run:
-        planned = run("plan", renders, values)
+        # plan and apply keep the tenants' clients (and their tokens) for the next step
+        planned = run("plan", renders, values, keep_clients=True)
         if not opts.as_json:
             print_tables("plan", planned)
         ok_renders = [r for r, p in zip(renders, planned, strict=True) if p.error is None]
-        applied = run("apply", ok_renders, values) if ok_renders else []
+        applied = run("apply", ok_renders, values, keep_clients=True) if ok_renders else []
         if not opts.as_json:
             print_summary("apply", applied)
         verified = run("verify", ok_renders, values) if ok_renders else []

@@ -150,6 +150,10 @@ def test_two_entra_tenants_onboard_from_one_process_each_with_its_own_token(
                 checked += 1
         assert checked > 20
         assert all(r.get("tenant") != "*" for r in emu.requests()), "no static token in --local"
+        # onboard's plan, apply and verify share each tenant's clients: one sign-in per tenant
+        # and kind of token (ARM, Key Vault), not one per step.
+        tokens = [r for r in emu.requests() if r["service"] == "identity" and r["op"] == "GetToken"]
+        assert len(tokens) <= 2 * len(inv.tenants), len(tokens)
         # A token of the other tenant is refused by ARM with Azure's code, through the official
         # ClientSecretCredential against the emulator's authority.
         ep = json.loads(emu.endpoints_file.read_text())
