@@ -1,10 +1,11 @@
 """plan -> apply -> verify for a fleet.
 
 Reading the world and changing it are separate steps. `plan_tenant` only reads
-(provision.observe). `apply_tenant` plans; when nothing differs it stops there (no lock, no
-write); otherwise it takes the tenant's lock, plans again under the lock, executes
-(provision.execute), verifies by reading back, and records the manifest. Tenants run
-concurrently and independently: one failing tenant never stops the others.
+(provision.observe). `apply_tenant` plans, trusting what the last apply recorded as checked
+(Sentinel workspaces, the vault listing behind the orphan report); when nothing differs it stops
+there (no lock, no write); otherwise it takes the tenant's lock, plans again under the lock
+(listing the vaults), executes (provision.execute), verifies by reading back, and records the
+manifest. Tenants run concurrently and independently: one failing tenant never stops the others.
 """
 
 from __future__ import annotations
@@ -149,8 +150,10 @@ class Engine:
         ws: WorkspaceInfo | None = None,
         share: WorkspaceShare | None = None,
         access: AccessPlan | None = None,
+        trust_manifest: bool = False,
     ) -> tuple[ObservedState, TenantResult]:
-        """Read and plan a tenant; `ws`, `share` and `access` reuse what an earlier read found."""
+        """Read and plan a tenant; `ws`, `share` and `access` reuse what an earlier read found;
+        `trust_manifest`: what the last apply recorded as checked is not read again."""
         state, result = observe(
             self.clients,
             self.fan,
@@ -162,6 +165,7 @@ class Engine:
             storage_auth=self.storage_auth,
             inventory=self.inventory,
             lifecycle=self.lifecycle,
+            trust_manifest=trust_manifest,
         )
         # Analysts' vault access lives in ARM, not under the tenant's lock: the locked re-plan
         # reuses what the first read found instead of reading every role assignment again.
@@ -176,7 +180,9 @@ class Engine:
 
     def apply_tenant(self, d: DesiredState) -> TenantResult:
         t = d.render.tenant
-        state, first = self._observe(d, verify=False)
+        # The first read trusts what the last apply checked: a no-op apply reads what it would
+        # change and no more. The locked re-plan, before anything is written, lists the vaults.
+        state, first = self._observe(d, verify=False, trust_manifest=True)
         if not first.changes:
             first.verified = True
             return first

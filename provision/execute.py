@@ -15,7 +15,8 @@ from provision.observe import ObservedState
 from provision.orphans import orphan_jobs
 from provision.plan import DesiredState
 from provision.render import NBUSER_SETTINGS, STARTUP_SCRIPT
-from provision.share import md5_hex
+from provision.sentinel_check import sentinel_record
+from provision.share import Manifest, md5_hex
 from provision.vault import read_back_matches, write_secret
 
 if TYPE_CHECKING:
@@ -107,13 +108,20 @@ def read_back(
 
 
 def record_manifest(d: DesiredState, state: ObservedState, mismatches: dict[str, str]) -> None:
-    """Remember the ETag and MD5 of every file as written, so the next plan can skip downloads."""
-    manifest = dict(state.files.manifest)
+    """Remember the ETag and MD5 of every file as written, so the next plan can skip downloads;
+    and what this apply checked (the tenant's tagged secrets, its Sentinel workspaces), so the
+    next apply need not read it again (see provision.orphans, provision.sentinel_check)."""
+    files = dict(state.files.manifest)
     for path in state.orphans.forget if state.orphans is not None else ():
-        manifest.pop(path, None)  # pruned, or already gone
+        files.pop(path, None)  # pruned, or already gone
     for path, f in d.files.items():
         etag = state.files.remote_etags.get(path)
         if path in state.files.items and path not in mismatches and etag:
-            manifest[path] = {"etag": etag, "md5": md5_hex(f.content)}
-    if manifest != state.files.manifest:
+            files[path] = {"etag": etag, "md5": md5_hex(f.content)}
+    manifest = Manifest(
+        files=files,
+        secrets=state.orphans.tagged_after_apply(d) if state.orphans is not None else None,
+        sentinel=sentinel_record(d.render.tenant),
+    )
+    if manifest != state.manifest:
         state.share.write_manifest(manifest)

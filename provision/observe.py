@@ -7,18 +7,20 @@ apply uses to execute without reading again.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from provision.adopt.findings import plaintext_note, plaintext_settings
 from provision.backups import backup_path, backup_stamp, is_hand_edited, kept_as
 from provision.compute import compute_report
+from provision.errors import Problem
 from provision.fanout import Fanout
 from provision.orphans import Lifecycle, Orphans, find_orphans
 from provision.plan import Action, Change, DesiredState, Kind, Reason, TenantResult
 from provision.render import MSTICPYCONFIG
-from provision.sentinel_check import check_sentinel_workspaces
-from provision.share import TEMP_MARK, RemoteFile, WorkspaceShare, md5_hex
+from provision.sentinel_check import check_sentinel_workspaces, sentinel_recorded
+from provision.share import TEMP_MARK, Manifest, RemoteFile, WorkspaceShare, md5_hex
 from provision.vault import plan_secret
 from provision.workspace import StorageAuth, TenantError, WorkspaceInfo, discover
 
@@ -53,6 +55,7 @@ class ObservedState:
     share: WorkspaceShare
     secrets: dict[tuple[str, str], Change]
     files: FilesState
+    manifest: Manifest
     access: AccessPlan | None = None  # analysts' vault access, added by the engine
     orphans: Orphans | None = None
 
@@ -69,21 +72,28 @@ def observe(
     storage_auth: StorageAuth = StorageAuth.AUTO,
     inventory: Inventory | None = None,
     lifecycle: Lifecycle | None = None,
+    trust_manifest: bool = False,
 ) -> tuple[ObservedState, TenantResult]:
     """Discover (unless given), read secrets, folders and computes; plan every item.
 
-    With `verify`, the manifest shortcut is not used: every file is read back in full.
+    With `verify`, the manifest shortcut is not used: every file is read back in full. With
+    `trust_manifest` (apply's first read), what the manifest records as checked by the last
+    apply that wrote is not read again: Sentinel workspaces whose inventory entry is unchanged,
+    and, unless pruning, the vault listing behind the orphan report.
     """
     t = d.render.tenant
-    sentinel_job = None
+    lifecycle = lifecycle or Lifecycle()
+    sentinel_job: Future[list[Problem]] | None = None
+    first_read = ws is None
     if ws is None:
         progress(t.name, "discovering workspace")
-        # The Sentinel workspaces are checked once per run, while the ML workspace is read.
-        sentinel_job = fan.submit(lambda: check_sentinel_workspaces(clients.ml(t), t, inventory))
+        if not trust_manifest:
+            # The Sentinel workspaces are checked once per run, while the ML workspace is read.
+            sentinel_job = fan.submit(
+                lambda: check_sentinel_workspaces(clients.ml(t), t, inventory)
+            )
         ws = discover(clients, t, fan.pool, storage_auth)
-        sentinel_problems = sentinel_job.result()
-        if sentinel_problems:
-            raise TenantError("; ".join(str(p) for p in sentinel_problems))
+        _raise_problems(sentinel_job)
     result = TenantResult(t.name)
     result.resources = {
         "key_vault": t.key_vault,
@@ -104,7 +114,15 @@ def observe(
         )
     progress(t.name, "reading secrets and user folders")
     secret_job = fan.submit(lambda: read_secrets(clients, fan, d))
-    files = read_files(fan, d, share, verify)
+    manifest = share.read_manifest()
+    if first_read and trust_manifest:
+        unchecked = [s for s in t.sentinel if not sentinel_recorded(manifest, t, s)]
+        if unchecked:
+            sentinel_job = fan.submit(
+                lambda: check_sentinel_workspaces(clients.ml(t), t, inventory, only=unchecked)
+            )
+    files = read_files(fan, d, share, verify, manifest)
+    _raise_problems(sentinel_job)
     secrets = secret_job.result()
     result.items.extend(secrets.values())
     result.items.extend(files.items.values())
@@ -119,10 +137,16 @@ def observe(
     if not t.absent:
         result.items.extend(compute_reports(d, ws))
     result.notes.extend(files.plaintext)
-    orphans = find_orphans(clients, fan, d, share, files.manifest, ws, lifecycle or Lifecycle())
+    orphans = find_orphans(clients, fan, d, share, manifest, ws, lifecycle, trust_manifest)
     result.items.extend(orphans.items)
     result.notes.extend(orphans.notes)
-    return ObservedState(ws, share, secrets, files, orphans=orphans), result
+    return ObservedState(ws, share, secrets, files, manifest, orphans=orphans), result
+
+
+def _raise_problems(job: Future[list[Problem]] | None) -> None:
+    problems = job.result() if job is not None else []
+    if problems:
+        raise TenantError("; ".join(str(p) for p in problems))
 
 
 def read_secrets(clients: Clients, fan: Fanout, d: DesiredState) -> dict[tuple[str, str], Change]:
@@ -144,10 +168,12 @@ def _file_change(path: str, same: bool) -> Change:
     return Change(Kind.FILE, path, Action.UPDATE, str(Reason.CONTENT_DIFFERS))
 
 
-def read_files(fan: Fanout, d: DesiredState, share: WorkspaceShare, verify: bool) -> FilesState:
+def read_files(
+    fan: Fanout, d: DesiredState, share: WorkspaceShare, verify: bool, recorded: Manifest
+) -> FilesState:
     # The manifest says which files the tool wrote (orphans, hand edits); with `verify` its
     # ETag shortcut is not used.
-    manifest = share.read_manifest()
+    manifest = recorded.files
     shortcut = {} if verify else manifest
     folders = sorted({path.rpartition("/")[0] for path in d.files})
     listings: dict[str, dict[str, RemoteFile] | None] = dict(

@@ -15,6 +15,11 @@ items: secrets are soft-deleted (never purged: `begin_recover_deleted_secret` br
 files are deleted (a file edited since the tool wrote it is first kept as a backup,
 provision.backups) and the manifest forgets them.
 
+An apply's first read, when not pruning, takes the secrets' names from the tenant's manifest
+instead of listing the vaults (`Orphans.tagged_after_apply`: what the last apply that wrote found
+listed, plus what it pushed), so a no-op apply costs no vault listing; an apply that writes lists
+the vaults again under the lock, and `plan` and `verify` always list them.
+
 A vault with more than `prune_max` orphans refuses to prune: a wrong vault name in the inventory
 must not delete another team's secrets.
 """
@@ -31,7 +36,7 @@ from provision.backups import EDITED, back_up, backup_path, backup_stamp, is_han
 from provision.fanout import Fanout
 from provision.offboard import compute_items, delete_compute, manifest_aliases, tool_computes
 from provision.plan import Action, Change, DesiredState, Kind
-from provision.share import USERS, RemoteFile, WorkspaceShare
+from provision.share import USERS, Manifest, RemoteFile, WorkspaceShare
 from provision.vault import MANAGED_BY
 from provision.workspace import TenantError, WorkspaceInfo, explain_azure_error
 
@@ -63,6 +68,20 @@ class Orphans:
     computes: list[str] = field(default_factory=list)  # to delete (--delete-computes)
     forget: set[str] = field(default_factory=set)  # manifest entries to drop after apply
     notes: list[str] = field(default_factory=list)
+    # vault (case-folded) -> tagged secrets that stay after this run (orphans not deleted);
+    # None when a vault could not be listed
+    kept: dict[str, list[str]] | None = field(default_factory=dict)
+
+    def tagged_after_apply(self, d: DesiredState) -> dict[str, list[str]] | None:
+        """The manifest's record of the tenant's tagged secrets once apply has pushed `d`."""
+        if self.kept is None:
+            return None
+        record = {vault: {n.casefold(): n for n in names} for vault, names in self.kept.items()}
+        for vault in _vaults(d):
+            record.setdefault(vault, {})
+        for p in d.render.pushes:
+            record[p.vault.casefold()].setdefault(p.name.casefold(), p.name)
+        return {vault: sorted(names.values()) for vault, names in record.items()}
 
 
 def find_orphans(
@@ -70,18 +89,24 @@ def find_orphans(
     fan: Fanout,
     d: DesiredState,
     share: WorkspaceShare,
-    manifest: dict[str, dict[str, str]],
+    manifest: Manifest,
     ws: WorkspaceInfo,
     lifecycle: Lifecycle,
+    trust_manifest: bool = False,
 ) -> Orphans:
-    """Plan the tenant's orphans (reads only): report items, or delete items when pruning."""
+    """Plan the tenant's orphans (reads only): report items, or delete items when pruning.
+
+    With `trust_manifest` and not pruning, the names of the tenant's tagged secrets come from
+    the manifest where it records every vault the tenant writes to.
+    """
     t = d.render.tenant
     out = Orphans(pruning=lifecycle.prune or t.absent)
     why = "tenant offboarded (state: absent)" if t.absent else "orphan"
-    _plan_secrets(clients, fan, d, lifecycle, out, why)
-    _plan_files(fan, d, share, manifest, out, why)
+    recorded = manifest.secrets if trust_manifest and not out.pruning else None
+    _plan_secrets(clients, fan, d, lifecycle, out, why, recorded)
+    _plan_files(fan, d, share, manifest.files, out, why)
     if t.absent:
-        found = tool_computes(t, ws, manifest_aliases(manifest))
+        found = tool_computes(t, ws, manifest_aliases(manifest.files))
         out.items.extend(compute_items(found, lifecycle.delete_computes))
         if lifecycle.delete_computes:
             out.computes = sorted(found)
@@ -108,7 +133,13 @@ def managed_secret_names(client: object, tenant: str) -> list[str]:
 
 
 def _plan_secrets(
-    clients: Clients, fan: Fanout, d: DesiredState, lifecycle: Lifecycle, out: Orphans, why: str
+    clients: Clients,
+    fan: Fanout,
+    d: DesiredState,
+    lifecycle: Lifecycle,
+    out: Orphans,
+    why: str,
+    recorded: dict[str, list[str]] | None = None,
 ) -> None:
     t = d.render.tenant
     vaults = _vaults(d)
@@ -122,9 +153,14 @@ def _plan_secrets(
         except Exception as exc:  # reported per vault below
             return exc
 
-    for vault, got in zip(vaults, fan.map(listed, list(vaults)), strict=True):
+    if recorded is not None and all(vault in recorded for vault in vaults):
+        found: list[list[str] | Exception] = [sorted(recorded[vault]) for vault in vaults]
+    else:
+        found = fan.map(listed, list(vaults))
+    for vault, got in zip(vaults, found, strict=True):
         name_of_vault = spelled[vault]
         if isinstance(got, Exception):
+            out.kept = None  # the manifest must not record what was not listed
             line = explain_azure_error(
                 got,
                 t,
@@ -136,6 +172,8 @@ def _plan_secrets(
             out.notes.append(f"orphans not checked: {line}")
             continue
         orphans = [n for n in got if n.casefold() not in vaults[vault]]
+        if out.kept is not None:
+            out.kept[vault] = [] if out.pruning else orphans
         if out.pruning and len(orphans) > lifecycle.prune_max:
             raise TenantError(
                 f"vault {name_of_vault}: {len(orphans)} secrets tagged for tenant {t.name} are "

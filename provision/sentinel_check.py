@@ -12,17 +12,25 @@ The read goes through a client the caller already has: an azure-core `PipelineCl
 `send_request`) or the ML management client (its `_send_request`), whose pipeline carries the
 credential, retries and the cloud's ARM endpoint. The workspace may live in another subscription
 than the ML workspace: the path carries its own subscription.
+
+An apply records the workspaces it found as described in the tenant's manifest
+(`sentinel_record`); a later apply reads only those whose inventory entry differs from that
+record. `plan` and `verify` read every workspace, so a workspace recreated under the same name is
+still caught, by the daily drift plan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provision.errors import Problem
 from provision.inventory.model import Inventory, SentinelWorkspace, Tenant
 from provision.msticpy_contract.settings import workspace_coordinates
+
+if TYPE_CHECKING:
+    from provision.share import Manifest
 
 LOG_ANALYTICS_API_VERSION = "2022-10-01"
 READ_ROLE = "grant Reader (or Log Analytics Reader) on the workspace to the identity running plan"
@@ -46,9 +54,13 @@ def log_analytics_path(t: Tenant, ws: SentinelWorkspace) -> str:
 
 
 def check_sentinel_workspaces(
-    client: Any, t: Tenant, inv: Inventory | None = None
+    client: Any,
+    t: Tenant,
+    inv: Inventory | None = None,
+    only: Collection[SentinelWorkspace] | None = None,
 ) -> list[Problem]:
-    """Read every Sentinel workspace of `t` and return one problem per workspace that is wrong.
+    """Read every Sentinel workspace of `t` (or `only` those) and return one problem per
+    workspace that is wrong.
 
     With `inv`, each problem names the inventory line of the workspace entry. Transport errors
     (no connection, no login) are raised as azure-core raises them: they are not a fact about
@@ -56,6 +68,8 @@ def check_sentinel_workspaces(
     """
     problems: list[Problem] = []
     for index, ws in enumerate(t.sentinel):
+        if only is not None and ws not in only:
+            continue
         answer = read_workspace(client, log_analytics_path(t, ws))
         found = judge_workspace(t, ws, answer)
         if found is None:
@@ -65,6 +79,18 @@ def check_sentinel_workspaces(
         text = f"tenant {t.name}: Sentinel workspace {ws.name}: {message}"
         problems.append(inv.problem_at(t, loc, text) if inv is not None else Problem(text))
     return problems
+
+
+def sentinel_record(t: Tenant) -> dict[str, str]:
+    """What the manifest records once every Sentinel workspace of `t` was found as described:
+    each workspace's ARM path -> the customerId it answered (both lower case)."""
+    return {log_analytics_path(t, ws).lower(): ws.workspace_id.lower() for ws in t.sentinel}
+
+
+def sentinel_recorded(manifest: Manifest, t: Tenant, ws: SentinelWorkspace) -> bool:
+    """Whether the last apply that wrote found `ws`, as the inventory describes it now."""
+    found = manifest.sentinel.get(log_analytics_path(t, ws).lower())
+    return found is not None and found == ws.workspace_id.lower()
 
 
 def read_workspace(client: Any, path: str) -> WorkspaceAnswer:

@@ -21,6 +21,12 @@ per share: tenants whose analysts share one ML workspace (different `Users/<alia
 applied in one run without waiting for, or overwriting the manifest of, each other. (Versions
 before this layout used `.msticpy-provision/lock` and `state.json`; they are ignored, which costs
 one full read.)
+
+Beside the files, the manifest keeps what the last apply that wrote had checked: the names of the
+secrets tagged for the tenant in each of its vaults, and each Sentinel workspace whose customerId
+matched the inventory. A later `apply` whose inventory still says the same trusts that record
+instead of listing the vaults and reading the workspaces again; `plan`, `verify` and `--prune`
+always read them (provision.observe).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import contextlib
 import hashlib
 import json
 import secrets as _random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from provision.lock import LockPolicy, hold_lock
@@ -44,6 +50,47 @@ class RemoteFile:
     name: str
     etag: str | None
     size: int | None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The tenant's state.json as read (empty when absent or unreadable)."""
+
+    files: dict[str, dict[str, str]] = field(default_factory=dict)  # path -> etag, md5
+    # vault (case-folded) -> names of the secrets tagged for the tenant there; None: not recorded
+    secrets: dict[str, list[str]] | None = None
+    # Log Analytics workspace ARM path (lower case) -> customerId (lower case) found to match
+    sentinel: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        doc: dict[str, Any] = {"version": 1, "files": self.files, "sentinel": self.sentinel}
+        if self.secrets is not None:
+            doc["secrets"] = self.secrets
+        return json.dumps(doc, indent=1, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Manifest:
+        """Parse state.json; any part that is not as written is read as not recorded."""
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return cls()
+        if not isinstance(data, dict):
+            return cls()
+        files = data.get("files")
+        secrets = data.get("secrets")
+        sentinel = data.get("sentinel")
+        return cls(
+            files={str(k): dict(v) for k, v in files.items() if isinstance(v, dict)}
+            if isinstance(files, dict)
+            else {},
+            secrets={str(k): [str(n) for n in v] for k, v in secrets.items() if isinstance(v, list)}
+            if isinstance(secrets, dict)
+            else None,
+            sentinel={str(k): str(v) for k, v in sentinel.items()}
+            if isinstance(sentinel, dict)
+            else {},
+        )
 
 
 def state_folder(tenant: str) -> str:
@@ -77,18 +124,14 @@ class WorkspaceShare:
 
     # -- reads -----------------------------------------------------------------------------
 
-    def read_manifest(self) -> dict[str, dict[str, str]]:
+    def read_manifest(self) -> Manifest:
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
             raw = self.share.get_file_client(self.manifest_path).download_file().readall()
-            data = json.loads(raw)
-            files = data.get("files") if isinstance(data, dict) else None
-            return {str(k): dict(v) for k, v in files.items()} if isinstance(files, dict) else {}
         except ResourceNotFoundError:
-            return {}
-        except ValueError:
-            return {}
+            return Manifest()
+        return Manifest.from_json(raw)
 
     def list_folder(self, folder: str) -> dict[str, RemoteFile] | None:
         """Files directly in `folder` (None when the folder does not exist)."""
@@ -180,13 +223,13 @@ class WorkspaceShare:
         with contextlib.suppress(ResourceNotFoundError):
             self.share.get_file_client(path).delete_file()
 
-    def write_manifest(self, files: dict[str, dict[str, str]]) -> None:
+    def write_manifest(self, manifest: Manifest) -> None:
         """Replace the manifest; first delete temporary manifests an interrupted run left.
 
         Done here, on the write path (under the lock), rather than in every plan, so that a
         no-op plan costs no extra listing.
         """
-        body = json.dumps({"version": 1, "files": files}, indent=1, sort_keys=True).encode()
+        body = manifest.to_json()
         folder = state_folder(self.tenant)
         self.ensure_folder(folder)
         for name in self.list_folder(folder) or {}:

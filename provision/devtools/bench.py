@@ -64,7 +64,7 @@ from provision.devtools.bench_shards import sharded_apply
 from provision.devtools.emulator_process import EmulatorProcess, child_env, project_root
 from provision.devtools.fleet import write_fleet
 from provision.devtools.raw_client import replay
-from provision.emulator.requestlog import count_reads_writes
+from provision.emulator.requestlog import READ_ONLY_SERVICES, count_reads_writes
 from provision.errors import Problem, ProvisionError, UserInputError
 
 __all__ = ["BenchError", "run_bench", "run_bench_scale"]
@@ -302,6 +302,12 @@ def _tenant_of(inventory: Path) -> Any:
     return tenant
 
 
+def _signin_requests(entries: list[dict[str, Any]]) -> int:
+    """Requests to the identity endpoints (token and authority metadata): they read nothing of
+    a tenant's resources, and their number depends on the credential, not on the tool."""
+    return sum(1 for e in entries if e.get("service") in READ_ONLY_SERVICES)
+
+
 def _per_tenant_ops(entries: list[dict[str, Any]], tenant: Any, tenants: int) -> dict[str, Any]:
     """Requests per tenant by operation (mean over tenants, with min-max when they differ)."""
     per: dict[str, Counter[str]] = {}
@@ -460,6 +466,7 @@ def _measure(
         "first_reads": first.reads,
         "first_writes": first.writes,
         "noop_reads": noop.reads,
+        "noop_signin_requests": _signin_requests(noop.entries),
         "noop_writes": noop.writes,
         "latency_floor_s": round(latency_floor, 3),
         "throughput_floor_s": round(throughput_floor, 3),

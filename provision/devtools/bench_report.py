@@ -24,6 +24,7 @@ JSON_KEYS = (
     "first_reads",
     "first_writes",
     "noop_reads",
+    "noop_signin_requests",
     "noop_writes",
     "latency_floor_s",
     "throughput_floor_s",
@@ -72,8 +73,9 @@ def checks(b: BenchFigures) -> list[tuple[str, bool]]:
         ),
         ("no-op re-apply: 0 writes", f["noop_writes"] == 0),
         (
-            f"no-op re-apply: <= {noop_read_budget} reads per tenant (secrets + 2 x users + 3)",
-            f["noop_reads"] <= noop_read_budget * p["tenants"],
+            f"no-op re-apply: <= {noop_read_budget} reads of Azure resources per tenant "
+            "(secrets + 2 x users + 3; sign-in requests apart)",
+            f["noop_reads"] - f["noop_signin_requests"] <= noop_read_budget * p["tenants"],
         ),
         ("invoke --list < 0.3 s", f["list_s"] < 0.3),
         ("invoke validate (example) < 0.6 s", f["validate_s"] < 0.6),
@@ -129,7 +131,8 @@ def print_table(b: BenchFigures) -> None:
         ),
         (
             "no-op re-apply",
-            f"{f['noop_apply_s']:.2f} s  ({f['noop_reads']} reads, {f['noop_writes']} writes)",
+            f"{f['noop_apply_s']:.2f} s  ({f['noop_reads']} reads, of which "
+            f"{f['noop_signin_requests']} sign-in, {f['noop_writes']} writes)",
         ),
         (
             "latency floor",

@@ -19,7 +19,7 @@ FLOAT_KEYS = {k for k in JSON_KEYS if k.endswith(("_s", "_ms"))} | {
     "ratio_to_floor",
     "client_to_raw_cpu_ratio",
 }
-INT_KEYS = {"first_reads", "first_writes", "noop_reads", "noop_writes"}
+INT_KEYS = {"first_reads", "first_writes", "noop_reads", "noop_signin_requests", "noop_writes"}
 PARAM_KEYS = {
     "tenants": int,
     "users": int,
@@ -51,6 +51,8 @@ def test_quick_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["first_writes"] > 0
     assert doc["noop_writes"] == 0
     assert doc["noop_reads"] > 0
+    # each tenant signs in again (its clients were released), and that is shown apart
+    assert 0 < doc["noop_signin_requests"] < doc["noop_reads"]
     # the raw baseline replayed the same requests and cost some CPU: the ratio is defined
     assert doc["raw_cpu_per_request_ms"] > 0
     assert doc["client_cpu_per_request_ms"] > 0
