@@ -114,6 +114,8 @@ def observe(
         )
     progress(t.name, "reading secrets and user folders")
     secret_job = fan.submit(lambda: read_secrets(clients, fan, d))
+    # The folders are listed while the manifest is read: one round trip, not two.
+    listings_job = fan.submit(lambda: list_user_folders(fan, d, share))
     manifest = share.read_manifest()
     if first_read and trust_manifest:
         unchecked = [s for s in t.sentinel if not sentinel_recorded(manifest, t, s)]
@@ -121,7 +123,7 @@ def observe(
             sentinel_job = fan.submit(
                 lambda: check_sentinel_workspaces(clients.ml(t), t, inventory, only=unchecked)
             )
-    files = read_files(fan, d, share, verify, manifest)
+    files = read_files(fan, d, share, verify, manifest, listings_job.result())
     _raise_problems(sentinel_job)
     secrets = secret_job.result()
     result.items.extend(secrets.values())
@@ -168,17 +170,27 @@ def _file_change(path: str, same: bool) -> Change:
     return Change(Kind.FILE, path, Action.UPDATE, str(Reason.CONTENT_DIFFERS))
 
 
+Listings = dict[str, dict[str, RemoteFile] | None]
+
+
+def list_user_folders(fan: Fanout, d: DesiredState, share: WorkspaceShare) -> Listings:
+    """Each folder the tenant writes to, listed once (None: the folder does not exist)."""
+    folders = sorted({path.rpartition("/")[0] for path in d.files})
+    return dict(zip(folders, fan.map(share.list_folder, folders), strict=True))
+
+
 def read_files(
-    fan: Fanout, d: DesiredState, share: WorkspaceShare, verify: bool, recorded: Manifest
+    fan: Fanout,
+    d: DesiredState,
+    share: WorkspaceShare,
+    verify: bool,
+    recorded: Manifest,
+    listings: Listings,
 ) -> FilesState:
     # The manifest says which files the tool wrote (orphans, hand edits); with `verify` its
     # ETag shortcut is not used.
     manifest = recorded.files
     shortcut = {} if verify else manifest
-    folders = sorted({path.rpartition("/")[0] for path in d.files})
-    listings: dict[str, dict[str, RemoteFile] | None] = dict(
-        zip(folders, fan.map(share.list_folder, folders), strict=True)
-    )
     state = FilesState(manifest, {}, {})
     state.missing_folders = {f for f, listing in listings.items() if listing is None}
     for folder, listing in listings.items():
