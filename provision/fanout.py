@@ -1,4 +1,11 @@
-"""Bounded fan-out of one tenant's requests over the engine's shared thread pool."""
+"""Bounded fan-out of one tenant's requests over the engine's shared thread pool.
+
+A job on the pool that itself waits for other pool jobs (a `map` run inside a submitted job)
+holds a thread while it waits. The engine's pool has 2 x C threads for at most C tenants in
+flight, so each tenant may have at most one such waiting job at a time (its secret reads); every
+other fan-out starts from the tenant's own thread. With two per tenant, C tenants could hold
+every thread while the jobs they wait for sit in the queue.
+"""
 
 from __future__ import annotations
 
