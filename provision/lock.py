@@ -16,7 +16,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -134,11 +134,12 @@ def hold_lock(
     holder: str,
     timeout: float,
     policy: LockPolicy,
-    create: Any,
+    create: Callable[[dict[str, str]], None],
 ) -> Iterator[None]:
     """Hold the lease on `file_client` for the block, renewing its heartbeat.
 
-    `create()` makes the lock file (and its folder) when it does not exist yet. Raises LockHeld
+    `create(metadata)` makes the lock file (and its folder), with the holder's metadata, when it
+    does not exist yet. Raises LockHeld
     naming the holder when the lock stays held past `timeout` seconds.
     """
     lease, metadata = _acquire(file_client, holder, timeout, policy, create)
@@ -154,22 +155,36 @@ def hold_lock(
 
 
 def _acquire(
-    client: Any, holder: str, timeout: float, policy: LockPolicy, create: Any
+    client: Any,
+    holder: str,
+    timeout: float,
+    policy: LockPolicy,
+    create: Callable[[dict[str, str]], None],
 ) -> tuple[Any, dict[str, str]]:
     from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
     from azure.storage.fileshare import ShareLeaseClient
 
     deadline = time.monotonic() + timeout
+    named = False
     while True:
         # Name ourselves before taking the lease, so that a holder killed right after taking
         # it is still named (a lease with no holder record is never stale, and would block
         # every later run). While another holder's lease is active this write fails (412).
-        with contextlib.suppress(HttpResponseError):
-            client.set_file_metadata(policy.metadata(holder))
+        if not named:
+            try:
+                client.set_file_metadata(policy.metadata(holder))
+            except ResourceNotFoundError:
+                create(policy.metadata(holder))  # the file, named as it is made
+                named = True
+                continue
+            except HttpResponseError:
+                pass
+        named = False
         try:
             lease = client.acquire_lease()
         except ResourceNotFoundError:
-            create()
+            create(policy.metadata(holder))
+            named = True
             continue
         except HttpResponseError as exc:
             if exc.status_code != 409:

@@ -249,12 +249,12 @@ class WorkspaceShare:
             create=self._create_lock_file,
         )
 
-    def _create_lock_file(self) -> None:
+    def _create_lock_file(self, metadata: dict[str, str]) -> None:
         from azure.core.exceptions import HttpResponseError
 
         self.ensure_folder(state_folder(self.tenant))
         with contextlib.suppress(HttpResponseError):
-            self.share.get_file_client(self.lock_path).create_file(0)
+            self.share.get_file_client(self.lock_path).create_file(0, metadata=metadata)
 
 
 def _norm_etag(etag: Any) -> str | None:

@@ -248,6 +248,7 @@ def _log(emu: EmulatorProcess) -> list[dict[str, Any]]:
 # taking the lease and recording who holds it. The SDK is only used to look at the lock.
 CRASH_AFTER_LEASE = """
 import json, os, signal, sys
+from azure.core.exceptions import ResourceNotFoundError
 import provision.share as share
 from provision.lock import LockPolicy
 from provision.workspace import CODE_SHARE
@@ -260,8 +261,14 @@ ep = json.load(open(endpoints_file))
 lock = share_client(ep, account, share=CODE_SHARE).get_file_client(share.lock_path("t001"))
 real = LockPolicy.metadata
 
+def leased():
+    try:
+        return lock.get_file_properties().lease.state == "leased"
+    except ResourceNotFoundError:  # the lock file is not made yet
+        return False
+
 def crash_when_leased(self, holder, acquired=None):
-    if lock.get_file_properties().lease.state == "leased":
+    if leased():
         os.kill(os.getpid(), signal.SIGKILL)
     return real(self, holder, acquired)
 
