@@ -6,17 +6,25 @@ apply uses to execute without reading again.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from provision.adopt.findings import plaintext_note, plaintext_settings
 from provision.backups import backup_path, backup_stamp, is_hand_edited, kept_as
 from provision.compute import compute_report
 from provision.errors import Problem
 from provision.fanout import Fanout
-from provision.orphans import Lifecycle, Orphans, find_orphans
+from provision.orphans import (
+    Lifecycle,
+    Orphans,
+    TaggedSecrets,
+    find_orphans,
+    list_jobs,
+    tagged_from_record,
+)
 from provision.plan import Action, Change, DesiredState, Kind, Reason, TenantResult
 from provision.render import MSTICPYCONFIG
 from provision.sentinel_check import check_sentinel_workspaces, sentinel_recorded
@@ -113,10 +121,14 @@ def observe(
             clients.share(t, ws.storage_account, ws.file_share, ws.storage_key), tenant=t.name
         )
     progress(t.name, "reading secrets and user folders")
-    secret_job = fan.submit(lambda: read_secrets(clients, fan, d))
-    # The manifest is read while the folders are listed: one round trip, not two. (The listing
-    # fans out from this thread; see Fanout on why a tenant has at most one pool job waiting.)
+    # The manifest, the user folders and the secrets are read at once. (The folder listing fans
+    # out from this thread; see Fanout on why a tenant has at most one pool job waiting.)
     manifest_job = fan.submit(share.read_manifest)
+
+    def list_vaults() -> bool:  # whether the orphan report needs the vaults listed
+        return tagged_from_record(d, manifest_job.result(), lifecycle, trust_manifest) is None
+
+    secret_job = fan.submit(lambda: read_secrets(clients, fan, d, list_vaults))
     listings = list_user_folders(fan, d, share)
     manifest = manifest_job.result()
     if first_read and trust_manifest:
@@ -127,7 +139,7 @@ def observe(
             )
     files = read_files(fan, d, share, verify, manifest, listings)
     _raise_problems(sentinel_job)
-    secrets = secret_job.result()
+    secrets, listed = secret_job.result()
     result.items.extend(secrets.values())
     result.items.extend(files.items.values())
     result.items.extend(
@@ -141,7 +153,9 @@ def observe(
     if not t.absent:
         result.items.extend(compute_reports(d, ws))
     result.notes.extend(files.plaintext)
-    orphans = find_orphans(clients, fan, d, share, manifest, ws, lifecycle, trust_manifest)
+    orphans = find_orphans(
+        clients, fan, d, share, manifest, ws, lifecycle, trust_manifest, listed=listed
+    )
     result.items.extend(orphans.items)
     result.notes.extend(orphans.notes)
     return ObservedState(ws, share, secrets, files, manifest, orphans=orphans), result
@@ -153,17 +167,28 @@ def _raise_problems(job: Future[list[Problem]] | None) -> None:
         raise TenantError("; ".join(str(p) for p in problems))
 
 
-def read_secrets(clients: Clients, fan: Fanout, d: DesiredState) -> dict[tuple[str, str], Change]:
+def read_secrets(
+    clients: Clients, fan: Fanout, d: DesiredState, list_vaults: Callable[[], bool]
+) -> tuple[dict[tuple[str, str], Change], TaggedSecrets | None]:
+    """Plan every secret; and, when `list_vaults()` says so, list the tenant's tagged secrets
+    in each of its vaults (for the orphan report) alongside, once the vaults are warm."""
+    t = d.render.tenant
     pushes = d.render.pushes
     # The first request to a vault answers the Key Vault auth challenge (401, then retry
     # with a token); the client caches it. Send one request per vault alone so that the
     # others, sent concurrently, do not each pay that extra round trip.
     first = list({p.vault: p for p in pushes}.values())
-    warm = {id(p): plan_secret(clients.secrets(d.render.tenant, p.vault), d, p) for p in first}
+    warm = {id(p): plan_secret(clients.secrets(t, p.vault), d, p) for p in first}
     rest = [p for p in pushes if id(p) not in warm]
-    planned = fan.map(lambda p: plan_secret(clients.secrets(d.render.tenant, p.vault), d, p), rest)
-    cold = dict(zip(map(id, rest), planned, strict=True))
-    return {(p.vault, p.name): warm.get(id(p)) or cold[id(p)] for p in pushes}
+    jobs: list[Callable[[], object]] = [
+        functools.partial(plan_secret, clients.secrets(t, p.vault), d, p) for p in rest
+    ]
+    listing = list_jobs(clients, d) if list_vaults() else {}
+    answers = fan.run_all([*jobs, *listing.values()])
+    cold = dict(zip(map(id, rest), answers[: len(rest)], strict=True))
+    planned = {(p.vault, p.name): warm.get(id(p)) or cold[id(p)] for p in pushes}
+    listed = dict(zip(listing, answers[len(rest) :], strict=True)) if listing else None
+    return cast("dict[tuple[str, str], Change]", planned), cast("TaggedSecrets | None", listed)
 
 
 def _file_change(path: str, same: bool) -> Change:

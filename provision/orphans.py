@@ -45,6 +45,9 @@ if TYPE_CHECKING:
     from provision.inventory.model import Tenant
 
 DEFAULT_PRUNE_MAX = 50
+
+# vault (case-folded) -> names of the secrets tagged for the tenant there, or why it was not listed
+TaggedSecrets = dict[str, list[str] | Exception]
 USE_PRUNE = "(use --prune to delete)"
 
 
@@ -93,17 +96,21 @@ def find_orphans(
     ws: WorkspaceInfo,
     lifecycle: Lifecycle,
     trust_manifest: bool = False,
+    listed: TaggedSecrets | None = None,
 ) -> Orphans:
     """Plan the tenant's orphans (reads only): report items, or delete items when pruning.
 
     With `trust_manifest` and not pruning, the names of the tenant's tagged secrets come from
-    the manifest where it records every vault the tenant writes to.
+    the manifest where it records every vault the tenant writes to; otherwise from `listed`
+    (`list_tagged_secrets`, run by the caller beside its other reads) or a listing made here.
     """
     t = d.render.tenant
     out = Orphans(pruning=lifecycle.prune or t.absent)
     why = "tenant offboarded (state: absent)" if t.absent else "orphan"
-    recorded = manifest.secrets if trust_manifest and not out.pruning else None
-    _plan_secrets(clients, fan, d, lifecycle, out, why, recorded)
+    tagged = tagged_from_record(d, manifest, lifecycle, trust_manifest)
+    if tagged is None:
+        tagged = listed if listed is not None else list_tagged_secrets(clients, fan, d)
+    _plan_secrets(d, lifecycle, out, why, tagged)
     _plan_files(fan, d, share, manifest.files, out, why)
     if t.absent:
         found = tool_computes(t, ws, manifest_aliases(manifest.files))
@@ -132,32 +139,59 @@ def managed_secret_names(client: object, tenant: str) -> list[str]:
     return sorted(names)
 
 
+def _spelled(d: DesiredState) -> dict[str, str]:
+    """Each vault the tenant writes to, case-folded -> as the inventory spells it."""
+    t = d.render.tenant
+    return {t.key_vault.casefold(): t.key_vault} | {
+        p.vault.casefold(): p.vault for p in d.render.pushes
+    }
+
+
+def tagged_from_record(
+    d: DesiredState, manifest: Manifest, lifecycle: Lifecycle, trust_manifest: bool
+) -> TaggedSecrets | None:
+    """The tagged secrets as the manifest records them, when this read may trust the record
+    (apply's first read, not pruning) and it covers every vault; else None: list the vaults."""
+    if not trust_manifest or lifecycle.prune or d.render.tenant.absent:
+        return None
+    recorded = manifest.secrets
+    vaults = _vaults(d)
+    if recorded is None or not all(vault in recorded for vault in vaults):
+        return None
+    return {vault: sorted(recorded[vault]) for vault in vaults}
+
+
+def list_jobs(clients: Clients, d: DesiredState) -> dict[str, Callable[[], list[str] | Exception]]:
+    """Per vault the tenant writes to (case-folded), a job listing the names tagged for the
+    tenant there (or returning the error, which the plan reports for that vault)."""
+    t = d.render.tenant
+
+    def listed(vault: str) -> list[str] | Exception:
+        try:
+            return managed_secret_names(clients.secrets(t, vault), t.name)
+        except Exception as exc:  # reported per vault by the plan
+            return exc
+
+    return {key: functools.partial(listed, vault) for key, vault in _spelled(d).items()}
+
+
+def list_tagged_secrets(clients: Clients, fan: Fanout, d: DesiredState) -> TaggedSecrets:
+    jobs = list_jobs(clients, d)
+    return dict(zip(jobs, fan.run_all(jobs.values()), strict=True))
+
+
 def _plan_secrets(
-    clients: Clients,
-    fan: Fanout,
     d: DesiredState,
     lifecycle: Lifecycle,
     out: Orphans,
     why: str,
-    recorded: dict[str, list[str]] | None = None,
+    found: TaggedSecrets,
 ) -> None:
     t = d.render.tenant
     vaults = _vaults(d)
-    spelled = {t.key_vault.casefold(): t.key_vault} | {
-        p.vault.casefold(): p.vault for p in d.render.pushes
-    }
-
-    def listed(vault: str) -> list[str] | Exception:
-        try:
-            return managed_secret_names(clients.secrets(t, spelled[vault]), t.name)
-        except Exception as exc:  # reported per vault below
-            return exc
-
-    if recorded is not None and all(vault in recorded for vault in vaults):
-        found: list[list[str] | Exception] = [sorted(recorded[vault]) for vault in vaults]
-    else:
-        found = fan.map(listed, list(vaults))
-    for vault, got in zip(vaults, found, strict=True):
+    spelled = _spelled(d)
+    for vault in vaults:
+        got = found[vault]
         name_of_vault = spelled[vault]
         if isinstance(got, Exception):
             out.kept = None  # the manifest must not record what was not listed
