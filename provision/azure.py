@@ -207,14 +207,18 @@ class Clients:
     def endpoints(self, cloud: str) -> Endpoints:
         return self.override or CLOUDS[cloud]
 
-    def _common(self, ep: Endpoints) -> dict[str, Any]:
+    def _transport(self, ep: Endpoints) -> LimitedTransport:
+        """A transport on the run's shared session, bounded by the run's semaphore."""
         transport_kwargs: dict[str, Any] = {}
         if ep.ca_cert:
             transport_kwargs["connection_verify"] = ep.ca_cert
+        return LimitedTransport(
+            self._sem, session=self._session, session_owner=False, **transport_kwargs
+        )
+
+    def _common(self, ep: Endpoints) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
-            "transport": LimitedTransport(
-                self._sem, session=self._session, session_owner=False, **transport_kwargs
-            ),
+            "transport": self._transport(ep),
             "retry_total": RETRY_TOTAL,
             "retry_status": RETRY_TOTAL,
             "retry_connect": RETRY_TOTAL,
@@ -260,6 +264,8 @@ class Clients:
                 authority=ep.authority,
                 disable_instance_discovery=True,
                 connection_verify=ep.ca_cert,
+                # the run's session and bound: the environment read once, connections pooled
+                transport=self._transport(ep),
             )
             return TenantCredential(local, tenant_id)
         if ep.token is not None:
