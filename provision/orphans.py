@@ -45,10 +45,10 @@ if TYPE_CHECKING:
     from provision.inventory.model import Tenant
 
 DEFAULT_PRUNE_MAX = 50
+USE_PRUNE = "(use --prune to delete)"
 
 # vault (case-folded) -> names of the secrets tagged for the tenant there, or why it was not listed
 TaggedSecrets = dict[str, list[str] | Exception]
-USE_PRUNE = "(use --prune to delete)"
 
 
 @dataclass(frozen=True)
