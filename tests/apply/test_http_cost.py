@@ -105,3 +105,25 @@ def test_a_done_tenants_clients_are_released_and_shared_ones_kept(emu: Emulator)
     clients.release(second)
     assert clients.share(second, "acct", "share", "a2V5") is not shared
     clients.close()
+
+
+@pytest.mark.parametrize(
+    "request_kwargs",
+    [
+        {"headers": {"x-ms-version": "2025-01-05", "Accept": "application/xml"}, "data": b"abc"},
+        {"headers": {"User-Agent": None, "X-A": "1"}, "params": {"comp": "list", "b": ["1", "2"]}},
+        {"headers": {"Content-Type": "application/json"}, "json": {"value": "v"}},
+        {"params": [("restype", "directory")], "cookies": {"c": "1"}},
+    ],
+)
+def test_requests_are_prepared_as_requests_prepares_them(request_kwargs: dict[str, object]) -> None:
+    plain, once = requests.Session(), EnvOnceSession()
+    for session in (plain, once):
+        session.headers["X-Session"] = "s"
+        session.params = {"api-version": "7.5"}
+        session.cookies.set("jar", "j")
+    url = "https://kv.vault.azure.net/secrets/a"
+    want = plain.prepare_request(requests.Request("PUT", url, **request_kwargs))  # type: ignore[arg-type]
+    got = once.prepare_request(requests.Request("PUT", url, **request_kwargs))  # type: ignore[arg-type]
+    assert (got.method, got.url, got.body) == (want.method, want.url, want.body)
+    assert list(got.headers.items()) == list(want.headers.items())
