@@ -17,6 +17,15 @@ runtime-checkable Protocol (requests 2.32+): a walk of the protocol's attributes
 per request (the profile's `typing._get_protocol_attrs`, ~9 calls per request). `_merged` is the
 same merge for the mappings it is given (a mapping's items, in order, request over session,
 `None` dropping a key), with an ABC check that Python caches.
+
+azure-core's transport calls `Session.request` with headers, a body, the TLS settings and
+`allow_redirects=False`, never with params, files, json, cookies, auth or hooks. For exactly that
+call `request` prepares the request itself, in requests' own steps (method, URL, headers with
+their validity checks, body and Content-Length, URL credentials), and skips only what cannot
+apply: merging empty cookie jars, params, auth and hooks (measured: 131 -> 80 us per request of
+the session's own CPU). Any other call, or a session that holds cookies, auth, params or hooks,
+takes requests' path unchanged. Sending (`Session.send`: the adapter, cookies set by the reply,
+redirect detection, reading the body) is requests' own.
 """
 
 from __future__ import annotations
@@ -96,6 +105,79 @@ class EnvOnceSession(requests.Session):
             "verify": _merged(verify, self.verify),
             "cert": _merged(cert, self.cert),
         }
+
+    def _plain(self) -> bool:
+        """Nothing of the session's own to merge into a request: no cookies, auth, params or
+        response hooks."""
+        return (
+            not self.auth
+            and not self.params
+            and not any(self.hooks.values())
+            and len(self.cookies) == 0
+        )
+
+    def request(  # requests' parameters, typed loosely
+        self,
+        method: str,
+        url: Any,
+        params: Any = None,
+        data: Any = None,
+        headers: Any = None,
+        cookies: Any = None,
+        files: Any = None,
+        auth: Any = None,
+        timeout: Any = None,
+        allow_redirects: bool = True,
+        proxies: Any = None,
+        hooks: Any = None,
+        stream: Any = None,
+        verify: Any = None,
+        cert: Any = None,
+        json: Any = None,
+    ) -> requests.Response:
+        simple = (
+            isinstance(url, str)
+            and not allow_redirects
+            and not (params or cookies or files or auth or hooks)
+            and json is None
+            and self._plain()
+        )
+        if simple:
+            origin = _origin(url)
+            if origin not in self._netrc:
+                self._netrc[origin] = get_netrc_auth(url)
+            simple = self._netrc[origin] is None
+        if not simple:
+            return super().request(
+                method,
+                url,
+                params=params,
+                data=data,
+                headers=headers,
+                cookies=cookies,
+                files=files,
+                auth=auth,
+                timeout=timeout,
+                allow_redirects=allow_redirects,
+                proxies=proxies,
+                hooks=hooks,
+                stream=stream,
+                verify=verify,
+                cert=cert,
+                json=json,
+            )
+        prepared = requests.PreparedRequest()
+        prepared.prepare_method(method.upper())
+        prepared.prepare_url(url, "")
+        prepared.prepare_headers(_merged(headers, self.headers, dict_class=CaseInsensitiveDict))
+        prepared.prepare_cookies(RequestsCookieJar())
+        prepared.prepare_body(data or {}, None, None)
+        prepared.prepare_auth(None, url)  # credentials written in the URL, as requests does
+        settings = self.merge_environment_settings(prepared.url, proxies, stream, verify, cert)
+        response: requests.Response = self.send(
+            prepared, timeout=timeout, allow_redirects=False, **settings
+        )
+        return response
 
     def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
         """requests' own preparation (cookies, headers, params, auth, hooks merged with the

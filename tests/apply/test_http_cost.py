@@ -3,9 +3,11 @@ one token request per tenant and kind of token however many requests start toget
 
 from __future__ import annotations
 
+import http.server
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import requests
@@ -127,3 +129,79 @@ def test_requests_are_prepared_as_requests_prepares_them(request_kwargs: dict[st
     got = once.prepare_request(requests.Request("PUT", url, **request_kwargs))  # type: ignore[arg-type]
     assert (got.method, got.url, got.body) == (want.method, want.url, want.body)
     assert list(got.headers.items()) == list(want.headers.items())
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """Answers every request with 200 and keeps what arrived on the wire."""
+
+    seen: ClassVar[list[tuple[str, str, list[tuple[str, str]], bytes]]] = []
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.seen.append((self.command, self.path, list(self.headers.items()), body))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    do_GET = do_PUT = do_DELETE = do_HEAD = _answer
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def recorder() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "data"),
+    [
+        ("PUT", "/share/dir/a b.txt?comp=range", {"x-ms-range": "bytes=0-2"}, b"abc"),
+        ("GET", "/secrets/n%C3%A4me?api-version=7.5", {"Accept": "application/json"}, None),
+        ("DELETE", "/share/f.txt", {"x-ms-lease-id": "1", "User-Agent": None}, b""),
+        ("PUT", "/secrets/s", {"Content-Type": "application/json"}, '{"value": "v"}'),
+    ],
+)
+def test_the_sdk_transports_call_sends_what_requests_sends(
+    recorder: str, method: str, path: str, headers: dict[str, str | None], data: object
+) -> None:
+    # azure-core's RequestsTransport.send calls session.request(method, url, headers=, data=,
+    # files=, verify=, timeout=, cert=, allow_redirects=False, proxies=): the same call on the
+    # wire from requests' own Session and from EnvOnceSession's shorter path.
+    got = []
+    for session in (requests.Session(), EnvOnceSession()):
+        _Recorder.seen.clear()
+        reply = session.request(
+            method,
+            recorder + path,
+            headers=dict(headers),
+            data=data,
+            files=None,
+            verify=True,
+            timeout=(5, 5),
+            cert=None,
+            allow_redirects=False,
+            proxies=None,
+        )
+        assert (reply.status_code, reply.content) == (200, b"ok")
+        got.append(list(_Recorder.seen))
+    assert got[0] == got[1]
+    assert len(got[0]) == 1
+
+
+def test_a_session_with_cookies_takes_requests_own_path(recorder: str) -> None:
+    session = EnvOnceSession()
+    session.cookies.set("affinity", "a1", domain="127.0.0.1", path="/")
+    _Recorder.seen.clear()
+    session.request("GET", recorder + "/x", headers={}, allow_redirects=False)
+    assert ("Cookie", "affinity=a1") in _Recorder.seen[0][2]
