@@ -26,6 +26,13 @@ apply: merging empty cookie jars, params, auth and hooks (measured: 131 -> 80 us
 the session's own CPU). Any other call, or a session that holds cookies, auth, params or hooks,
 takes requests' path unchanged. Sending (`Session.send`: the adapter, cookies set by the reply,
 redirect detection, reading the body) is requests' own.
+
+`OriginAdapter` is requests' HTTPAdapter that works out, once per origin and TLS settings, what
+HTTPAdapter works out on every request from the same inputs: the connection pool's key (a parse
+of the URL and an `isdir` of the CA bundle) and the TLS attributes of the connection (an
+`exists` and an `isdir` of the bundle). A bundle that is missing raises requests' own OSError on
+every request, as before; one removed during a run makes new TLS connections fail, and azure-core
+retries those as connection errors.
 """
 
 from __future__ import annotations
@@ -34,16 +41,18 @@ import os
 from collections import OrderedDict
 from collections.abc import Mapping
 from http import cookiejar
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar, cookiejar_from_dict, merge_cookies
 from requests.sessions import merge_hooks
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_environ_proxies, get_netrc_auth
 
-__all__ = ["EnvOnceSession"]
+__all__ = ["EnvOnceSession", "OriginAdapter"]
 
 
 def _origin(url: str) -> str:
@@ -206,3 +215,44 @@ class EnvOnceSession(requests.Session):
             hooks=merge_hooks(request.hooks, self.hooks),
         )
         return prepared
+
+
+class OriginAdapter(HTTPAdapter):
+    """HTTPAdapter whose pool key and TLS checks are worked out once per origin and settings
+    (thread-safe: a race only computes the same answer twice)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._pool_keys: dict[tuple[Any, ...], tuple[dict[str, Any], dict[str, Any]]] = {}
+        self._tls: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        key = (_origin(str(request.url)), verify, cert)
+        try:
+            known = self._pool_keys.get(key)
+        except TypeError:  # settings that cannot be a key: requests' own answer every time
+            return super().build_connection_pool_key_attributes(request, verify, cert)
+        if known is None:
+            known = super().build_connection_pool_key_attributes(request, verify, cert)
+            self._pool_keys[key] = known
+        host_params, pool_kwargs = known
+        return dict(host_params), dict(pool_kwargs)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        key = (url[:6].lower() == "https:", verify, cert)
+        try:
+            settings = self._tls.get(key)
+        except TypeError:
+            super().cert_verify(conn, url, verify, cert)
+            return
+        if settings is None:
+            # requests' own checks (they raise OSError for a missing bundle or client
+            # certificate), applied to a blank object to learn what they set
+            probe = SimpleNamespace()
+            super().cert_verify(probe, url, verify, cert)
+            settings = dict(vars(probe))
+            self._tls[key] = settings
+        for name, value in settings.items():
+            setattr(conn, name, value)

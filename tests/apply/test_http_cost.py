@@ -7,15 +7,17 @@ import http.server
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import ClassVar
 
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
 from support import EXAMPLE
 
 from provision.azure import Clients, load_endpoints_file
 from provision.emulator import Emulator, seed_tenants_from_inventory
-from provision.http_session import EnvOnceSession
+from provision.http_session import EnvOnceSession, OriginAdapter
 from provision.inventory.load import load_inventory
 
 
@@ -205,3 +207,28 @@ def test_a_session_with_cookies_takes_requests_own_path(recorder: str) -> None:
     _Recorder.seen.clear()
     session.request("GET", recorder + "/x", headers={}, allow_redirects=False)
     assert ("Cookie", "affinity=a1") in _Recorder.seen[0][2]
+
+
+def test_pool_keys_and_tls_settings_are_those_requests_would_use(tmp_path: Path) -> None:
+    bundle, folder = tmp_path / "ca.pem", tmp_path / "certs"
+    bundle.write_text("not read here")
+    folder.mkdir()
+    plain, once = HTTPAdapter(), OriginAdapter()
+    urls = ["https://kv.vault.azure.net/secrets/a?x=1", "https://KV.vault.azure.net:443/b"]
+    for url in [*urls, "http://127.0.0.1:8080/x"]:
+        for verify in (True, False, str(bundle), str(folder)):
+            request = requests.Request("GET", url).prepare()
+            for _ in range(2):  # the second answer comes from the cache
+                want = plain.build_connection_pool_key_attributes(request, verify, None)
+                assert once.build_connection_pool_key_attributes(request, verify, None) == want
+                want_conn, got_conn = SimpleNamespace(), SimpleNamespace()
+                plain.cert_verify(want_conn, url, verify, None)
+                once.cert_verify(got_conn, url, verify, None)
+                assert vars(got_conn) == vars(want_conn)
+
+
+def test_a_missing_ca_bundle_fails_every_request(tmp_path: Path) -> None:
+    once = OriginAdapter()
+    for _ in range(2):
+        with pytest.raises(OSError, match="CA certificate bundle"):
+            once.cert_verify(SimpleNamespace(), "https://x/", str(tmp_path / "gone.pem"), None)
