@@ -25,8 +25,8 @@ one full read.)
 Beside the files, the manifest keeps what the last apply that wrote had checked: the names of the
 secrets tagged for the tenant in each of its vaults, and each Sentinel workspace whose customerId
 matched the inventory. A later `apply` whose inventory still says the same trusts that record
-instead of listing the vaults and reading the workspaces again; `plan`, `verify` and `--prune`
-always read them (provision.observe).
+instead of listing the vaults and reading the workspaces again; `plan` and `verify` always read
+them, and `--prune` and an apply that writes list the vaults (provision.observe).
 """
 
 from __future__ import annotations
