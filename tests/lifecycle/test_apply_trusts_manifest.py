@@ -5,9 +5,10 @@ the names of the secrets tagged for the tenant in each of its vaults, and the Se
 found as the inventory describes them. The next apply's first read uses that record instead of
 listing the vaults (Key Vault "Get Secrets", `GET {vault}/secrets`) and reading the Log Analytics
 workspaces (`GET .../Microsoft.OperationalInsights/workspaces/{name}`), so an apply with nothing
-to do reads only what it would change. `plan`, `verify`, `--prune` and any apply that writes read
-them again; a changed inventory entry is never trusted. All of it is checked here in the
-emulator's request log (each entry names the Azure operation) and through the SDK clients.
+to do reads only what it would change. `plan` and `verify` read both again; `--prune` and any
+apply that writes list the vaults; a changed inventory entry is never trusted. All of it is
+checked here in the emulator's request log (each entry names the Azure operation) and through
+the SDK clients.
 """
 
 from __future__ import annotations
