@@ -115,6 +115,13 @@ class EnvOnceSession(requests.Session):
             "cert": _merged(cert, self.cert),
         }
 
+    def _netrc_auth(self, url: str) -> Any:
+        """The origin's ~/.netrc credentials, as requests reads them, looked up once."""
+        origin = _origin(url)
+        if origin not in self._netrc:
+            self._netrc[origin] = get_netrc_auth(url)
+        return self._netrc[origin]
+
     def _plain(self) -> bool:
         """Nothing of the session's own to merge into a request: no cookies, auth, params or
         response hooks."""
@@ -152,10 +159,7 @@ class EnvOnceSession(requests.Session):
             and self._plain()
         )
         if simple:
-            origin = _origin(url)
-            if origin not in self._netrc:
-                self._netrc[origin] = get_netrc_auth(url)
-            simple = self._netrc[origin] is None
+            simple = self._netrc_auth(url) is None
         if not simple:
             return super().request(
                 method,
@@ -193,10 +197,7 @@ class EnvOnceSession(requests.Session):
         session's), with the netrc credentials of the origin read once."""
         auth = request.auth
         if not auth and not self.auth:
-            origin = _origin(str(request.url))
-            if origin not in self._netrc:
-                self._netrc[origin] = get_netrc_auth(str(request.url))
-            auth = self._netrc[origin]
+            auth = self._netrc_auth(str(request.url))
         cookies = request.cookies or {}
         if not isinstance(cookies, cookiejar.CookieJar):
             cookies = cookiejar_from_dict(cookies)
