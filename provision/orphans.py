@@ -59,6 +59,10 @@ class Lifecycle:
     prune_max: int = DEFAULT_PRUNE_MAX
     delete_computes: bool = False
 
+    def prunes(self, t: Tenant) -> bool:
+        """Whether this run deletes `t`'s orphans: with --prune, or for an offboarded tenant."""
+        return self.prune or t.absent
+
 
 @dataclass
 class Orphans:
@@ -105,7 +109,7 @@ def find_orphans(
     (`list_tagged_secrets`, run by the caller beside its other reads) or a listing made here.
     """
     t = d.render.tenant
-    out = Orphans(pruning=lifecycle.prune or t.absent)
+    out = Orphans(pruning=lifecycle.prunes(t))
     why = "tenant offboarded (state: absent)" if t.absent else "orphan"
     tagged = tagged_from_record(d, manifest, lifecycle, trust_manifest)
     if tagged is None:
@@ -152,7 +156,7 @@ def tagged_from_record(
 ) -> TaggedSecrets | None:
     """The tagged secrets as the manifest records them, when this read may trust the record
     (apply's first read, not pruning) and it covers every vault; else None: list the vaults."""
-    if not trust_manifest or lifecycle.prune or d.render.tenant.absent:
+    if not trust_manifest or lifecycle.prunes(d.render.tenant):
         return None
     recorded = manifest.secrets
     vaults = _vaults(d)
