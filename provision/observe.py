@@ -102,6 +102,7 @@ def observe(
             )
         ws = discover(clients, t, fan.pool, storage_auth)
         _raise_problems(sentinel_job)
+        sentinel_job = None  # checked
     result = TenantResult(t.name)
     result.resources = {
         "key_vault": t.key_vault,
