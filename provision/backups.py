@@ -1,7 +1,8 @@
 """Keep an analyst's copy of a file the tool is about to overwrite or delete.
 
-A file the tool did not write as it stands now (absent from the tenant's manifest, or whose ETag
-differs from the one recorded when the tool wrote it) holds someone's edits. Before apply
+A file the tool did not write as it stands now (absent from the tenant's record, or whose ETag
+differs from the one recorded when the tool wrote it: provision.tenant.record) holds someone's
+edits. Before apply
 overwrites or prunes it, the current bytes are copied into a dot-folder of the same user folder:
 
     Users/<alias>/.msticpy-provision-backups/<file name>.<UTC time, YYYYMMDDTHHMMSSZ>
@@ -21,11 +22,6 @@ from provision.share import WorkspaceShare
 BACKUP_FOLDER = ".msticpy-provision-backups"
 KEEP = 5
 EDITED = "edited outside msticpy-provision"
-
-
-def is_hand_edited(known: dict[str, str] | None, etag: str | None) -> bool:
-    """Whether the file as it stands was not written by the tool (per the manifest)."""
-    return known is None or not etag or known.get("etag") != etag
 
 
 def backup_stamp(now: _dt.datetime | None = None) -> str:

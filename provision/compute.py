@@ -27,10 +27,9 @@ import hashlib
 import re
 import shlex
 import sys
-import time
 from typing import Any
 
-from provision.errors import AzureOperationError, Problem, UserInputError
+from provision.errors import AzureOperationError, Problem, TenantError, UserInputError
 from provision.inventory.model import Inventory, Tenant, User
 from provision.render import STARTUP_LOG, STARTUP_SCRIPT, TenantRender, sh_literal
 from provision.share import WorkspaceShare
@@ -38,7 +37,6 @@ from provision.workspace import (
     COMPUTE_API_VERSION,
     SHARE_SCRIPT_SOURCES,
     ComputeInfo,
-    TenantError,
     discover,
     explain_azure_error,
     workspace_path,
@@ -46,7 +44,6 @@ from provision.workspace import (
 from provision.yamlsource import load_yaml_text, read_text_bounded
 
 STARTUP_TIMEOUT = "15m"
-LRO_TIMEOUT_S = 30 * 60.0
 # Where the notebook share is mounted on a compute instance; an inline script starts in the
 # share's Users folder (.../code/Users), which is the fallback.
 SHARE_USERS_MOUNT = "/home/azureuser/cloudfiles/code/Users"
@@ -266,7 +263,7 @@ def create_compute(inv: Inventory, r: TenantRender, alias: str, size: str, endpo
         location = ws.location or "eastus"
         body = compute_body(location, size, alias, t.tenant_id, user.object_id, script)
         try:
-            state = _put_and_wait(clients, t, name, body)
+            _put_and_wait(clients, t, name, body)
         except AzureError as exc:
             raise AzureOperationError(
                 explain_azure_error(
@@ -277,8 +274,6 @@ def create_compute(inv: Inventory, r: TenantRender, alias: str, size: str, endpo
                     "on the workspace",
                 )
             ) from None
-        if state != "Succeeded":
-            raise AzureOperationError(f"{t.name}: creating compute instance {name} ended {state}")
         print(
             f"{t.name}: compute instance {name} created for {alias} (object id "
             f"{user.object_id}); at every boot it runs {startup_script_path(alias)} only if its "
@@ -293,23 +288,19 @@ def create_compute(inv: Inventory, r: TenantRender, alias: str, size: str, endpo
 def _put_and_wait(clients: Any, t: Any, name: str, body: dict[str, Any]) -> str:
     from azure.core.rest import HttpRequest
 
+    from provision.lro import arm_sender, wait_for_operation
+
     ml = clients.ml(t)
     url = f"{workspace_path(t)}/computes/{name}?api-version={COMPUTE_API_VERSION}"
     resp = ml._send_request(HttpRequest("PUT", url, json=body))
-    resp.raise_for_status()
-    status_url = resp.headers.get("Azure-AsyncOperation")
-    if not status_url:
-        return str(resp.json().get("properties", {}).get("provisioningState", "Succeeded"))
-    started = time.monotonic()
-    state = "InProgress"
-    while state in {"InProgress", "Creating", "Accepted", "Running"}:
-        wait = float(resp.headers.get("Retry-After") or 5)
-        elapsed = time.monotonic() - started
+
+    def progress(state: str, elapsed: float) -> None:
         print(f"  {t.name}: creating {name}: {state} ({elapsed:.0f}s)", file=sys.stderr, flush=True)
-        if elapsed > LRO_TIMEOUT_S:
-            return "TimedOut"
-        time.sleep(min(wait, 30.0))
-        resp = ml._send_request(HttpRequest("GET", status_url))
-        resp.raise_for_status()
-        state = str(resp.json().get("status", "Failed"))
-    return state
+
+    return wait_for_operation(
+        arm_sender(ml),
+        resp,
+        f"{t.name}: creating compute instance {name}",
+        resource_url=url,
+        progress=progress,
+    )

@@ -1,4 +1,18 @@
-"""Errors that reach the user as one line per problem, never as a traceback."""
+"""Errors that reach the user as one line per problem, never as a traceback.
+
+The hierarchy, in one place:
+
+    ProvisionError                  every error the tool reports without a traceback
+    ├── UserInputError              the inventory, a flag, a template or a secret source is wrong
+    └── AzureOperationError         Azure refused or failed an operation (message says what to do)
+        └── TenantError             one tenant's step failed; the fleet goes on with the others
+            ├── LockHeld            another run holds the tenant's lock
+            └── OperationFailed     a long-running operation ended badly or did not end in time
+
+A tenant's unexpected exception (a bug, a library error) is reported by the engine as one line
+that keeps the exception's message (`describe_exception`), with any of the tenant's secret values
+masked.
+"""
 
 from __future__ import annotations
 
@@ -52,3 +66,24 @@ def did_you_mean(word: str, choices: list[str]) -> str:
 
 class AzureOperationError(ProvisionError):
     """Azure refused or failed an operation; the message already says what to do about it."""
+
+
+class TenantError(AzureOperationError):
+    """A tenant-level failure: reported as one line naming tenant, resource and likely cause."""
+
+
+class LockHeld(TenantError):
+    """Another apply holds the tenant's lock (the message names the holder)."""
+
+
+class OperationFailed(TenantError):
+    """A long-running Azure operation failed, or was still running when the tool stopped waiting."""
+
+
+def describe_exception(exc: BaseException, limit: int = 300) -> str:
+    """`Type: first line of the message` (the message is what the user needs; never dropped)."""
+    text = " ".join(str(exc).split())
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name

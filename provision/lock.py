@@ -21,6 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from provision.errors import LockHeld
+
+__all__ = ["LockHeld", "LockPolicy", "hold_lock"]
+
 log = logging.getLogger(__name__)
 
 # A heartbeat every minute; a lock is stale after five missed ones. A GitHub job killed by its
@@ -29,10 +33,6 @@ log = logging.getLogger(__name__)
 HEARTBEAT_EVERY = 60.0
 STALE_AFTER = 5 * HEARTBEAT_EVERY
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # older runs wrote whole seconds: both are read
-
-
-class LockHeld(Exception):
-    """Another apply holds the tenant's lock."""
 
 
 def _utc(ts: float | None = None) -> str:

@@ -3,35 +3,25 @@
 An instance is the tool's when create-compute made it for one of the tenant's aliases: its
 startup script is our inline launcher pinned for that alias (or, for older instances, our startup
 script on the share). An instance that merely has a user's compute name is not taken for ours.
-The aliases are those the inventory still lists and those whose folders the tenant's manifest
-names.
+The aliases are those the inventory still lists and those whose folders the tenant's record
+names (provision.tenant.record).
 
 Apply deletes them only with `--delete-computes`: an ARM DELETE on
 `.../workspaces/{ws}/computes/{name}?api-version=2024-04-01&underlyingResourceAction=Delete`
 (azure-rest-api-specs, machinelearningservices stable/2024-04-01, Compute_Delete: 200 or 202 with
-`Azure-AsyncOperation`/`Location`), waited for like create-compute's PUT.
+`Azure-AsyncOperation`/`Location`), waited for like create-compute's PUT (provision.lro).
 """
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from provision.compute import launcher_pin, startup_script_path
 from provision.plan import Action, Change, Kind
-from provision.share import USERS
 from provision.workspace import COMPUTE_API_VERSION, WorkspaceInfo, workspace_path
 
 if TYPE_CHECKING:
     from provision.inventory.model import Tenant
-
-LRO_TIMEOUT_S = 30 * 60.0
-_RUNNING = {"InProgress", "Deleting", "Accepted", "Running"}
-
-
-def manifest_aliases(manifest: dict[str, dict[str, str]]) -> set[str]:
-    """The aliases whose folders hold (or held) files the tool wrote for the tenant."""
-    return {p.split("/")[1] for p in manifest if p.startswith(f"{USERS}/") and p.count("/") >= 2}
 
 
 def tool_computes(t: Tenant, ws: WorkspaceInfo, aliases: set[str]) -> dict[str, str]:
@@ -77,6 +67,8 @@ def delete_compute(ml: Any, t: Tenant, name: str) -> None:
     """Delete one compute instance and wait for the operation (a missing one is fine)."""
     from azure.core.rest import HttpRequest
 
+    from provision.lro import arm_sender, wait_for_operation
+
     url = (
         f"{workspace_path(t)}/computes/{name}?api-version={COMPUTE_API_VERSION}"
         "&underlyingResourceAction=Delete"
@@ -84,22 +76,4 @@ def delete_compute(ml: Any, t: Tenant, name: str) -> None:
     resp = ml._send_request(HttpRequest("DELETE", url))
     if resp.status_code in {204, 404}:
         return
-    resp.raise_for_status()
-    status_url = resp.headers.get("Azure-AsyncOperation") or resp.headers.get("Location")
-    if resp.status_code != 202 or not status_url:
-        return
-    started = time.monotonic()
-    state = "InProgress"
-    while state in _RUNNING:
-        if time.monotonic() - started > LRO_TIMEOUT_S:
-            raise TimeoutError(f"deleting compute {name}: still {state} after 30 minutes")
-        time.sleep(min(float(resp.headers.get("Retry-After") or 5), 30.0))
-        resp = ml._send_request(HttpRequest("GET", status_url))
-        if resp.status_code == 404:
-            return
-        resp.raise_for_status()
-        if resp.status_code == 202:  # a Location URL answers 202 until the operation ends
-            continue
-        state = str((resp.json() or {}).get("status", "Succeeded")) if resp.content else "Done"
-    if state not in {"Succeeded", "Done"}:
-        raise RuntimeError(f"deleting compute {name}: {state}")
+    wait_for_operation(arm_sender(ml), resp, f"deleting compute {name}")

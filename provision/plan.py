@@ -1,13 +1,14 @@
 """The plan as a value: what a tenant should hold, and what must change to get there.
 
-Terraform's shape: reading the world yields a `TenantResult` whose `changes` are a closed set of
-`Action`s on `Kind`s of item; executing it (provision.execute) and reporting it
-(provision.report) are separate. A `Change` never changes after it is planned: what apply and
-read-back find is recorded beside it (`applied`, `verified`, `mismatches`), not in it.
+Terraform's shape: reading the world yields a `TenantPlan` whose `changes` are a closed set of
+`Action`s on `Kind`s of item; executing it (provision.tenant) and reporting it (provision.report)
+are separate. Plan and `Outcome` are frozen: what apply and read-back find is a separate value
+(`applied`, `verified`, `mismatches`), and a `TenantResult` pairs the two for the reports.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
@@ -71,6 +72,13 @@ class Change:
     target: str  # vault/name, Users/alias/file, compute name
     action: Action
     detail: str = ""
+    # Why a secret or file is planned as it is, as a value (apply acts on it; `detail` is for
+    # people and may say more).
+    reason: Reason = Reason.NONE
+
+    @classmethod
+    def because(cls, kind: Kind, target: str, action: Action, reason: Reason) -> Change:
+        return cls(kind, target, action, str(reason), reason)
 
     @property
     def is_change(self) -> bool:
@@ -102,29 +110,92 @@ class DesiredState:
         }
 
 
-@dataclass
-class TenantResult:
-    """A tenant's plan and, after apply or verify, what became of it."""
+def count_actions(items: Iterable[Change]) -> dict[str, int]:
+    out = {str(a): 0 for a in (Action.CREATE, Action.UPDATE, Action.DELETE, Action.NOOP)}
+    for i in items:
+        if str(i.action) in out:
+            out[str(i.action)] += 1
+    return out
+
+
+@dataclass(frozen=True)
+class TenantPlan:
+    """What reading a tenant found: every item, the notes, where things live.
+
+    `error` is a finding that fails the tenant without stopping apply (an analyst who cannot
+    read the vault under --require-access).
+    """
 
     tenant: str
-    items: list[Change] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    items: tuple[Change, ...] = ()
+    notes: tuple[str, ...] = ()
+    resources: Mapping[str, str] = field(default_factory=dict)
     error: str | None = None
-    applied: int = 0
-    verified: bool | None = None
-    resources: dict[str, str] = field(default_factory=dict)  # where things live, for reports
-    mismatches: dict[str, str] = field(default_factory=dict)  # target -> what read-back found
 
     @property
     def changes(self) -> list[Change]:
         return [i for i in self.items if i.is_change]
 
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a plan: how many writes apply made, and what reading back found."""
+
+    applied: int = 0
+    verified: bool | None = None
+    mismatches: Mapping[str, str] = field(default_factory=dict)  # target -> what read-back found
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class TenantResult:
+    """A tenant's plan and its outcome, as reported; neither changes once made."""
+
+    plan: TenantPlan
+    outcome: Outcome = field(default_factory=Outcome)
+
+    @classmethod
+    def failed(cls, tenant: str, error: str) -> TenantResult:
+        return cls(TenantPlan(tenant), Outcome(error=error))
+
+    @property
+    def tenant(self) -> str:
+        return self.plan.tenant
+
+    @property
+    def items(self) -> list[Change]:
+        return list(self.plan.items)
+
+    @property
+    def notes(self) -> list[str]:
+        return list(self.plan.notes)
+
+    @property
+    def resources(self) -> dict[str, str]:
+        return dict(self.plan.resources)
+
+    @property
+    def error(self) -> str | None:
+        return self.outcome.error or self.plan.error
+
+    @property
+    def applied(self) -> int:
+        return self.outcome.applied
+
+    @property
+    def verified(self) -> bool | None:
+        return self.outcome.verified
+
+    @property
+    def mismatches(self) -> dict[str, str]:
+        return dict(self.outcome.mismatches)
+
+    @property
+    def changes(self) -> list[Change]:
+        return self.plan.changes
+
     def counts(self) -> dict[str, int]:
-        out = {str(a): 0 for a in (Action.CREATE, Action.UPDATE, Action.DELETE, Action.NOOP)}
-        for i in self.items:
-            if str(i.action) in out:
-                out[str(i.action)] += 1
-        return out
+        return count_actions(self.plan.items)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -13,24 +13,21 @@ The read goes through a client the caller already has: an azure-core `PipelineCl
 credential, retries and the cloud's ARM endpoint. The workspace may live in another subscription
 than the ML workspace: the path carries its own subscription.
 
-An apply records the workspaces it found as described in the tenant's manifest
-(`sentinel_record`); a later apply reads only those whose inventory entry differs from that
-record. `plan` and `verify` read every workspace, so a workspace recreated under the same name is
-still caught, by the daily drift plan.
+An apply records the workspaces it found as described in the tenant's record
+(`sentinel_record`, provision.tenant.record); a later apply reads only those whose inventory
+entry differs from that record. `plan` and `verify` read every workspace, so a workspace
+recreated under the same name is still caught, by the daily drift plan.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from provision.errors import Problem
 from provision.inventory.model import Inventory, SentinelWorkspace, Tenant
 from provision.msticpy_contract.settings import workspace_coordinates
-
-if TYPE_CHECKING:
-    from provision.share import Manifest
 
 LOG_ANALYTICS_API_VERSION = "2022-10-01"
 READ_ROLE = "grant Reader (or Log Analytics Reader) on the workspace to the identity running plan"
@@ -82,15 +79,9 @@ def check_sentinel_workspaces(
 
 
 def sentinel_record(t: Tenant) -> dict[str, str]:
-    """What the manifest records once every Sentinel workspace of `t` was found as described:
+    """What the record keeps once every Sentinel workspace of `t` was found as described:
     each workspace's ARM path -> the customerId it answered (both lower case)."""
     return {log_analytics_path(t, ws).lower(): ws.workspace_id.lower() for ws in t.sentinel}
-
-
-def sentinel_recorded(manifest: Manifest, t: Tenant, ws: SentinelWorkspace) -> bool:
-    """Whether the last apply that wrote found `ws`, as the inventory describes it now."""
-    found = manifest.sentinel.get(log_analytics_path(t, ws).lower())
-    return found is not None and found == ws.workspace_id.lower()
 
 
 def read_workspace(client: Any, path: str) -> WorkspaceAnswer:

@@ -1,41 +1,27 @@
-"""The workspace's notebook file share: user folders, atomic uploads, the manifest and the lock.
+"""The workspace's notebook file share: user folders, atomic uploads, the record and the lock.
 
 Uploads never leave a user file truncated or mixed: new content goes to a temporary file in the
 same folder (created with its Content-MD5, ranges sent with validate_content), and is then renamed
 server-side over the final name (Azure Files rename with replace-if-exists is atomic). A crash
 leaves at most a temporary file, which the next run deletes.
 
-The manifest (`.msticpy-provision/<tenant>/state.json`) records, per file this tool wrote, the
-ETag it read back and the MD5 of the content. A later plan lists each user folder once: a file
-whose ETag still matches needs no further read; any other file is downloaded and hashed. The
-manifest's ETags are a cache: losing it costs reads, not correctness. Its paths are also the
-record of what the tool wrote, which nothing else can tell: a recorded file the inventory no
-longer renders is an orphan (provision.orphans), and a file about to be overwritten that is not
-recorded with its current ETag is kept as a backup first (provision.backups). Losing the manifest
-therefore costs backups of unedited files and leaves older files unpruned; it never deletes an
-analyst's file.
+The tenant's record (`.msticpy-provision/<tenant>/state.json`) is written and read here as bytes;
+what it says and what a run may trust it for is provision.tenant.record's alone.
 
 The per-tenant lock is an infinite lease on `.msticpy-provision/<tenant>/lock`, whose metadata
-names the holder and carries its heartbeat (provision.lock). Lock and manifest are per tenant, not
+names the holder and carries its heartbeat (provision.lock). Lock and record are per tenant, not
 per share: tenants whose analysts share one ML workspace (different `Users/<alias>/` folders) are
-applied in one run without waiting for, or overwriting the manifest of, each other. (Versions
+applied in one run without waiting for, or overwriting the record of, each other. (Versions
 before this layout used `.msticpy-provision/lock` and `state.json`; they are ignored, which costs
 one full read.)
-
-Beside the files, the manifest keeps what the last apply that wrote had checked: the names of the
-secrets tagged for the tenant in each of its vaults, and each Sentinel workspace whose customerId
-matched the inventory. A later `apply` whose inventory still says the same trusts that record
-instead of listing the vaults and reading the workspaces again; `plan` and `verify` always read
-them, and `--prune` and an apply that writes list the vaults (provision.observe).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import secrets as _random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from provision.lock import LockPolicy, hold_lock
@@ -52,49 +38,8 @@ class RemoteFile:
     size: int | None
 
 
-@dataclass(frozen=True)
-class Manifest:
-    """The tenant's state.json as read (empty when absent or unreadable)."""
-
-    files: dict[str, dict[str, str]] = field(default_factory=dict)  # path -> etag, md5
-    # vault (case-folded) -> names of the secrets tagged for the tenant there; None: not recorded
-    secrets: dict[str, list[str]] | None = None
-    # Log Analytics workspace ARM path (lower case) -> customerId (lower case) found to match
-    sentinel: dict[str, str] = field(default_factory=dict)
-
-    def to_json(self) -> bytes:
-        doc: dict[str, Any] = {"version": 1, "files": self.files, "sentinel": self.sentinel}
-        if self.secrets is not None:
-            doc["secrets"] = self.secrets
-        return json.dumps(doc, indent=1, sort_keys=True).encode()
-
-    @classmethod
-    def from_json(cls, raw: bytes) -> Manifest:
-        """Parse state.json; any part that is not as written is read as not recorded."""
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            return cls()
-        if not isinstance(data, dict):
-            return cls()
-        files = data.get("files")
-        secrets = data.get("secrets")
-        sentinel = data.get("sentinel")
-        return cls(
-            files={str(k): dict(v) for k, v in files.items() if isinstance(v, dict)}
-            if isinstance(files, dict)
-            else {},
-            secrets={str(k): [str(n) for n in v] for k, v in secrets.items() if isinstance(v, list)}
-            if isinstance(secrets, dict)
-            else None,
-            sentinel={str(k): str(v) for k, v in sentinel.items()}
-            if isinstance(sentinel, dict)
-            else {},
-        )
-
-
 def state_folder(tenant: str) -> str:
-    """The tenant's own folder for its manifest and lock (tenant names are slugs)."""
+    """The tenant's own folder for its record and lock (tenant names are slugs)."""
     return f"{STATE_DIR}/{tenant}"
 
 
@@ -111,7 +56,7 @@ def md5_hex(data: bytes) -> str:
 
 
 class WorkspaceShare:
-    """Operations on one workspace's code share (a ShareClient), for one tenant's manifest and
+    """Operations on one workspace's code share (a ShareClient), for one tenant's record and
     lock."""
 
     def __init__(self, share: Any, *, tenant: str) -> None:
@@ -123,15 +68,6 @@ class WorkspaceShare:
         self.lock_policy = LockPolicy()
 
     # -- reads -----------------------------------------------------------------------------
-
-    def read_manifest(self) -> Manifest:
-        from azure.core.exceptions import ResourceNotFoundError
-
-        try:
-            raw = self.share.get_file_client(self.manifest_path).download_file().readall()
-        except ResourceNotFoundError:
-            return Manifest()
-        return Manifest.from_json(raw)
 
     def list_folder(self, folder: str) -> dict[str, RemoteFile] | None:
         """Files directly in `folder` (None when the folder does not exist)."""
@@ -223,13 +159,13 @@ class WorkspaceShare:
         with contextlib.suppress(ResourceNotFoundError):
             self.share.get_file_client(path).delete_file()
 
-    def write_manifest(self, manifest: Manifest) -> None:
-        """Replace the manifest; first delete temporary manifests an interrupted run left.
+    def write_state(self, body: bytes) -> None:
+        """Replace the tenant's record (provision.tenant.record owns what it says); first
+        delete temporary copies an interrupted run left.
 
         Done here, on the write path (under the lock), rather than in every plan, so that a
         no-op plan costs no extra listing.
         """
-        body = manifest.to_json()
         folder = state_folder(self.tenant)
         self.ensure_folder(folder)
         for name in self.list_folder(folder) or {}:

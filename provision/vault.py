@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from provision.errors import TenantError
 from provision.msticpy_contract.secret_names import SecretPush
 from provision.plan import Action, Change, DesiredState, Kind, Reason
-from provision.workspace import TenantError, explain_azure_error
+from provision.workspace import explain_azure_error
 
 if TYPE_CHECKING:
     from azure.keyvault.secrets import SecretClient
@@ -38,12 +39,12 @@ def plan_secret(client: SecretClient, d: DesiredState, p: SecretPush) -> Change:
     try:
         current = client.get_secret(p.name)
     except ResourceNotFoundError:
-        return Change(Kind.SECRET, target, Action.CREATE, str(Reason.ABSENT_SECRET))
+        return Change.because(Kind.SECRET, target, Action.CREATE, Reason.ABSENT_SECRET)
     except Exception as exc:
         if is_disabled(exc):
             # Key Vault refuses to read a disabled secret (403, inner error SecretDisabled), so
             # its value is compared only after apply has enabled it again.
-            return Change(Kind.SECRET, target, Action.UPDATE, str(Reason.DISABLED))
+            return Change.because(Kind.SECRET, target, Action.UPDATE, Reason.DISABLED)
         raise TenantError(
             explain_azure_error(
                 exc,
@@ -53,17 +54,17 @@ def plan_secret(client: SecretClient, d: DesiredState, p: SecretPush) -> Change:
             )
         ) from None
     if current.value != d.values[p.source].reveal():
-        return Change(Kind.SECRET, target, Action.UPDATE, str(Reason.VALUE_DIFFERS))
+        return Change.because(Kind.SECRET, target, Action.UPDATE, Reason.VALUE_DIFFERS)
     if current.properties.enabled is False:
-        return Change(Kind.SECRET, target, Action.UPDATE, str(Reason.DISABLED))
+        return Change.because(Kind.SECRET, target, Action.UPDATE, Reason.DISABLED)
     if (current.properties.tags or {}) != secret_tags(d, p) or (
         current.properties.content_type != SECRET_CONTENT_TYPE
     ):
-        return Change(Kind.SECRET, target, Action.UPDATE, str(Reason.PROPERTIES_DIFFER))
+        return Change.because(Kind.SECRET, target, Action.UPDATE, Reason.PROPERTIES_DIFFER)
     return Change(Kind.SECRET, target, Action.NOOP)
 
 
-def write_secret(client: SecretClient, d: DesiredState, p: SecretPush, reason: str) -> None:
+def write_secret(client: SecretClient, d: DesiredState, p: SecretPush, reason: Reason) -> None:
     """Bring one secret to the desired state, for the reason the plan gave.
 
     A disabled secret is enabled first, then its value compared and set when it differs; a
@@ -74,11 +75,11 @@ def write_secret(client: SecretClient, d: DesiredState, p: SecretPush, reason: s
 
     value = d.values[p.source].reveal()
     tags = secret_tags(d, p)
-    if reason in {str(Reason.DISABLED), str(Reason.PROPERTIES_DIFFER)}:
+    if reason in {Reason.DISABLED, Reason.PROPERTIES_DIFFER}:
         client.update_secret_properties(
             p.name, content_type=SECRET_CONTENT_TYPE, tags=tags, enabled=True
         )
-        if reason == str(Reason.PROPERTIES_DIFFER) or client.get_secret(p.name).value == value:
+        if reason == Reason.PROPERTIES_DIFFER or client.get_secret(p.name).value == value:
             return
     try:
         client.set_secret(p.name, value, content_type=SECRET_CONTENT_TYPE, tags=tags)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from provision.errors import TenantError, describe_exception
 from provision.inventory.model import Tenant
 
 if TYPE_CHECKING:
@@ -46,10 +47,6 @@ class StorageAuth(str, Enum):
 
     def __str__(self) -> str:
         return self.value
-
-
-class TenantError(Exception):
-    """A tenant-level failure: reported as one line naming tenant, resource and likely cause."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +127,7 @@ def explain_azure_error(exc: Exception, t: Tenant, resource: str, role_hint: str
         return f"cannot reach Azure for {resource}: {type(exc).__name__}: {detail}"
     if isinstance(exc, HttpResponseError):
         return f"{resource}: HTTP {status} {code}".rstrip()
-    return f"{resource}: {type(exc).__name__}"
+    return f"{resource}: {describe_exception(exc)}"
 
 
 def _explain_code(code: str, t: Tenant, resource: str) -> str | None:

@@ -37,8 +37,9 @@ from provision.access.rules import (
     scope_applies,
     scope_label,
 )
-from provision.plan import Action, Change, Kind, TenantResult
-from provision.workspace import TenantError, explain_azure_error
+from provision.errors import TenantError
+from provision.plan import Action, Change, Kind
+from provision.workspace import explain_azure_error
 
 if TYPE_CHECKING:
     from provision.azure import Clients
@@ -140,18 +141,19 @@ class AccessPlan:
             todo = "the plan's access rows say why"
         return f"--require-access: analyst vault access not confirmed: {listed}; {todo}"
 
-    def add_to(self, result: TenantResult) -> None:
-        result.items.extend(self.change(f) for f in self.findings)
+    def items(self) -> list[Change]:
+        return [self.change(f) for f in self.findings]
+
+    def notes(self) -> list[str]:
+        out = []
         if self.unchecked:
-            result.notes.append(
+            out.append(
                 f"vault access not checked for {', '.join(self.unchecked)}: no object_id in the "
                 "inventory"
             )
         if any(f.status == Status.MISSING for f in self.findings):
-            result.notes.append(GROUPS_NOTE)
-        failure = self.failure()
-        if failure and result.error is None:
-            result.error = failure
+            out.append(GROUPS_NOTE)
+        return out
 
 
 def pushed_vaults(d: DesiredState) -> list[str]:

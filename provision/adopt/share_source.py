@@ -10,12 +10,12 @@ from __future__ import annotations
 from pydantic import TypeAdapter, ValidationError
 
 from provision.commands.common import RunOptions, endpoints_for
-from provision.errors import Problem, UserInputError
+from provision.errors import Problem, TenantError, UserInputError
 from provision.inventory.fields import Alias
 from provision.inventory.load import load_inventory
 from provision.render import MSTICPYCONFIG
 from provision.share import USERS, WorkspaceShare
-from provision.workspace import TenantError, discover, explain_azure_error
+from provision.workspace import discover, explain_azure_error
 from provision.yamlsource import MAX_BYTES
 
 _ALIAS: TypeAdapter[str] = TypeAdapter(Alias)

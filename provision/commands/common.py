@@ -155,20 +155,22 @@ def engine_session(
     from provision.access import AccessOptions
     from provision.azure import Clients
     from provision.engine import Engine
-    from provision.orphans import Lifecycle
     from provision.report import Progress
+    from provision.tenant.context import Lifecycle, RunSettings
 
     if opts.prune_max < 0:
         raise UserInputError([f"--prune-max {opts.prune_max}: use 0 or more"])
     clients = Clients(opts.max_concurrency, endpoints)
-    engine = Engine(
-        clients,
-        lock_timeout=opts.lock_timeout,
+    settings = RunSettings(
         storage_auth=storage_auth_of(opts.storage_auth),
         inventory=inv,
         access=AccessOptions(grant=opts.grant_access, require=opts.require_access),
-        lifecycle=Lifecycle(opts.prune, opts.prune_max, opts.delete_computes),
+        lifecycle=Lifecycle(
+            prune=opts.prune, prune_max=opts.prune_max, delete_computes=opts.delete_computes
+        ),
+        lock_timeout=opts.lock_timeout,
     )
+    engine = Engine(clients, settings)
     titles = {"plan": "planning", "apply": "applying", "verify": "verifying"}
 
     def run(

@@ -112,7 +112,7 @@ NOTABLE = {
         "azure/storage/fileshare/_shared/authentication.py",
         "on_request",
     ),
-    "our code: observe (plan of a tenant)": ("provision/observe.py", "observe"),
+    "our code: read_tenant (plan of a tenant)": ("provision/tenant/read.py", "read_tenant"),
 }
 
 

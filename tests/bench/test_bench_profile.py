@@ -32,5 +32,5 @@ def test_buckets() -> None:
     assert bucket_of("/v/lib/site-packages/azure/core/pipeline/policies/_retry.py", "send") == (
         "azure-core pipeline policies"
     )
-    assert bucket_of("/w/provision/observe.py", "observe") == "our code (provision/)"
+    assert bucket_of("/w/provision/tenant/read.py", "read_tenant") == "our code (provision/)"
     assert bucket_of("<frozen os>", "__getitem__").startswith("environment reads")

@@ -148,7 +148,7 @@ def test_more_orphans_than_prune_max_refuses_and_names_the_vault(
 def test_deleting_an_orphan_already_gone_is_not_an_error(fleet: Path, emu: Emulator) -> None:
     from provision.azure import Clients, load_endpoints_file
     from provision.inventory.load import load_inventory
-    from provision.orphans import delete_secret
+    from provision.tenant.orphans import delete_secret
 
     t = next(t for t in load_inventory(fleet).tenants if t.name == "fabrikam")
     clients = Clients(0, load_endpoints_file(str(emu.endpoints_file)))

@@ -1,0 +1,273 @@
+"""Orphans: what the tool manages for a tenant but the inventory no longer declares.
+
+- Secrets in the tenant's vaults (its `key_vault` and every vault it pushes to) tagged
+  `managed-by: msticpy-provision` and `tenant: <name>` (provision.vault.secret_tags) whose names
+  the tenant no longer pushes. Listing secret properties returns tags without values. An
+  untagged secret, or one tagged for another tenant, is never an orphan.
+- Files under `Users/<alias>/` that the tenant's record names as written by the tool and the
+  inventory no longer renders: a removed user, a removed file kind (e.g. nbuser_settings.py
+  after switching to kernel mode). An analyst's own files are never in the record, so they are
+  never orphans.
+
+Every plan lists them. Without `--prune` they are `report` items (never executed, ignored by
+`--detailed-exitcode`); with `--prune`, or for a tenant with `state: absent`, they are `delete`
+items: secrets are soft-deleted (never purged: `begin_recover_deleted_secret` brings one back),
+files are deleted (a file edited since the tool wrote it is first kept as a backup,
+provision.backups) and the record forgets them.
+
+Where the vault listing comes from is the record's decision (Record.tagged_secrets): under
+`ReadMode.TRUST` and not pruning, the names the last apply that wrote found; otherwise a listing.
+
+A vault with more than `prune_max` orphans refuses to prune: a wrong vault name in the inventory
+must not delete another team's secrets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from provision.backups import EDITED, back_up, backup_path, backup_stamp, kept_as
+from provision.errors import TenantError
+from provision.fanout import Batch, Slot
+from provision.plan import Action, Change, DesiredState, Kind
+from provision.share import WorkspaceShare
+from provision.tenant.context import TenantRun
+from provision.tenant.files import Listing, folder_of
+from provision.tenant.record import Record, TaggedSecrets
+from provision.vault import MANAGED_BY
+from provision.workspace import explain_azure_error
+
+if TYPE_CHECKING:
+    from provision.azure import Clients
+    from provision.inventory.model import Tenant
+
+USE_PRUNE = "(use --prune to delete)"
+
+
+@dataclass(frozen=True)
+class OrphansPlan:
+    """A tenant's orphans as planned, and what apply deletes."""
+
+    pruning: bool
+    items: tuple[Change, ...] = ()
+    secrets: tuple[tuple[str, str], ...] = ()  # (vault, name) to delete
+    files: Mapping[str, str | None] = field(default_factory=dict)  # path -> backup or None
+    forget: frozenset[str] = frozenset()  # record entries to drop after apply
+    notes: tuple[str, ...] = ()
+    # vault (case-folded) -> tagged secrets that stay after this run (orphans not deleted);
+    # None when a vault could not be listed (the record must not keep what was not listed)
+    kept: Mapping[str, list[str]] | None = field(default_factory=dict)
+
+    def tagged_after_apply(self, d: DesiredState) -> dict[str, list[str]] | None:
+        """The record of the tenant's tagged secrets once apply has pushed `d`."""
+        if self.kept is None:
+            return None
+        record = {vault: {n.casefold(): n for n in names} for vault, names in self.kept.items()}
+        for vault in vaults(d):
+            record.setdefault(vault, {})
+        for p in d.render.pushes:
+            record[p.vault.casefold()].setdefault(p.name.casefold(), p.name)
+        return {vault: sorted(names.values()) for vault, names in record.items()}
+
+
+def vaults(d: DesiredState) -> dict[str, set[str]]:
+    """Each vault the tenant writes to (case-folded) -> the names it pushes there (case-folded)."""
+    t = d.render.tenant
+    pushed: dict[str, set[str]] = {t.key_vault.casefold(): set()}
+    for p in d.render.pushes:
+        pushed.setdefault(p.vault.casefold(), set()).add(p.name.casefold())
+    return pushed
+
+
+def spelled(d: DesiredState) -> dict[str, str]:
+    """Each vault the tenant writes to, case-folded -> as the inventory spells it."""
+    t = d.render.tenant
+    return {t.key_vault.casefold(): t.key_vault} | {
+        p.vault.casefold(): p.vault for p in d.render.pushes
+    }
+
+
+# -- read ------------------------------------------------------------------------------------
+
+
+def managed_secret_names(client: object, tenant: str) -> list[str]:
+    """Names of the secrets the tool wrote for `tenant` in one vault (tags only, no values)."""
+    names = []
+    for props in client.list_properties_of_secrets():  # type: ignore[attr-defined]
+        tags = props.tags or {}
+        if tags.get("managed-by") == MANAGED_BY and tags.get("tenant") == tenant:
+            names.append(str(props.name))
+    return sorted(names)
+
+
+def _listed(run: TenantRun, vault: str) -> list[str] | Exception:
+    try:
+        return managed_secret_names(run.clients.secrets(run.tenant, vault), run.tenant.name)
+    except Exception as exc:  # reported per vault by the plan
+        return exc
+
+
+def add_vault_listings(
+    run: TenantRun, record: Record, batch: Batch
+) -> Mapping[str, Slot[list[str] | Exception]] | TaggedSecrets:
+    """Per vault the tenant writes to (case-folded), the names tagged for the tenant there: as
+    the record has them when it may be trusted for that, else a listing added to `batch`."""
+    d = run.desired
+    trusted = record.tagged_secrets(vaults(d), run.settings.lifecycle.prunes(run.tenant))
+    if trusted is not None:
+        return trusted
+    return {
+        key: batch.add(functools.partial(_listed, run, vault)) for key, vault in spelled(d).items()
+    }
+
+
+def candidate_paths(run: TenantRun, record: Record) -> list[str]:
+    """Files the record names as the tool's that the inventory no longer renders."""
+    return [p for p in record.written_paths() if p not in run.desired.files]
+
+
+def add_folder_listings(
+    share: WorkspaceShare, paths: list[str], known: Mapping[str, object], batch: Batch
+) -> dict[str, Slot[Listing]]:
+    """The folders of `paths` not already listed (`known`)."""
+    folders = sorted({folder_of(p) for p in paths} - set(known))
+    return {f: batch.add(functools.partial(share.list_folder, f)) for f in folders}
+
+
+# -- plan ------------------------------------------------------------------------------------
+
+
+def plan(
+    run: TenantRun,
+    record: Record,
+    tagged: Mapping[str, Slot[list[str] | Exception]] | TaggedSecrets,
+    listings: Mapping[str, Listing],
+) -> OrphansPlan:
+    """Plan the tenant's orphans: report items, or delete items when pruning."""
+    t = run.tenant
+    pruning = run.settings.lifecycle.prunes(t)
+    why = "tenant offboarded (state: absent)" if t.absent else "orphan"
+    found: TaggedSecrets = {k: v.value if isinstance(v, Slot) else v for k, v in tagged.items()}
+    items, deletes, notes, kept = _plan_secrets(run, pruning, why, found)
+    file_items, files, forget = _plan_files(
+        record, candidate_paths(run, record), listings, pruning, why
+    )
+    return OrphansPlan(
+        pruning=pruning,
+        items=tuple(items + file_items),
+        secrets=tuple(deletes),
+        files=files,
+        forget=frozenset(forget),
+        notes=tuple(notes),
+        kept=kept,
+    )
+
+
+def _plan_secrets(
+    run: TenantRun, pruning: bool, why: str, found: TaggedSecrets
+) -> tuple[list[Change], list[tuple[str, str]], list[str], dict[str, list[str]] | None]:
+    t = run.tenant
+    pushed = vaults(run.desired)
+    names = spelled(run.desired)
+    items: list[Change] = []
+    deletes: list[tuple[str, str]] = []
+    notes: list[str] = []
+    kept: dict[str, list[str]] | None = {}
+    prune_max = run.settings.lifecycle.prune_max
+    for vault in pushed:
+        got = found[vault]
+        name_of_vault = names[vault]
+        if isinstance(got, Exception):
+            kept = None
+            line = explain_azure_error(
+                got,
+                t,
+                f"listing the secrets of {name_of_vault} (to find orphans)",
+                "grant Key Vault Secrets User (or List secret access) on the vault",
+            )
+            if pruning:
+                raise TenantError(line)
+            notes.append(f"orphans not checked: {line}")
+            continue
+        orphans = [n for n in got if n.casefold() not in pushed[vault]]
+        if kept is not None:
+            kept[vault] = [] if pruning else orphans
+        if pruning and len(orphans) > prune_max:
+            raise TenantError(
+                f"vault {name_of_vault}: {len(orphans)} secrets tagged for tenant {t.name} are "
+                f"no longer pushed, more than --prune-max {prune_max}: check the "
+                f"tenant's key_vault, or pass --prune-max {len(orphans)} to delete them"
+            )
+        for name in orphans:
+            target = f"{name_of_vault}/{name}"
+            if pruning:
+                deletes.append((name_of_vault, name))
+                items.append(Change(Kind.SECRET, target, Action.DELETE, f"{why}: no longer pushed"))
+            else:
+                detail = f"{why}: no longer pushed {USE_PRUNE}"
+                items.append(Change(Kind.SECRET, target, Action.REPORT, detail))
+    return items, deletes, notes, kept
+
+
+def _plan_files(
+    record: Record,
+    paths: list[str],
+    listings: Mapping[str, Listing],
+    pruning: bool,
+    why: str,
+) -> tuple[list[Change], dict[str, str | None], set[str]]:
+    items: list[Change] = []
+    files: dict[str, str | None] = {}
+    forget: set[str] = set()
+    stamp = backup_stamp()
+    for path in paths:
+        folder, _, name = path.rpartition("/")
+        remote = (listings[folder] or {}).get(name)
+        if remote is None:
+            forget.add(path)  # already gone: the record forgets it when next written
+            continue
+        edited = not record.written_as_is(path, remote.etag)
+        if not pruning:
+            extra = f"; {EDITED}" if edited else ""
+            detail = f"{why}: no longer declared{extra} {USE_PRUNE}"
+            items.append(Change(Kind.FILE, path, Action.REPORT, detail))
+            continue
+        backup = backup_path(path, stamp) if edited else None
+        detail = f"{why}: no longer declared" + (f"; {kept_as(backup)}" if backup else "")
+        files[path] = backup
+        forget.add(path)
+        items.append(Change(Kind.FILE, path, Action.DELETE, detail))
+    return items, files, forget
+
+
+# -- apply -----------------------------------------------------------------------------------
+
+
+def add_deletes(run: TenantRun, share: WorkspaceShare, planned: OrphansPlan, batch: Batch) -> int:
+    """The deletions apply runs for the tenant's orphans when pruning; return how many."""
+    if not planned.pruning:
+        return 0
+    for vault, name in planned.secrets:
+        batch.add(functools.partial(delete_secret, run.clients, run.tenant, vault, name))
+    for path, backup in planned.files.items():
+        batch.add(functools.partial(delete_file, share, path, backup))
+    return len(planned.secrets) + len(planned.files)
+
+
+def delete_secret(clients: Clients, t: Tenant, vault: str, name: str) -> None:
+    """Soft-delete one secret (never purged); one already gone is not an error."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    with contextlib.suppress(ResourceNotFoundError):
+        clients.secrets(t, vault).begin_delete_secret(name).result()
+
+
+def delete_file(share: WorkspaceShare, path: str, backup: str | None) -> None:
+    """Delete one file the tool wrote; keep a copy first when it was edited since."""
+    if backup is not None:
+        back_up(share, path, backup)
+    share.delete_file(path)

@@ -1,0 +1,159 @@
+"""Read one tenant and plan it: reads only, as batches started from the tenant's thread.
+
+1. Discovery (skipped when an earlier read of this run found the workspace): the ML workspace,
+   its storage and computes, with the Sentinel workspaces checked alongside.
+2. A first batch: the record, every user folder's listing, and the first secret of each vault.
+3. A second batch, which needs the first: the other secrets, the vault listings behind the
+   orphan report (unless the record may stand in for them), the files the record cannot vouch
+   for, the folders of recorded files no longer rendered, and (under `ReadMode.TRUST`) the
+   Sentinel workspaces whose entry changed since the last apply.
+4. The analysts' vault access (provision.access), unless an earlier read of this run has it.
+
+Each kind then plans from what was read; the result is an `Observation`: the frozen plan, and
+what apply needs to carry it out without reading again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from provision.access import AccessPlan, plan_access
+from provision.errors import Problem, TenantError
+from provision.fanout import Batch
+from provision.plan import TenantPlan
+from provision.sentinel_check import check_sentinel_workspaces
+from provision.share import WorkspaceShare
+from provision.tenant import computes, files, orphans, secrets
+from provision.tenant.context import ReadMode, TenantRun
+from provision.tenant.record import Record
+from provision.workspace import WorkspaceInfo, discover
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One read of a tenant: its plan, and what apply needs to carry it out."""
+
+    ws: WorkspaceInfo
+    share: WorkspaceShare
+    record: Record
+    secrets: secrets.SecretsPlan
+    files: files.FilesPlan
+    orphans: orphans.OrphansPlan
+    computes: computes.ComputesPlan
+    access: AccessPlan
+    plan: TenantPlan
+
+
+def _raise_problems(problems: list[Problem]) -> None:
+    if problems:
+        raise TenantError("; ".join(str(p) for p in problems))
+
+
+def _discover(run: TenantRun, mode: ReadMode) -> tuple[WorkspaceInfo, WorkspaceShare]:
+    t = run.tenant
+    run.progress("discovering workspace")
+    sentinel: Future[list[Problem]] | None = None
+    if mode != ReadMode.TRUST:
+        # Checked once per run, while the ML workspace is read (TRUST checks after the record).
+        sentinel = run.fan.submit(
+            lambda: check_sentinel_workspaces(run.clients.ml(t), t, run.settings.inventory)
+        )
+    ws = discover(run.clients, t, run.fan.pool, run.settings.storage_auth)
+    if sentinel is not None:
+        _raise_problems(sentinel.result())
+    share = WorkspaceShare(
+        run.clients.share(t, ws.storage_account, ws.file_share, ws.storage_key), tenant=t.name
+    )
+    return ws, share
+
+
+def read_tenant(run: TenantRun, mode: ReadMode, reuse: Observation | None = None) -> Observation:
+    """Read and plan the tenant. `reuse`: an earlier read of this run, whose workspace, share
+    (it knows the folders made under the lock) and access findings are taken as they are."""
+    t = run.tenant
+    ws, share = (reuse.ws, reuse.share) if reuse is not None else _discover(run, mode)
+    run.progress("reading secrets and user folders")
+
+    first = Batch()
+    record_slot = first.add(lambda: Record.read(share, mode))
+    listing_slots = files.add_listings(run, share, first)
+    warm = secrets.first_reads(run, first)
+    run.fan.run(first)
+    record = record_slot.value
+    listings = {folder: slot.value for folder, slot in listing_slots.items()}
+
+    second = Batch()
+    secret_slots = {**warm, **secrets.other_reads(run, second, warm)}
+    tagged = orphans.add_vault_listings(run, record, second)
+    downloads = files.add_downloads(run, share, record, listings, second)
+    orphan_paths = orphans.candidate_paths(run, record)
+    orphan_folders = orphans.add_folder_listings(share, orphan_paths, listings, second)
+    unchecked = record.sentinel_to_check(t) if reuse is None and mode == ReadMode.TRUST else []
+    sentinel = (
+        second.add(
+            lambda: check_sentinel_workspaces(
+                run.clients.ml(t), t, run.settings.inventory, only=unchecked
+            )
+        )
+        if unchecked
+        else None
+    )
+    run.fan.run(second)
+    if sentinel is not None:
+        _raise_problems(sentinel.value)
+
+    secrets_plan = secrets.plan(run, secret_slots)
+    files_plan = files.plan(run, record, listings, downloads)
+    all_listings = {**listings, **{f: slot.value for f, slot in orphan_folders.items()}}
+    orphans_plan = orphans.plan(run, record, tagged, all_listings)
+    computes_plan = computes.plan(run, ws, record)
+    access = (
+        reuse.access
+        if reuse is not None
+        # Analysts' vault access lives in ARM, not under the tenant's lock: the locked
+        # re-plan reuses what the first read found.
+        else plan_access(run.clients, run.fan, run.desired, ws.key_vault_id, run.settings.access)
+    )
+    plan = TenantPlan(
+        tenant=t.name,
+        items=(
+            *secrets_plan.items,
+            *files_plan.items.values(),
+            *files_plan.cleanup_items(),
+            *computes_plan.reports,
+            *orphans_plan.items,
+            *computes_plan.offboarded,
+            *access.items(),
+        ),
+        notes=(
+            *_workspace_notes(run, ws),
+            *files_plan.notes(),
+            *orphans_plan.notes,
+            *access.notes(),
+        ),
+        resources={
+            "key_vault": t.key_vault,
+            "storage_account": ws.storage_account,
+            "file_share": ws.file_share,
+            "file_share_auth": ws.storage_auth,
+        },
+        error=access.failure(),
+    )
+    return Observation(
+        ws, share, record, secrets_plan, files_plan, orphans_plan, computes_plan, access, plan
+    )
+
+
+def _workspace_notes(run: TenantRun, ws: WorkspaceInfo) -> list[str]:
+    t = run.tenant
+    notes = [f"file share access: {ws.storage_auth}", *ws.notes]
+    if ws.key_vault and ws.key_vault.lower() != t.key_vault.lower() and run.desired.render.pushes:
+        notes.append(
+            f"secrets go to {t.key_vault}, not the workspace's own vault "
+            f"{ws.key_vault} (as the inventory says)"
+        )
+    return notes

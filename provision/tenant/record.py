@@ -1,0 +1,172 @@
+"""The tool's record of a tenant: what it wrote and what it checked, and what a run may trust.
+
+The record is `.msticpy-provision/<tenant>/state.json` on the notebook share. It holds:
+
+- per user file the tool wrote, the ETag it read back and the MD5 of the content;
+- the names of the secrets tagged for the tenant in each of its vaults, as the last apply that
+  wrote found them (plus what it pushed);
+- each Sentinel workspace (ARM path -> customerId) that the last apply found as described.
+
+This module is its only reader and writer, and `ReadMode` (provision.tenant.context) is the one
+switch saying what a read may take from it:
+
+| the record says                         | VERIFY | PLAN | TRUST (apply's first read) |
+|-----------------------------------------|--------|------|----------------------------|
+| a listed file's content, by ETag + size | no     | yes  | yes                        |
+| the vault listing behind orphans        | no     | no   | yes, unless pruning        |
+| which Sentinel workspaces were checked  | no     | no   | yes, for unchanged entries |
+
+In every mode the record names the files the tool wrote (orphans, provision.tenant.orphans),
+whether a file is as the tool wrote it (else it is backed up before being replaced,
+provision.backups), and the aliases whose folders held the tool's files (offboarded computes).
+The ETags are a cache: losing the record costs reads, backups of unedited files and unpruned
+older files; it never deletes an analyst's file. The record holds no secret value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from provision.share import USERS, RemoteFile, WorkspaceShare, md5_hex
+from provision.tenant.context import ReadMode
+
+if TYPE_CHECKING:
+    from provision.inventory.model import SentinelWorkspace, Tenant
+
+# vault (case-folded) -> names of the secrets tagged for the tenant there, or why it was not listed
+TaggedSecrets = dict[str, list[str] | Exception]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """state.json as read (empty when absent or unreadable)."""
+
+    files: dict[str, dict[str, str]] = field(default_factory=dict)  # path -> etag, md5
+    # vault (case-folded) -> names of the secrets tagged for the tenant there; None: not recorded
+    secrets: dict[str, list[str]] | None = None
+    # Log Analytics workspace ARM path (lower case) -> customerId (lower case) found to match
+    sentinel: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        doc: dict[str, Any] = {"version": 1, "files": self.files, "sentinel": self.sentinel}
+        if self.secrets is not None:
+            doc["secrets"] = self.secrets
+        return json.dumps(doc, indent=1, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Manifest:
+        """Parse state.json; any part that is not as written is read as not recorded."""
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return cls()
+        if not isinstance(data, dict):
+            return cls()
+        files = data.get("files")
+        secrets = data.get("secrets")
+        sentinel = data.get("sentinel")
+        return cls(
+            files={str(k): dict(v) for k, v in files.items() if isinstance(v, dict)}
+            if isinstance(files, dict)
+            else {},
+            secrets={str(k): [str(n) for n in v] for k, v in secrets.items() if isinstance(v, list)}
+            if isinstance(secrets, dict)
+            else None,
+            sentinel={str(k): str(v) for k, v in sentinel.items()}
+            if isinstance(sentinel, dict)
+            else {},
+        )
+
+
+@dataclass(frozen=True)
+class Record:
+    """The record as one read found it, and what that read may trust it for."""
+
+    manifest: Manifest
+    mode: ReadMode
+
+    @classmethod
+    def read(cls, share: WorkspaceShare, mode: ReadMode) -> Record:
+        got = share.download(share.manifest_path)
+        return cls(Manifest.from_json(got[0]) if got is not None else Manifest(), mode)
+
+    # -- files -------------------------------------------------------------------------------
+
+    def vouches_for(self, path: str, remote: RemoteFile, desired: bytes) -> bool | None:
+        """Whether the listed file at `path` holds `desired`, when the record may say so
+        without a download (the listing shows the ETag and size the tool wrote); None: read it.
+        """
+        if self.mode == ReadMode.VERIFY:
+            return None
+        known = self.manifest.files.get(path)
+        if known and known.get("etag") == remote.etag and remote.size == len(desired):
+            return known.get("md5") == md5_hex(desired)
+        return None
+
+    def written_as_is(self, path: str, etag: str | None) -> bool:
+        """Whether the file at `path`, as it stands (its ETag), is as the tool wrote it."""
+        known = self.manifest.files.get(path)
+        return known is not None and bool(etag) and known.get("etag") == etag
+
+    def written_paths(self) -> list[str]:
+        """The user files the tool has written for the tenant (sorted)."""
+        return sorted(p for p in self.manifest.files if p.startswith(f"{USERS}/"))
+
+    def aliases(self) -> set[str]:
+        """The aliases whose folders hold (or held) files the tool wrote for the tenant."""
+        return {p.split("/")[1] for p in self.written_paths() if p.count("/") >= 2}
+
+    # -- what the last apply checked ---------------------------------------------------------
+
+    def tagged_secrets(self, vaults: Iterable[str], prunes: bool) -> TaggedSecrets | None:
+        """The secrets tagged for the tenant in `vaults` (case-folded), as recorded, when this
+        read may trust that (TRUST, not pruning) and the record covers every vault; else None:
+        list the vaults."""
+        recorded = self.manifest.secrets
+        wanted = list(vaults)
+        if self.mode != ReadMode.TRUST or prunes or recorded is None:
+            return None
+        if not all(vault in recorded for vault in wanted):
+            return None
+        return {vault: sorted(recorded[vault]) for vault in wanted}
+
+    def sentinel_to_check(self, t: Tenant) -> list[SentinelWorkspace]:
+        """The Sentinel workspaces this read must check: every one, except under TRUST those
+        the last apply found as the inventory describes them now."""
+        from provision.sentinel_check import log_analytics_path
+
+        if self.mode != ReadMode.TRUST:
+            return list(t.sentinel)
+        found = self.manifest.sentinel
+        return [
+            ws
+            for ws in t.sentinel
+            if found.get(log_analytics_path(t, ws).lower()) != ws.workspace_id.lower()
+        ]
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def after_apply(
+        self,
+        written: Mapping[str, tuple[str, bytes]],
+        forget: Iterable[str],
+        secrets: dict[str, list[str]] | None,
+        sentinel: dict[str, str],
+    ) -> Manifest:
+        """The record once an apply has written `written` (path -> (ETag, content)), dropped
+        `forget` (pruned or gone), found `secrets` tagged and `sentinel` as described."""
+        files = dict(self.manifest.files)
+        for path in forget:
+            files.pop(path, None)
+        for path, (etag, content) in written.items():
+            files[path] = {"etag": etag, "md5": md5_hex(content)}
+        return Manifest(files=files, secrets=secrets, sentinel=sentinel)
+
+    def write(self, share: WorkspaceShare, manifest: Manifest) -> None:
+        """Write `manifest` when it differs from what was read (an unchanged record costs no
+        write)."""
+        if manifest != self.manifest:
+            share.write_state(manifest.to_json())
