@@ -198,7 +198,9 @@ def discover(
     account = _last_segment(ws.storage_account)
     if not account:
         raise TenantError(f"{resource} has no storage account")
-    key, reason = _storage_key(ml, t, resource, str(ws.storage_account), storage_auth, keys_job)
+    key, reason = _storage_key(
+        ml, t, resource, str(ws.storage_account), storage_auth=storage_auth, keys_job=keys_job
+    )
     try:
         computes = computes_job.result() if computes_job is not None else _list_computes(ml, t)
     except AzureError as exc:
@@ -243,6 +245,7 @@ def _storage_key(
     t: Tenant,
     resource: str,
     account_id: str,
+    *,
     storage_auth: StorageAuth,
     keys_job: Future[Any] | None,
 ) -> tuple[str | None, str]:

@@ -169,7 +169,7 @@ def _walk(
                 )
                 continue
             seen[key] = line
-            _walk_child(value_node, (*path, key), lines, problems, source, line)
+            _walk_child(value_node, (*path, key), lines, problems, source=source, key_line=line)
     elif isinstance(node, SequenceNode):
         for index, item in enumerate(node.value):
             _walk(item, (*path, index), lines, problems, source)
@@ -201,6 +201,7 @@ def _walk_child(
     path: PathKey,
     lines: dict[PathKey, int],
     problems: list[Problem],
+    *,
     source: str,
     key_line: int,
 ) -> None:
