@@ -7,9 +7,11 @@ overwrites or prunes it, the current bytes are copied into a dot-folder of the s
 
     Users/<alias>/.msticpy-provision-backups/<file name>.<UTC time, YYYYMMDDTHHMMSSZ>
 
-written atomically like every upload (WorkspaceShare.upload_atomic). At most `KEEP` backups of a
-file are kept; the oldest go first. The backup folder is never read by plan and never pruned as a
-whole: it is the analyst's.
+written atomically like every upload (WorkspaceShare.upload_atomic). Every workspace user can
+read that folder: in a backup of a msticpyconfig.yaml, each secret setting holding a literal
+value (a plaintext API key) has it replaced by a marker naming the setting. At most `KEEP`
+backups of a file are kept; the oldest go first. The backup folder is never read by plan and
+never pruned as a whole: it is the analyst's.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 import datetime as _dt
 import re
 
+from provision.adopt.findings import redact_plaintext
+from provision.render import MSTICPYCONFIG
 from provision.share import WorkspaceShare
 
 BACKUP_FOLDER = ".msticpy-provision-backups"
@@ -35,9 +39,10 @@ def backup_path(path: str, stamp: str) -> str:
     return f"{folder}/{BACKUP_FOLDER}/{name}.{stamp}"
 
 
-def kept_as(backup: str) -> str:
+def kept_as(backup: str, redacted: bool = False) -> str:
     """The plan's detail for a hand-edited file that apply replaces."""
-    return f"{EDITED}; the current file will be kept as {backup}"
+    detail = f"{EDITED}; the current file will be kept as {backup}"
+    return detail + " (its plaintext secrets redacted)" if redacted else detail
 
 
 def back_up(share: WorkspaceShare, path: str, backup: str, keep: int = KEEP) -> bool:
@@ -50,7 +55,10 @@ def back_up(share: WorkspaceShare, path: str, backup: str, keep: int = KEEP) -> 
         return False
     folder, _, _ = backup.rpartition("/")
     share.ensure_folder(folder)
-    share.upload_atomic(backup, got[0], "application/octet-stream")
+    content = got[0]
+    if path.endswith(f"/{MSTICPYCONFIG}"):
+        content, _ = redact_plaintext(content, path)  # the backup folder is readable by all
+    share.upload_atomic(backup, content, "application/octet-stream")
     name = path.rpartition("/")[2]
     listing = share.list_folder(folder) or {}
     ours = re.compile(rf"^{re.escape(name)}\.\d{{8}}T\d{{6}}Z$")

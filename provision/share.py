@@ -24,11 +24,26 @@ import secrets as _random
 from dataclasses import dataclass
 from typing import Any
 
+from provision.errors import TenantError
 from provision.lock import LockPolicy, hold_lock
 
 STATE_DIR = ".msticpy-provision"
 USERS = "Users"
 TEMP_MARK = ".msticpy-provision-tmp-"
+# Every file the tool reads from the share is read up to this size: its own files are a few
+# KiB, and anyone can write a file of any size there (an analyst's config, a forged record).
+READ_LIMIT = 1024 * 1024
+
+
+class FileTooLarge(TenantError):
+    """A file on the share is larger than the tool reads."""
+
+    def __init__(self, path: str, size: int, limit: int) -> None:
+        self.path, self.size = path, size
+        super().__init__(
+            f"{path} is {size:,} bytes, over the {limit // 1024:,} KiB the tool reads from the "
+            "share: not read"
+        )
 
 
 @dataclass(frozen=True)
@@ -87,13 +102,23 @@ class WorkspaceShare:
             return None
         return out
 
-    def download(self, path: str) -> tuple[bytes, str | None] | None:
-        from azure.core.exceptions import ResourceNotFoundError
+    def download(self, path: str, limit: int = READ_LIMIT) -> tuple[bytes, str | None] | None:
+        """The file's content and ETag (None: no such file), reading at most `limit` bytes:
+        a larger file raises FileTooLarge without being read whole (one ranged GET)."""
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
+        client = self.share.get_file_client(path)
         try:
-            stream = self.share.get_file_client(path).download_file()
-            data = stream.readall()
-            return data, _norm_etag(stream.properties.etag)
+            try:
+                stream = client.download_file(offset=0, length=limit + 1)
+            except HttpResponseError as exc:
+                if exc.status_code != 416:
+                    raise
+                stream = client.download_file()  # an empty file has no first byte to range
+            size = stream.properties.size
+            if size is not None and size > limit:
+                raise FileTooLarge(path, int(size), limit)
+            return stream.readall(), _norm_etag(stream.properties.etag)
         except ResourceNotFoundError:
             return None
 

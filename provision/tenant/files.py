@@ -17,7 +17,7 @@ from provision.backups import back_up, backup_path, backup_stamp, kept_as
 from provision.fanout import Batch, Slot
 from provision.plan import Action, Change, Kind, Reason
 from provision.render import MSTICPYCONFIG, NBUSER_SETTINGS, STARTUP_SCRIPT
-from provision.share import TEMP_MARK, RemoteFile, WorkspaceShare
+from provision.share import READ_LIMIT, TEMP_MARK, RemoteFile, WorkspaceShare
 from provision.tenant.context import TenantRun
 from provision.tenant.record import Record
 
@@ -27,6 +27,11 @@ CONTENT_TYPES = {
     NBUSER_SETTINGS: "text/x-python",
     STARTUP_SCRIPT: "text/x-shellscript",
 }
+
+TOO_LARGE = (
+    f"over the {READ_LIMIT // 1024:,} KiB the tool reads: not read, not replaced (move it away, "
+    "then apply)"
+)
 
 Listing = dict[str, RemoteFile] | None  # None: the folder does not exist
 Download = tuple[bytes, str | None] | None  # content and ETag; None: the file does not exist
@@ -44,7 +49,7 @@ class FilesPlan:
     remote_etags: Mapping[str, str | None]  # path -> ETag as read
     temp_files: tuple[str, ...] = ()  # left by an interrupted run: deleted by apply
     missing_folders: frozenset[str] = frozenset()
-    plaintext: tuple[str, ...] = ()  # findings in analysts' own configs
+    plaintext: tuple[str, ...] = ()  # findings in analysts' own files (too large, plaintext keys)
     backups: Mapping[str, str] = field(default_factory=dict)  # hand-edited path -> its backup
 
     @property
@@ -85,9 +90,15 @@ def add_downloads(
     for path, f in run.desired.files.items():
         folder, _, name = path.rpartition("/")
         remote = (listings[folder] or {}).get(name)
-        if remote is not None and record.vouches_for(path, remote, f.content) is None:
+        if remote is None or _too_large(remote):
+            continue
+        if record.vouches_for(path, remote, f.content) is None:
             out[path] = batch.add(functools.partial(share.download, path))
     return out
+
+
+def _too_large(remote: RemoteFile) -> bool:
+    return remote.size is not None and remote.size > READ_LIMIT
 
 
 def _same(path: str, same: bool) -> Change:
@@ -106,6 +117,7 @@ def plan(
     etags: dict[str, str | None] = {}
     backups: dict[str, str] = {}
     plaintext: list[str] = []
+    too_large: list[str] = []
     stamp = backup_stamp()
     for path, f in run.desired.files.items():
         folder, _, name = path.rpartition("/")
@@ -114,19 +126,26 @@ def plan(
         if remote is None or (path in downloads and got is None):
             items[path] = Change.because(Kind.FILE, path, Action.CREATE, Reason.ABSENT_FILE)
             continue
+        if _too_large(remote):
+            # Not read, so neither compared nor kept as a backup: left alone, and said.
+            items[path] = Change(Kind.FILE, path, Action.REPORT, TOO_LARGE)
+            too_large.append(f"{path}: {remote.size:,} bytes, {TOO_LARGE}")
+            continue
         if got is None:  # the record vouched for it
             etags[path] = remote.etag
             items[path] = _same(path, bool(record.vouches_for(path, remote, f.content)))
             continue
         content, etag = got
         etags[path] = etag
-        items[path] = _same(path, content == f.content)
-        if items[path].is_change and not record.written_as_is(path, etag):
+        changed = content != f.content
+        items[path] = _same(path, not changed)
+        found = plaintext_settings(content, path) if name == MSTICPYCONFIG and changed else []
+        if changed and not record.written_as_is(path, etag):
             # Not written by the tool as it stands: apply keeps a copy before replacing it.
             backups[path] = backup_path(path, stamp)
-            items[path] = Change(Kind.FILE, path, Action.UPDATE, kept_as(backups[path]))
-        if name == MSTICPYCONFIG and content != f.content:
-            plaintext += [plaintext_note(path, s) for s in plaintext_settings(content, path)]
+            detail = kept_as(backups[path], redacted=bool(found))
+            items[path] = Change(Kind.FILE, path, Action.UPDATE, detail)
+        plaintext += [plaintext_note(path, s) for s in found]
     temp = [
         f"{folder}/{n}"
         for folder, listing in listings.items()
@@ -138,7 +157,7 @@ def plan(
         remote_etags=etags,
         temp_files=tuple(temp),
         missing_folders=frozenset(f for f, listing in listings.items() if listing is None),
-        plaintext=tuple(plaintext),
+        plaintext=tuple(too_large + plaintext),
         backups=backups,
     )
 

@@ -131,6 +131,7 @@ def read_tenant(run: TenantRun, mode: ReadMode, reuse: Observation | None = None
         ),
         notes=(
             *_workspace_notes(run, ws),
+            *record.notes,
             *files_plan.notes(),
             *orphans_plan.notes,
             *access.notes(),

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from provision.share import USERS, RemoteFile, WorkspaceShare, md5_hex
+from provision.share import USERS, FileTooLarge, RemoteFile, WorkspaceShare, md5_hex
 from provision.tenant.context import ReadMode
 
 if TYPE_CHECKING:
@@ -87,10 +87,14 @@ class Record:
 
     manifest: Manifest
     mode: ReadMode
+    notes: tuple[str, ...] = ()
 
     @classmethod
     def read(cls, share: WorkspaceShare, mode: ReadMode) -> Record:
-        got = share.download(share.manifest_path)
+        try:
+            got = share.download(share.manifest_path)
+        except FileTooLarge as exc:
+            return cls(Manifest(), mode, (f"the tool's record {exc}; it is ignored",))
         return cls(Manifest.from_json(got[0]) if got is not None else Manifest(), mode)
 
     # -- files -------------------------------------------------------------------------------
