@@ -71,8 +71,6 @@ def write_secret(client: SecretClient, d: DesiredState, p: SecretPush, reason: R
     secret whose tags or content type differ gets only its properties written; otherwise the
     value is set, recovering a soft-deleted secret of that name first.
     """
-    from azure.core.exceptions import HttpResponseError
-
     value = d.values[p.source].reveal()
     tags = secret_tags(d, p)
     if reason in {Reason.DISABLED, Reason.PROPERTIES_DIFFER}:
@@ -81,19 +79,27 @@ def write_secret(client: SecretClient, d: DesiredState, p: SecretPush, reason: R
         )
         if reason == Reason.PROPERTIES_DIFFER or client.get_secret(p.name).value == value:
             return
+    set_value(client, p.name, value, content_type=SECRET_CONTENT_TYPE, tags=tags)
+
+
+def set_value(
+    client: SecretClient, name: str, value: str, *, content_type: str, tags: dict[str, str]
+) -> None:
+    """Set a secret's value, recovering a soft-deleted secret of that name first (it keeps its
+    history); a recovered secret that already holds `value` gets only its properties."""
+    from azure.core.exceptions import HttpResponseError
+
     try:
-        client.set_secret(p.name, value, content_type=SECRET_CONTENT_TYPE, tags=tags)
+        client.set_secret(name, value, content_type=content_type, tags=tags)
     except HttpResponseError as exc:
         if not is_deleted_but_recoverable(exc):
             raise
-        # Soft-deleted under this name: recover it (keeps its history), then update it.
-        client.begin_recover_deleted_secret(p.name).result()
-        recovered = client.get_secret(p.name)
-        if recovered.value != value:
-            client.set_secret(p.name, value, content_type=SECRET_CONTENT_TYPE, tags=tags)
+        client.begin_recover_deleted_secret(name).result()
+        if client.get_secret(name).value != value:
+            client.set_secret(name, value, content_type=content_type, tags=tags)
         else:
             client.update_secret_properties(
-                p.name, content_type=SECRET_CONTENT_TYPE, tags=tags, enabled=True
+                name, content_type=content_type, tags=tags, enabled=True
             )
 
 

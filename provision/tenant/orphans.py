@@ -6,14 +6,16 @@
   untagged secret, or one tagged for another tenant, is never an orphan.
 - Files under `Users/<alias>/` that the tenant's record names as written by the tool and the
   inventory no longer renders: a removed user, a removed file kind (e.g. nbuser_settings.py
-  after switching to kernel mode). An analyst's own files are never in the record, so they are
-  never orphans.
+  after switching to kernel mode). Only the file kinds the tool renders, directly in a user
+  folder, and only while each is exactly as the tool wrote it (its ETag is the one recorded):
+  anything else, an edited file or a path that is not the tool's kind, is reported and kept.
+  The record is trusted only when its digest in Key Vault matches (provision.tenant.record), so
+  a record forged on the share can name no file to delete.
 
 Every plan lists them. Without `--prune` they are `report` items (never executed, ignored by
 `--detailed-exitcode`); with `--prune`, or for a tenant with `state: absent`, they are `delete`
 items: secrets are soft-deleted (never purged: `begin_recover_deleted_secret` brings one back),
-files are deleted (a file edited since the tool wrote it is first kept as a backup,
-provision.backups) and the record forgets them.
+files are deleted and the record forgets them.
 
 Where the vault listing comes from is the record's decision (Record.tagged_secrets): under
 `ReadMode.TRUST` and not pruning, the names the last apply that wrote found; otherwise a listing.
@@ -30,14 +32,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from provision.backups import EDITED, back_up, backup_path, backup_stamp, kept_as
+from provision.backups import EDITED
 from provision.errors import TenantError
 from provision.fanout import Batch, Slot
 from provision.plan import Action, Change, DesiredState, Kind
 from provision.share import WorkspaceShare
 from provision.tenant.context import TenantRun
-from provision.tenant.files import Listing, folder_of
-from provision.tenant.record import Record, TaggedSecrets
+from provision.tenant.files import CONTENT_TYPES, Listing, folder_of
+from provision.tenant.record import Record, TaggedSecrets, is_digest
 from provision.vault import MANAGED_BY
 from provision.workspace import explain_azure_error
 
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from provision.inventory.model import Tenant
 
 USE_PRUNE = "(use --prune to delete)"
+RENDERED = frozenset(CONTENT_TYPES)  # the file names the tool writes into a user folder
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class OrphansPlan:
     pruning: bool
     items: tuple[Change, ...] = ()
     secrets: tuple[tuple[str, str], ...] = ()  # (vault, name) to delete
-    files: Mapping[str, str | None] = field(default_factory=dict)  # path -> backup or None
+    files: tuple[str, ...] = ()  # paths to delete (each as the tool wrote it)
     forget: frozenset[str] = frozenset()  # record entries to drop after apply
     notes: tuple[str, ...] = ()
     # vault (case-folded) -> tagged secrets that stay after this run (orphans not deleted);
@@ -99,6 +102,8 @@ def managed_secret_names(client: object, tenant: str) -> list[str]:
     names = []
     for props in client.list_properties_of_secrets():  # type: ignore[attr-defined]
         tags = props.tags or {}
+        if is_digest(tags):
+            continue  # the record's digest (provision.tenant.record) is not a pushed secret
         if tags.get("managed-by") == MANAGED_BY and tags.get("tenant") == tenant:
             names.append(str(props.name))
     return sorted(names)
@@ -126,8 +131,13 @@ def add_vault_listings(
 
 
 def candidate_paths(run: TenantRun, record: Record) -> list[str]:
-    """Files the record names as the tool's that the inventory no longer renders."""
-    return [p for p in record.written_paths() if p not in run.desired.files]
+    """Files the record names as the tool's that the inventory no longer renders: only files of
+    the kinds the tool renders, directly in a user folder (`Users/<alias>/<name>`)."""
+    return [
+        p
+        for p in record.written_paths()
+        if p not in run.desired.files and p.count("/") == 2 and p.rpartition("/")[2] in RENDERED
+    ]
 
 
 def add_folder_listings(
@@ -160,7 +170,7 @@ def plan(
         pruning=pruning,
         items=tuple(items + file_items),
         secrets=tuple(deletes),
-        files=files,
+        files=tuple(files),
         forget=frozenset(forget),
         notes=tuple(notes),
         kept=kept,
@@ -219,28 +229,28 @@ def _plan_files(
     listings: Mapping[str, Listing],
     pruning: bool,
     why: str,
-) -> tuple[list[Change], dict[str, str | None], set[str]]:
+) -> tuple[list[Change], list[str], set[str]]:
     items: list[Change] = []
-    files: dict[str, str | None] = {}
+    files: list[str] = []
     forget: set[str] = set()
-    stamp = backup_stamp()
     for path in paths:
         folder, _, name = path.rpartition("/")
         remote = (listings[folder] or {}).get(name)
         if remote is None:
             forget.add(path)  # already gone: the record forgets it when next written
             continue
-        edited = not record.written_as_is(path, remote.etag)
-        if not pruning:
-            extra = f"; {EDITED}" if edited else ""
-            detail = f"{why}: no longer declared{extra} {USE_PRUNE}"
+        if not record.written_as_is(path, remote.etag):
+            # Not as the tool wrote it: someone's edits, never deleted by the tool.
+            detail = f"{why}: no longer declared; {EDITED}: kept (not deleted)"
             items.append(Change(Kind.FILE, path, Action.REPORT, detail))
             continue
-        backup = backup_path(path, stamp) if edited else None
-        detail = f"{why}: no longer declared" + (f"; {kept_as(backup)}" if backup else "")
-        files[path] = backup
+        if not pruning:
+            detail = f"{why}: no longer declared {USE_PRUNE}"
+            items.append(Change(Kind.FILE, path, Action.REPORT, detail))
+            continue
+        files.append(path)
         forget.add(path)
-        items.append(Change(Kind.FILE, path, Action.DELETE, detail))
+        items.append(Change(Kind.FILE, path, Action.DELETE, f"{why}: no longer declared"))
     return items, files, forget
 
 
@@ -253,8 +263,8 @@ def add_deletes(run: TenantRun, share: WorkspaceShare, planned: OrphansPlan, bat
         return 0
     for vault, name in planned.secrets:
         batch.add(functools.partial(delete_secret, run.clients, run.tenant, vault, name))
-    for path, backup in planned.files.items():
-        batch.add(functools.partial(delete_file, share, path, backup))
+    for path in planned.files:
+        batch.add(functools.partial(share.delete_file, path))
     return len(planned.secrets) + len(planned.files)
 
 
@@ -264,10 +274,3 @@ def delete_secret(clients: Clients, t: Tenant, vault: str, name: str) -> None:
 
     with contextlib.suppress(ResourceNotFoundError):
         clients.secrets(t, vault).begin_delete_secret(name).result()
-
-
-def delete_file(share: WorkspaceShare, path: str, backup: str | None) -> None:
-    """Delete one file the tool wrote; keep a copy first when it was edited since."""
-    if backup is not None:
-        back_up(share, path, backup)
-    share.delete_file(path)

@@ -25,6 +25,7 @@ from provision.plan import TenantPlan
 from provision.sentinel_check import check_sentinel_workspaces
 from provision.share import WorkspaceShare
 from provision.tenant import computes, files, orphans, secrets
+from provision.tenant import record as record_module
 from provision.tenant.context import ReadMode, TenantRun
 from provision.tenant.record import Record
 from provision.workspace import WorkspaceInfo, discover
@@ -79,11 +80,15 @@ def read_tenant(run: TenantRun, mode: ReadMode, reuse: Observation | None = None
     run.progress("reading secrets and user folders")
 
     first = Batch()
-    record_slot = first.add(lambda: Record.read(share, mode))
+    raw = first.add(lambda: record_module.read_raw(share))
+    # The digest is the first request to the tenant's own vault: it answers the vault's auth
+    # challenge, as the first secret read does for every other vault.
+    vault = run.clients.secrets(t, t.key_vault)
+    digest = first.add(lambda: record_module.read_digest(vault, t.name))
     listing_slots = files.add_listings(run, share, first)
-    warm = secrets.first_reads(run, first)
+    warm = secrets.first_reads(run, first, warmed=t.key_vault)
     run.fan.run(first)
-    record = record_slot.value
+    record = Record.read(t, raw.value, digest.value, mode)
     listings = {folder: slot.value for folder, slot in listing_slots.items()}
 
     second = Batch()

@@ -25,6 +25,7 @@ older files; it never deletes an analyst's file. The record holds no secret valu
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,9 +33,19 @@ from typing import TYPE_CHECKING, Any
 
 from provision.share import USERS, FileTooLarge, RemoteFile, WorkspaceShare, md5_hex
 from provision.tenant.context import ReadMode
+from provision.vault import MANAGED_BY, set_value
 
 if TYPE_CHECKING:
+    from azure.keyvault.secrets import SecretClient
+
     from provision.inventory.model import SentinelWorkspace, Tenant
+
+DIGEST_ROLE = "record-digest"
+DIGEST_CONTENT_TYPE = "text/plain; sha256 of the msticpy-provision record"
+IGNORED = (
+    "ignored (it is read as if there were none: files are compared by content, nothing it names "
+    "is pruned, and the next apply that writes records anew)"
+)
 
 # vault (case-folded) -> names of the secrets tagged for the tenant there, or why it was not listed
 TaggedSecrets = dict[str, list[str] | Exception]
@@ -90,12 +101,35 @@ class Record:
     notes: tuple[str, ...] = ()
 
     @classmethod
-    def read(cls, share: WorkspaceShare, mode: ReadMode) -> Record:
-        try:
-            got = share.download(share.manifest_path)
-        except FileTooLarge as exc:
-            return cls(Manifest(), mode, (f"the tool's record {exc}; it is ignored",))
-        return cls(Manifest.from_json(got[0]) if got is not None else Manifest(), mode)
+    def read(
+        cls,
+        t: Tenant,
+        raw: bytes | FileTooLarge | None,
+        digest: str | Exception | None,
+        mode: ReadMode,
+    ) -> Record:
+        """The record from the share's `raw` bytes, trusted only when their SHA-256 is the
+        `digest` the tool keeps in Key Vault; otherwise an empty record and a note saying why."""
+        from provision.workspace import explain_azure_error
+
+        if raw is None:
+            return cls(Manifest(), mode)
+        if isinstance(raw, FileTooLarge):
+            why = f"{raw}"
+        elif isinstance(digest, Exception):
+            why = "its digest " + explain_azure_error(
+                digest,
+                t,
+                f"{digest_name(t.name)} in {t.key_vault}",
+                "grant Key Vault Secrets User (or Get secret access) on the vault",
+            )
+        elif digest is None:
+            why = f"it has no digest in Key Vault ({digest_name(t.name)} in {t.key_vault})"
+        elif hashlib.sha256(raw).hexdigest() != digest:
+            why = "it does not match its digest in Key Vault: written by someone else"
+        else:
+            return cls(Manifest.from_json(raw), mode)
+        return cls(Manifest(), mode, (f"the tool's record on the share: {why}; {IGNORED}",))
 
     # -- files -------------------------------------------------------------------------------
 
@@ -169,8 +203,50 @@ class Record:
             files[path] = {"etag": etag, "md5": md5_hex(content)}
         return Manifest(files=files, secrets=secrets, sentinel=sentinel)
 
-    def write(self, share: WorkspaceShare, manifest: Manifest) -> None:
-        """Write `manifest` when it differs from what was read (an unchanged record costs no
-        write)."""
-        if manifest != self.manifest:
-            share.write_state(manifest.to_json())
+    def write(self, share: WorkspaceShare, vault: SecretClient, manifest: Manifest) -> None:
+        """Write `manifest` and its digest when it differs from what was read (an unchanged
+        record costs no write). The record goes first: a run stopped between the two leaves a
+        record that does not match its digest, which the next read ignores."""
+        if manifest == self.manifest and not self.notes:
+            return
+        body = manifest.to_json()
+        share.write_state(body)
+        set_value(
+            vault,
+            digest_name(share.tenant),
+            hashlib.sha256(body).hexdigest(),
+            content_type=DIGEST_CONTENT_TYPE,
+            tags={"managed-by": MANAGED_BY, "tenant": share.tenant, "role": DIGEST_ROLE},
+        )
+
+
+def digest_name(tenant: str) -> str:
+    """The Key Vault secret holding the SHA-256 of the tenant's record (not a secret itself:
+    its integrity comes from who may write it, the tool's identity alone)."""
+    return f"msticpy-provision-record-{tenant}"
+
+
+def is_digest(tags: Mapping[str, str] | None) -> bool:
+    return (tags or {}).get("role") == DIGEST_ROLE
+
+
+def read_digest(vault: SecretClient, tenant: str) -> str | Exception | None:
+    """The record's digest as kept in Key Vault: None when there is none yet, the error when
+    it cannot be read (the record is then not trusted, and the plan says why)."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        return str(vault.get_secret(digest_name(tenant)).value or "")
+    except ResourceNotFoundError:
+        return None
+    except Exception as exc:  # reported as a note: the record is read as absent
+        return exc
+
+
+def read_raw(share: WorkspaceShare) -> bytes | FileTooLarge | None:
+    """The record's bytes on the share (None: none yet; too large: not read)."""
+    try:
+        got = share.download(share.manifest_path)
+    except FileTooLarge as exc:
+        return exc
+    return got[0] if got is not None else None

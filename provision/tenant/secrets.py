@@ -42,12 +42,17 @@ def _read(run: TenantRun, p: SecretPush) -> Change:
     return plan_secret(run.clients.secrets(run.tenant, p.vault), run.desired, p)
 
 
-def first_reads(run: TenantRun, batch: Batch) -> dict[Key, Slot[Change]]:
-    """The first secret of each vault. The first request to a vault answers Key Vault's auth
-    challenge (401, then again with a token) and the client caches it: these go in a batch
-    before the others, so that the rest, sent concurrently, do not each pay that round trip."""
+def first_reads(run: TenantRun, batch: Batch, warmed: str) -> dict[Key, Slot[Change]]:
+    """The first secret of each vault but `warmed` (whose first request the batch already has).
+    The first request to a vault answers Key Vault's auth challenge (401, then again with a
+    token) and the client caches it: these go in a batch before the others, so that the rest,
+    sent concurrently, do not each pay that round trip."""
     first = {p.vault: p for p in reversed(run.desired.render.pushes)}  # first push per vault
-    return {key(p): batch.add(functools.partial(_read, run, p)) for p in first.values()}
+    return {
+        key(p): batch.add(functools.partial(_read, run, p))
+        for vault, p in first.items()
+        if vault.casefold() != warmed.casefold()
+    }
 
 
 def other_reads(

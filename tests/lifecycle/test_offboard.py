@@ -26,6 +26,7 @@ from provision.emulator import Emulator
 from provision.errors import UserInputError
 from provision.inventory.load import load_inventory
 from provision.inventory.model import Tenant
+from provision.tenant.record import digest_name
 from provision.vault import MANAGED_BY
 from provision.workspace import COMPUTE_API_VERSION, discover, workspace_path
 
@@ -82,7 +83,9 @@ def test_absent_tenant_loses_its_secrets_and_files_and_a_second_apply_writes_not
     share.get_file_client("Users/dave/hunt.ipynb").upload_file(b"{}")
     kv = vault(emu, FABRIKAM_VAULT)
     kv.set_secret("contoso-owned", "x", tags={"managed-by": MANAGED_BY, "tenant": "contoso"})
-    ours = {s.name for s in kv.list_properties_of_secrets()} - {"contoso-owned"}
+    # the record's digest stays: it vouches for the record an offboarded tenant keeps
+    digest = digest_name("fabrikam")
+    ours = {s.name for s in kv.list_properties_of_secrets()} - {"contoso-owned", digest}
     assert ours
     _offboard(fleet)
 
@@ -98,7 +101,7 @@ def test_absent_tenant_loses_its_secrets_and_files_and_a_second_apply_writes_not
 
     res = tool("apply", fleet, emu)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert {s.name for s in kv.list_properties_of_secrets()} == {"contoso-owned"}
+    assert {s.name for s in kv.list_properties_of_secrets()} == {"contoso-owned", digest}
     assert {s.name for s in kv.list_deleted_secrets()} == ours  # soft-deleted, recoverable
     assert folder_names(share, "Users/dave") == {"hunt.ipynb"}
     assert folder_names(share, "Users/erin") == set()
