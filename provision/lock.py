@@ -68,6 +68,7 @@ class LockPolicy:
     stale_after: float = STALE_AFTER
     host: str = ""
     pid: int = 0
+    break_foreign: bool = False  # --break-lock: break a lease this tool did not take
 
     def __post_init__(self) -> None:
         self.host = self.host or socket.gethostname()
@@ -98,6 +99,24 @@ class LockPolicy:
         if age > self.stale_after:
             return f"its last heartbeat is {age / 60:.1f} min old"
         return None
+
+
+def is_tool_holder(info: dict[str, str]) -> bool:
+    """Whether a lease's metadata is the holder record this tool writes (holder, host, pid and
+    a time it can read). Anyone who can write the share can take a lease; one without such a
+    record was not taken by this tool, and is never waited for or broken silently."""
+    return (
+        bool(info.get("holder"))
+        and bool(info.get("host"))
+        and info.get("pid", "").isdigit()
+        and (_parse(info.get("heartbeat", "")) or _parse(info.get("acquired", ""))) is not None
+    )
+
+
+FOREIGN = (
+    "the tenant's lock is held by something other than this tool (a lease without the holder "
+    "record this tool writes): check who took it, or pass --break-lock to break it"
+)
 
 
 def describe_holder(info: dict[str, str]) -> str:
@@ -190,6 +209,13 @@ def _acquire(
             if exc.status_code != 409:
                 raise
             info = _holder(client)
+            if not is_tool_holder(info):
+                if not policy.break_foreign:
+                    raise LockHeld(FOREIGN) from None
+                log.warning("breaking the tenant lock (--break-lock): %s", FOREIGN)
+                with contextlib.suppress(HttpResponseError):
+                    ShareLeaseClient(client).break_lease()
+                continue
             why = policy.staleness(info)
             if why is not None:
                 log.warning("breaking a stale tenant lock (%s): %s", why, describe_holder(info))
@@ -203,6 +229,18 @@ def _acquire(
         metadata = policy.metadata(holder)
         client.set_file_metadata(metadata, lease=lease)
         return lease, metadata
+
+
+def foreign_lease(client: Any) -> bool:
+    """Whether the lock file is leased by something other than this tool (for plan's note)."""
+    from azure.core.exceptions import HttpResponseError
+
+    try:
+        props = client.get_file_properties()
+    except HttpResponseError:
+        return False  # no lock file yet, or not readable: apply will say
+    leased = str(getattr(props.lease, "state", "") or "").lower() == "leased"
+    return leased and not is_tool_holder(dict(props.metadata or {}))
 
 
 def _holder(client: Any) -> dict[str, str]:

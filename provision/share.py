@@ -19,13 +19,14 @@ one full read.)
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import secrets as _random
 from dataclasses import dataclass
 from typing import Any
 
 from provision.errors import TenantError
-from provision.lock import LockPolicy, hold_lock
+from provision.lock import LockPolicy, foreign_lease, hold_lock
 
 STATE_DIR = ".msticpy-provision"
 USERS = "Users"
@@ -200,15 +201,22 @@ class WorkspaceShare:
 
     # -- lock --------------------------------------------------------------------------------
 
-    def locked(self, holder: str, timeout: float = 0.0) -> contextlib.AbstractContextManager[None]:
-        """Hold the tenant's lock for the block (see provision.lock); LockHeld on timeout."""
+    def locked(
+        self, holder: str, timeout: float = 0.0, *, break_foreign: bool = False
+    ) -> contextlib.AbstractContextManager[None]:
+        """Hold the tenant's lock for the block (see provision.lock); LockHeld on timeout, or
+        at once for a lease this tool did not take unless `break_foreign` (--break-lock)."""
         return hold_lock(
             self.share.get_file_client(self.lock_path),
             holder,
             timeout,
-            self.lock_policy,
+            dataclasses.replace(self.lock_policy, break_foreign=break_foreign),
             create=self._create_lock_file,
         )
+
+    def foreign_lock(self) -> bool:
+        """Whether something other than this tool holds a lease on the tenant's lock."""
+        return foreign_lease(self.share.get_file_client(self.lock_path))
 
     def _create_lock_file(self, metadata: dict[str, str]) -> None:
         from azure.core.exceptions import HttpResponseError

@@ -64,6 +64,7 @@ class RunSettings:
     access: AccessOptions = field(default_factory=AccessOptions)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     lock_timeout: float = 0.0
+    break_lock: bool = False  # --break-lock: break a lease on the lock this tool did not take
 
 
 @dataclass(frozen=True)

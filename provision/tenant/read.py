@@ -33,6 +33,11 @@ from provision.workspace import WorkspaceInfo, discover
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+FOREIGN_LOCK = (
+    "the tenant's lock is held by something other than this tool (a lease without the holder "
+    "record this tool writes): apply will refuse; check who took it, or apply with --break-lock"
+)
+
 
 @dataclass(frozen=True)
 class Observation:
@@ -87,8 +92,11 @@ def read_tenant(run: TenantRun, mode: ReadMode, reuse: Observation | None = None
     digest = first.add(lambda: record_module.read_digest(vault, t.name))
     listing_slots = files.add_listings(run, share, first)
     warm = secrets.first_reads(run, first, warmed=t.key_vault)
+    # plan and verify say when apply would find the lock taken by something else
+    foreign = first.add(share.foreign_lock) if mode != ReadMode.TRUST and reuse is None else None
     run.fan.run(first)
     record = Record.read(t, raw.value, digest.value, mode)
+    lock_notes = [FOREIGN_LOCK] if foreign is not None and foreign.value else []
     listings = {folder: slot.value for folder, slot in listing_slots.items()}
 
     second = Batch()
@@ -137,6 +145,7 @@ def read_tenant(run: TenantRun, mode: ReadMode, reuse: Observation | None = None
         notes=(
             *_workspace_notes(run, ws),
             *record.notes,
+            *lock_notes,
             *files_plan.notes(),
             *orphans_plan.notes,
             *access.notes(),

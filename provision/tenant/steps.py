@@ -40,7 +40,9 @@ def apply_tenant(run: TenantRun, holder: str) -> TenantResult:
     if not first.plan.changes:
         return TenantResult(first.plan, Outcome(verified=True))
     run.progress("waiting for the tenant lock")
-    with first.share.locked(holder, run.settings.lock_timeout):
+    with first.share.locked(
+        holder, run.settings.lock_timeout, break_foreign=run.settings.break_lock
+    ):
         obs = read_tenant(run, ReadMode.PLAN, reuse=first)
         if not obs.plan.changes:
             return TenantResult(obs.plan, Outcome(verified=True))

@@ -124,3 +124,32 @@ def test_a_lock_released_from_another_thread_is_taken_by_a_waiting_run(emu: Emul
     with waiter.locked("second", timeout=10):
         pass
     t.join()
+
+
+def _foreign_lease(share: WorkspaceShare) -> None:
+    """A lease as any workspace user can take one: no holder record, never released."""
+    lock = share.share.get_file_client(lock_path("lock"))
+    share.ensure_folder(state_folder("lock"))
+    lock.create_file(0)
+    lock.acquire_lease()
+
+
+def test_a_lease_this_tool_did_not_take_is_refused_at_once(emu: Emulator) -> None:
+    share = _share(emu, LockPolicy())
+    _foreign_lease(share)
+    assert share.foreign_lock()
+    started = time.monotonic()
+    with pytest.raises(LockHeld) as held, share.locked("admin@laptop", timeout=30):
+        pass
+    assert time.monotonic() - started < 10  # not waited for: it will never be released
+    assert "held by something other than this tool" in str(held.value)
+    assert "--break-lock" in str(held.value)
+
+
+def test_break_lock_takes_a_lease_this_tool_did_not_take(emu: Emulator) -> None:
+    share = _share(emu, LockPolicy())
+    _foreign_lease(share)
+    with share.locked("admin@laptop", break_foreign=True):
+        info = share.share.get_file_client(lock_path("lock")).get_file_properties().metadata
+        assert info["holder"] == "admin@laptop"
+        assert not share.foreign_lock()  # our own lease, with our holder record

@@ -140,3 +140,21 @@ def test_a_backup_of_a_hand_made_config_holds_no_plaintext_key(fleet: Path, emu:
     kept = read(share, f"{folder}/{backup}").decode()
     assert key not in kept
     assert "TIProviders.VirusTotal.Args.AuthKey" in kept and "# alice's own config" in kept
+
+
+def test_a_foreign_lease_on_the_lock_is_reported_and_refused(fleet: Path, emu: Emulator) -> None:
+    share = share_of(emu, fleet, "contoso")
+    share.get_directory_client(".msticpy-provision").create_directory()
+    share.get_directory_client(".msticpy-provision/contoso").create_directory()
+    lock = share.get_file_client(".msticpy-provision/contoso/lock")
+    lock.create_file(0)
+    lock.acquire_lease()  # as any workspace user can: no holder record, never released
+
+    planned = tool("plan", fleet, emu, "-t", "contoso")
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    assert "held by something other than this tool" in planned.stdout
+    applied = tool("apply", fleet, emu, "-t", "contoso")
+    assert applied.returncode == 1
+    [line] = [x for x in applied.stdout.splitlines() if "held by something other" in x]
+    assert "not applied" in line and "--break-lock" in line
+    assert "Traceback" not in applied.stdout + applied.stderr
