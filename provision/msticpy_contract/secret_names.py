@@ -10,12 +10,12 @@ character outside `[0-9a-zA-Z-]` replaced by `-`. `secret_pushes` computes exact
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from provision.inventory.model import Tenant, XForceArgs
-from provision.msticpy_contract.block import block_references
+from provision.msticpy_contract.block import block_references, is_msticpy_reference, walk
 
 # inventory arg name -> msticpy arg name
 # geoip provider -> (msticpy OtherProviders section, Provider id)
@@ -136,3 +136,28 @@ def ti_entries(t: Tenant) -> list[tuple[str, Any]]:
         for name in type(t.ti_providers).model_fields
         if getattr(t.ti_providers, name) is not None
     ]
+
+
+def referenced_secrets(cfg: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """Every (vault, secret name) a msticpyconfig's `{KeyVault: ...}` references make msticpy
+    read, both case-folded, resolved as msticpy resolves them (SecretsClient.
+    _get_kv_vault_and_name): null or "default" -> the `KeyVault.VaultName` vault and the
+    setting's path as the name; "vault/name" -> that vault and name; any other text -> that name
+    in the `KeyVault.VaultName` vault. A reference msticpy cannot resolve (no vault) is skipped.
+    """
+    settings = cfg.get("KeyVault")
+    default = settings.get("VaultName") if isinstance(settings, Mapping) else None
+    out: set[tuple[str, str]] = set()
+    for parts, value in walk(cfg):
+        if not is_msticpy_reference(value) or "KeyVault" not in value:
+            continue
+        named = value["KeyVault"]
+        if not named or str(named).casefold() == "default":
+            vault, name = default, ".".join(parts)
+        elif "/" in str(named):
+            vault, _, name = str(named).partition("/")
+        else:
+            vault, name = default, str(named)
+        if vault:
+            out.add((str(vault).casefold(), format_kv_name(name).casefold()))
+    return out

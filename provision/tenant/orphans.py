@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 from provision.backups import EDITED
 from provision.errors import TenantError
 from provision.fanout import Batch, Slot
+from provision.msticpy_contract.secret_names import referenced_secrets
 from provision.plan import Action, Change, DesiredState, Kind
 from provision.share import WorkspaceShare
 from provision.tenant.context import TenantRun
@@ -183,6 +184,7 @@ def _plan_secrets(
     t = run.tenant
     pushed = vaults(run.desired)
     names = spelled(run.desired)
+    referenced = referenced_secrets(run.desired.render.msticpyconfig)
     items: list[Change] = []
     deletes: list[tuple[str, str]] = []
     notes: list[str] = []
@@ -204,6 +206,15 @@ def _plan_secrets(
             notes.append(f"orphans not checked: {line}")
             continue
         orphans = [n for n in got if n.casefold() not in pushed[vault]]
+        in_use = [n for n in orphans if (vault, n.casefold()) in referenced]
+        if in_use:
+            # A rendered config still reads it (e.g. a `msticpy:` block reference without a
+            # source): never an orphan, whatever the tags say.
+            notes.append(
+                f"kept in {name_of_vault}: {', '.join(in_use)}: tagged for tenant {t.name} and "
+                "not pushed, but the rendered msticpyconfig.yaml still references it"
+            )
+            orphans = [n for n in orphans if n not in in_use]
         if kept is not None:
             kept[vault] = [] if pruning else orphans
         if pruning and len(orphans) > prune_max:

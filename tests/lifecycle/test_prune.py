@@ -9,6 +9,7 @@ secret in a soft-delete vault stays recoverable (begin_recover_deleted_secret) u
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from lifecycle_helpers import (
     CONTOSO_VAULT,
@@ -163,3 +164,45 @@ def test_a_negative_prune_max_is_one_line_of_error(fleet: Path, emu: Emulator) -
     res = tool("plan", fleet, emu, "--prune", "--prune-max=-1")
     assert res.returncode == 1
     assert res.stderr.strip().splitlines() == ["error: --prune-max -1: use 0 or more"]
+
+
+FABRIKAM_VT = """\
+      VirusTotal:
+        args: {auth_key: "file:secrets/fabrikam-virustotal.txt"}
+"""
+# The provider moved into the msticpy: block as a reference with no source: the tool no longer
+# pushes its key, yet the rendered config still reads it (what `import --replace` of a config
+# the tool rendered produces).
+VT_IN_BLOCK = """\
+    msticpy:
+      TIProviders:
+        VirusTotal:
+          Args: {AuthKey: {KeyVault: null}}
+          Primary: false
+          Provider: VirusTotal
+    users:
+      - dave
+"""
+
+
+def test_prune_never_deletes_a_secret_a_rendered_config_references(
+    fleet: Path, emu: Emulator, tmp_path: Path, msticpy_env: Any
+) -> None:
+    assert tool("apply", fleet, emu).returncode == 0
+    edit(fleet, FABRIKAM_VT, "")
+    edit(fleet, "    users:\n      - dave\n", VT_IN_BLOCK)
+    items = plan_items(fleet, emu, "-t", "fabrikam", "--prune")
+    target = f"{FABRIKAM_VAULT}/{OLD_VT}"
+    assert not [i for i in items if i["target"] == target and i["action"] == "delete"]
+    res = tool("plan", fleet, emu, "-t", "fabrikam", "--prune")
+    assert f"{OLD_VT}: tagged for tenant fabrikam and not pushed" in res.stdout, res.stdout
+    assert tool("apply", fleet, emu, "-t", "fabrikam", "--prune").returncode == 0
+    assert vault(emu, FABRIKAM_VAULT).get_secret(OLD_VT).value == VT_VALUE
+    # msticpy itself reads exactly that secret from the rendered config
+    rendered = tmp_path / "msticpyconfig.yaml"
+    rendered.write_bytes(read(share_of(emu, fleet, "fabrikam"), "Users/dave/msticpyconfig.yaml"))
+    msticpy_env(rendered)
+    from msticpy.auth.secret_settings import SecretsClient
+
+    resolve = SecretsClient(use_keyring=False)._get_kv_vault_and_name
+    assert resolve("TIProviders.VirusTotal.Args.AuthKey") == (FABRIKAM_VAULT, OLD_VT)

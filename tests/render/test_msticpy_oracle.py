@@ -71,3 +71,34 @@ def test_msticpy_resolves_exactly_the_pushed_names(
             assert resolve(push.setting_path) == (push.vault, push.name)
         if prefix and tenant.name == "contoso":
             assert all(p.name.startswith(f"{prefix}-") for p in r.pushes)
+
+
+def test_referenced_secrets_resolves_as_msticpy_does(tmp_path: Path, msticpy_resolver: Any) -> None:
+    # The prune guard (provision.tenant.orphans) keeps every secret a rendered config reads:
+    # its resolution of each reference shape must be msticpy's own.
+    from provision.msticpy_contract.secret_names import referenced_secrets
+
+    cfg = {
+        "KeyVault": {"VaultName": "kv-default", "TenantId": "t", "Authority": "global"},
+        "TIProviders": {
+            "VirusTotal": {"Args": {"AuthKey": {"KeyVault": None}}, "Provider": "VirusTotal"},
+            "OTX": {"Args": {"AuthKey": {"KeyVault": "default"}}, "Provider": "OTX"},
+            "XForce": {
+                "Args": {"ApiID": {"KeyVault": "kv-other/xf.id"}, "AuthKey": {"KeyVault": "xf"}},
+                "Provider": "XForce",
+            },
+            "GreyNoise": {"Args": {"AuthKey": {"EnvironmentVar": "GN"}}, "Provider": "GreyNoise"},
+        },
+    }
+    path = tmp_path / "msticpyconfig.yaml"
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    resolve = msticpy_resolver(path)
+    settings = [
+        "TIProviders.VirusTotal.Args.AuthKey",
+        "TIProviders.OTX.Args.AuthKey",
+        "TIProviders.XForce.Args.ApiID",
+        "TIProviders.XForce.Args.AuthKey",
+    ]
+    by_msticpy = {tuple(str(x).casefold() for x in resolve(s)) for s in settings}
+    assert referenced_secrets(cfg) == by_msticpy
+    assert len(by_msticpy) == 4
