@@ -108,7 +108,10 @@ class Engine:
         values: dict[str, SecretValue],
         keep_clients: bool,
     ) -> TenantResult:
-        desired = DesiredState(r, {p.source: values[p.source] for p in r.pushes})
+        # (plan --no-secret-values resolves no value: the secrets are judged by metadata)
+        desired = DesiredState(
+            r, {p.source: values[p.source] for p in r.pushes if p.source in values}
+        )
         run = TenantRun(self.clients, Fanout(self.pool), desired, self.settings, self.progress)
         name = r.tenant.name
         try:

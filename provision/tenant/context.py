@@ -65,6 +65,8 @@ class RunSettings:
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     lock_timeout: float = 0.0
     break_lock: bool = False  # --break-lock: break a lease on the lock this tool did not take
+    # plan --no-secret-values: no secret value and no file content is read (pull requests)
+    secret_values: bool = True
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from provision.backups import EDITED
 from provision.errors import TenantError
@@ -100,8 +100,13 @@ def spelled(d: DesiredState) -> dict[str, str]:
 
 def managed_secret_names(client: object, tenant: str) -> list[str]:
     """Names of the secrets the tool wrote for `tenant` in one vault (tags only, no values)."""
+    return tagged_names(client.list_properties_of_secrets(), tenant)  # type: ignore[attr-defined]
+
+
+def tagged_names(listed: Iterable[Any], tenant: str) -> list[str]:
+    """Of a vault's secret properties, the names tagged as written by the tool for `tenant`."""
     names = []
-    for props in client.list_properties_of_secrets():  # type: ignore[attr-defined]
+    for props in listed:
         tags = props.tags or {}
         if is_digest(tags):
             continue  # the record's digest (provision.tenant.record) is not a pushed secret

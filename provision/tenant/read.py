@@ -15,20 +15,21 @@ what apply needs to carry it out without reading again.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from provision.access import AccessPlan, plan_access
 from provision.errors import Problem, TenantError
 from provision.fanout import Batch
-from provision.plan import TenantPlan
+from provision.plan import Action, Change, Kind, TenantPlan
 from provision.sentinel_check import check_sentinel_workspaces
 from provision.share import WorkspaceShare
 from provision.tenant import computes, files, orphans, secrets
 from provision.tenant import record as record_module
 from provision.tenant.context import ReadMode, TenantRun
 from provision.tenant.record import Record
-from provision.workspace import WorkspaceInfo, discover
+from provision.workspace import StorageAuth, WorkspaceInfo, discover
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -59,7 +60,9 @@ def _raise_problems(problems: list[Problem]) -> None:
         raise TenantError("; ".join(str(p) for p in problems))
 
 
-def _discover(run: TenantRun, mode: ReadMode) -> tuple[WorkspaceInfo, WorkspaceShare]:
+def _discover(
+    run: TenantRun, mode: ReadMode, storage: StorageAuth | None = None
+) -> tuple[WorkspaceInfo, WorkspaceShare]:
     t = run.tenant
     run.progress("discovering workspace")
     sentinel: Future[list[Problem]] | None = None
@@ -68,7 +71,7 @@ def _discover(run: TenantRun, mode: ReadMode) -> tuple[WorkspaceInfo, WorkspaceS
         sentinel = run.fan.submit(
             lambda: check_sentinel_workspaces(run.clients.ml(t), t, run.settings.inventory)
         )
-    ws = discover(run.clients, t, run.fan.pool, run.settings.storage_auth)
+    ws = discover(run.clients, t, run.fan.pool, storage or run.settings.storage_auth)
     if sentinel is not None:
         _raise_problems(sentinel.result())
     share = WorkspaceShare(
@@ -172,3 +175,53 @@ def _workspace_notes(run: TenantRun, ws: WorkspaceInfo) -> list[str]:
             f"{ws.key_vault} (as the inventory says)"
         )
     return notes
+
+
+FILES_NOT_READ = (
+    "user files not compared: --no-secret-values reads no file content (the files, the record, "
+    "the lock); each file is listed as it would be written"
+)
+
+
+def read_metadata(run: TenantRun) -> TenantPlan:
+    """The plan without secret values or file content (plan --no-secret-values): what an
+    identity with Reader on the workspace and Key Vault Reader on the vaults can see. Secrets
+    are judged by their vault's metadata, files are listed unread, orphan secrets come from the
+    same listing; computes, Sentinel workspaces and analysts' access are read as always."""
+    t = run.tenant
+    ws, _ = _discover(run, ReadMode.PLAN, StorageAuth.TOKEN)  # no listKeys: the share is not read
+    run.progress("reading secret metadata")
+    batch = Batch()
+    names = orphans.spelled(run.desired)
+    listed_slots = {
+        folded: batch.add(functools.partial(secrets.list_properties, run, vault))
+        for folded, vault in names.items()
+    }
+    run.fan.run(batch)
+    listed = {v: slot.value for v, slot in listed_slots.items()}
+    secrets_plan = secrets.plan_by_metadata(run, listed)
+    tagged: record_module.TaggedSecrets = {
+        v: got if isinstance(got, Exception) else orphans.tagged_names(got, t.name)
+        for v, got in listed.items()
+    }
+    orphans_plan = orphans.plan(run, Record(record_module.Manifest(), ReadMode.PLAN), tagged, {})
+    computes_plan = computes.plan(run, ws, Record(record_module.Manifest(), ReadMode.PLAN))
+    access = plan_access(run.clients, run.fan, run.desired, ws.key_vault_id, run.settings.access)
+    unread = [
+        Change(Kind.FILE, path, Action.REPORT, "content not compared (--no-secret-values)")
+        for path in run.desired.files
+    ]
+    return TenantPlan(
+        tenant=t.name,
+        items=(
+            *secrets_plan.items,
+            *unread,
+            *computes_plan.reports,
+            *orphans_plan.items,
+            *computes_plan.offboarded,
+            *access.items(),
+        ),
+        notes=(*_workspace_notes(run, ws), FILES_NOT_READ, *orphans_plan.notes, *access.notes()),
+        resources={"key_vault": t.key_vault, "storage_account": ws.storage_account},
+        error=access.failure(),
+    )

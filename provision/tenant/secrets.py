@@ -9,12 +9,24 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from provision.errors import TenantError
 from provision.fanout import Batch, Slot
 from provision.msticpy_contract.secret_names import SecretPush
-from provision.plan import Change
+from provision.plan import Action, Change, Kind, Reason
 from provision.tenant.context import TenantRun
-from provision.vault import plan_secret, read_back_matches, write_secret
+from provision.vault import (
+    SECRET_CONTENT_TYPE,
+    plan_secret,
+    read_back_matches,
+    secret_tags,
+    write_secret,
+)
+from provision.workspace import explain_azure_error
+
+if TYPE_CHECKING:
+    from azure.keyvault.secrets import SecretProperties
 
 Key = tuple[str, str]  # (vault as the inventory spells it, secret name)
 
@@ -101,3 +113,53 @@ def mismatches(planned: SecretsPlan, read_back: Mapping[Key, Slot[bool]]) -> dic
         for k, slot in read_back.items()
         if not slot.value
     }
+
+
+# -- without secret values (plan --no-secret-values) -----------------------------------------
+
+NOT_COMPARED = "value not compared (--no-secret-values)"
+
+Listed = dict[str, "list[SecretProperties] | Exception"]  # vault (case-folded) -> its secrets
+
+
+def list_properties(run: TenantRun, vault: str) -> list[SecretProperties] | Exception:
+    """Every secret's properties in one vault: names, tags, enabled; never a value (Key Vault
+    Get Secrets: "No values are returned for the secrets"). The error, when it cannot be read."""
+    try:
+        return list(run.clients.secrets(run.tenant, vault).list_properties_of_secrets())
+    except Exception as exc:  # reported by the plan, per vault
+        return exc
+
+
+def plan_by_metadata(run: TenantRun, listed: Listed) -> SecretsPlan:
+    """Each pushed secret judged by what its vault's metadata shows: absent, disabled, tags or
+    content type differ; otherwise reported with its value not compared."""
+    t = run.tenant
+    changes: dict[Key, Change] = {}
+    for p in run.desired.render.pushes:
+        target = f"{p.vault}/{p.name}"
+        got = listed[p.vault.casefold()]
+        if isinstance(got, Exception):
+            raise TenantError(
+                explain_azure_error(
+                    got,
+                    t,
+                    f"listing the secrets of {p.vault}",
+                    "grant Key Vault Reader (secret metadata, no values) on the vault",
+                )
+            )
+        props = next((s for s in got if str(s.name).casefold() == p.name.casefold()), None)
+        if props is None:
+            changes[key(p)] = Change.because(
+                Kind.SECRET, target, Action.CREATE, Reason.ABSENT_SECRET
+            )
+        elif props.enabled is False:
+            changes[key(p)] = Change.because(Kind.SECRET, target, Action.UPDATE, Reason.DISABLED)
+        elif (props.tags or {}) != secret_tags(run.desired, p) or (
+            props.content_type != SECRET_CONTENT_TYPE
+        ):
+            reason = Reason.PROPERTIES_DIFFER
+            changes[key(p)] = Change.because(Kind.SECRET, target, Action.UPDATE, reason)
+        else:
+            changes[key(p)] = Change(Kind.SECRET, target, Action.REPORT, NOT_COMPARED)
+    return SecretsPlan(changes)

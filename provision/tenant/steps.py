@@ -15,10 +15,12 @@ from provision.plan import Outcome, TenantResult
 from provision.sentinel_check import sentinel_record
 from provision.tenant import computes, files, orphans, secrets
 from provision.tenant.context import ReadMode, TenantRun
-from provision.tenant.read import Observation, read_tenant
+from provision.tenant.read import Observation, read_metadata, read_tenant
 
 
 def plan_tenant(run: TenantRun) -> TenantResult:
+    if not run.settings.secret_values:
+        return TenantResult(read_metadata(run))
     return TenantResult(read_tenant(run, ReadMode.PLAN).plan)
 
 
