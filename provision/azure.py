@@ -179,7 +179,9 @@ class Clients:
     """Factory and cache of SDK clients for one run. Thread-safe."""
 
     def __init__(self, max_concurrency: int, endpoints_override: Endpoints | None = None) -> None:
-        from provision.http_session import EnvOnceSession, OriginAdapter
+        from requests.adapters import HTTPAdapter
+
+        from provision.http_session import EnvOnceSession
 
         self.max_concurrency = max_concurrency or DEFAULT_MAX_CONCURRENCY
         self.override = endpoints_override
@@ -195,7 +197,7 @@ class Clients:
         # recently used, so size it for a fleet, not for 64 hosts. A download holds its
         # connection while the body is read, after its transport slot is released: twice the
         # in-flight bound keeps connections from being discarded and reopened.
-        adapter = OriginAdapter(
+        adapter = HTTPAdapter(
             pool_connections=512, pool_maxsize=2 * self.max_concurrency + 8, max_retries=0
         )
         session.mount("https://", adapter)
