@@ -21,15 +21,11 @@ from azure.core.credentials import TokenCredential
 from azure.core.pipeline.transport import RequestsTransport
 
 from provision.errors import Problem, UserInputError
+from provision.options import DEFAULT_MAX_CONCURRENCY  # the --max-concurrency default
 
 if TYPE_CHECKING:
     from provision.inventory.model import Tenant
 
-# Azure's published throttling limits (DESIGN.md): Key Vault 4,000 secret transactions per 10 s
-# per vault; ARM 250 reads burst + 25/s and 200 writes burst + 10/s per subscription and principal.
-# 32 requests in flight across the whole fleet stays far below every one of them (a tenant makes
-# at most 3 ARM reads per run) while keeping round trips overlapped.
-DEFAULT_MAX_CONCURRENCY = 32
 # The client the tool presents to a local emulator's authority (any id and secret are accepted).
 LOCAL_CLIENT_ID = "msticpy-provision-local"
 LOCAL_CLIENT_SECRET = "local-emulator"  # noqa: S105 (the emulator accepts any secret)

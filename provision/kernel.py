@@ -33,7 +33,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import IO, Any
@@ -583,11 +583,12 @@ def _select_kernels(
 
 def _run_kernel_mode(
     config_path: str,
+    out: Output,
+    *,
     names: list[str],
     all_kernels: bool,
     revert: bool,
     dry_run: bool,
-    out: Output,
     kernel_dirs: Sequence[str] = (),
 ) -> None:
     if names and all_kernels:
@@ -768,6 +769,7 @@ def run_nbuser_mode(
 
 
 def run_patch_kernel(
+    *,
     config: str,
     kernels: list[str],
     all_kernels: bool,
@@ -787,8 +789,18 @@ def run_patch_kernel(
     """
     out = Output(log_file)
     try:
-        flags = (revert, dry_run, strict)
-        _run(config, kernels, all_kernels, mode, user_folder, *flags, out, kernel_dirs)
+        _run(
+            config,
+            out,
+            kernels=kernels,
+            all_kernels=all_kernels,
+            mode=mode,
+            user_folder=user_folder,
+            revert=revert,
+            dry_run=dry_run,
+            strict=strict,
+            kernel_dirs=kernel_dirs,
+        )
     except PatchError as exc:
         out.error(str(exc))
     except KernelFileError as exc:
@@ -802,6 +814,8 @@ def run_patch_kernel(
 
 def _run(
     config: str,
+    out: Output,
+    *,
     kernels: list[str],
     all_kernels: bool,
     mode: str,
@@ -809,7 +823,6 @@ def _run(
     revert: bool,
     dry_run: bool,
     strict: bool,
-    out: Output,
     kernel_dirs: Sequence[str] = (),
 ) -> None:
     if mode not in MODES:
@@ -833,50 +846,110 @@ def _run(
         run_nbuser_mode(config_path, os.path.abspath(user_folder), revert, dry_run, out)
     else:
         dirs = [os.path.abspath(os.path.expanduser(d)) for d in kernel_dirs]
-        _run_kernel_mode(config_path, kernels, all_kernels, revert, dry_run, out, dirs)
+        _run_kernel_mode(
+            config_path,
+            out,
+            names=kernels,
+            all_kernels=all_kernels,
+            revert=revert,
+            dry_run=dry_run,
+            kernel_dirs=dirs,
+        )
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One flag of patch-kernel, for both of its command lines: the ``patch-kernel`` invoke task
+    (provision/tasks.py reads this table for its help and repeatable flags; a test holds its
+    signature to it) and this file's argparse, which the compute's startup script runs."""
+
+    name: str  # the parameter; the flag is --name with "-" for "_"
+    help: str
+    kind: str = "value"  # "value": one text; "list": repeatable; "switch": no value
+    default: Any = None
+    choices: Sequence[str] = ()
+    metavar: str | None = None
+    # False: only the stand-alone patcher has it (the task's flags are pinned by a test)
+    task: bool = True
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+# In the order of the task's parameters (invoke derives its short flags from that order).
+PATCH_KERNEL_FLAGS = (
+    Flag("config", "path of msticpyconfig.yaml as the compute instance sees it"),
+    Flag(
+        "kernel",
+        "kernelspec name to patch (repeatable); default: every Python kernel found",
+        kind="list",
+        metavar="NAME",
+    ),
+    Flag("all", "patch every kernelspec found, not only Python ones", kind="switch"),
+    Flag(
+        "mode",
+        "kernel (kernel.json env, default) or nbuser (legacy nbuser_settings.py)",
+        default="kernel",
+        choices=MODES,
+    ),
+    Flag("user_folder", "user folder holding nbuser_settings.py (mode nbuser)"),
+    Flag("revert", "restore the state from before the patch", kind="switch"),
+    Flag("dry_run", "say what would change, change nothing", kind="switch"),
+    Flag(
+        "strict",
+        "fail (exit 1) when --config does not exist yet, instead of warning",
+        kind="switch",
+    ),
+    Flag(
+        "kernel_dir",
+        "also every kernelspec in this kernels folder (repeatable), e.g. "
+        "/home/azureuser/.local/share/jupyter/kernels or "
+        "/anaconda/envs/jupyter_env/share/jupyter/kernels (the Jupyter server's environment)",
+        kind="list",
+        metavar="DIR",
+    ),
+    Flag("log_file", "also append every output line, timestamped, here", task=False),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The stand-alone patcher's command line, built from PATCH_KERNEL_FLAGS."""
     parser = argparse.ArgumentParser(
         prog="msticpy-provision-patch-kernel",
         description="Point the Jupyter kernels (kernel.json env) or the legacy "
         "nbuser_settings.py at msticpyconfig.yaml through MSTICPYCONFIG.",
     )
-    parser.add_argument("--config", help="path of msticpyconfig.yaml as this machine sees it")
-    parser.add_argument(
-        "--kernel",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="kernelspec to patch (repeatable); default: every Python kernelspec found",
-    )
-    parser.add_argument(
-        "--kernel-dir",
-        action="append",
-        default=[],
-        metavar="DIR",
-        help="also every kernelspec in this kernels folder (repeatable), e.g. "
-        "/home/azureuser/.local/share/jupyter/kernels or <jupyter env>/share/jupyter/kernels",
-    )
-    parser.add_argument(
-        "--all", dest="all_kernels", action="store_true", help="every kernelspec, any language"
-    )
-    parser.add_argument(
-        "--mode",
-        choices=MODES,
-        default="kernel",
-        help="kernel: kernel.json env (default); nbuser: legacy nbuser_settings.py",
-    )
-    parser.add_argument("--user-folder", help="folder holding nbuser_settings.py (mode nbuser)")
-    parser.add_argument("--revert", action="store_true", help="restore the state before the patch")
-    parser.add_argument(
-        "--dry-run", action="store_true", help="say what would change, change nothing"
-    )
-    parser.add_argument(
-        "--strict", action="store_true", help="fail when --config does not exist yet"
-    )
-    parser.add_argument("--log-file", help="also append every output line, timestamped, here")
+    for f in PATCH_KERNEL_FLAGS:
+        if f.kind == "switch":
+            parser.add_argument(f.flag, action="store_true", help=f.help)
+        elif f.kind == "list":
+            parser.add_argument(f.flag, action="append", default=[], metavar=f.metavar, help=f.help)
+        else:
+            parser.add_argument(
+                f.flag,
+                default=f.default,
+                choices=list(f.choices) or None,
+                metavar=f.metavar,
+                help=f.help,
+            )
     return parser
+
+
+def run_flags(flags: Mapping[str, Any]) -> int:
+    """Run the patcher with either command line's flags (named as in PATCH_KERNEL_FLAGS)."""
+    return run_patch_kernel(
+        config=flags["config"] or "",
+        kernels=list(flags["kernel"] or []),
+        all_kernels=bool(flags["all"]),
+        mode=str(flags["mode"]),
+        user_folder=flags["user_folder"],
+        revert=bool(flags["revert"]),
+        dry_run=bool(flags["dry_run"]),
+        strict=bool(flags["strict"]),
+        log_file=flags.get("log_file"),
+        kernel_dirs=list(flags["kernel_dir"] or []),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -884,18 +957,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.config and not args.revert:
         parser.error("--config is required (except with --revert)")
-    return run_patch_kernel(
-        config=args.config or "",
-        kernels=list(args.kernel),
-        all_kernels=bool(args.all_kernels),
-        mode=str(args.mode),
-        user_folder=args.user_folder,
-        revert=bool(args.revert),
-        dry_run=bool(args.dry_run),
-        strict=bool(args.strict),
-        log_file=args.log_file,
-        kernel_dirs=list(args.kernel_dir),
-    )
+    return run_flags(vars(args))
 
 
 if __name__ == "__main__":

@@ -16,10 +16,54 @@ from typing import Any, TypeVar
 
 from invoke.collection import Collection
 from invoke.context import Context
-from invoke.exceptions import Exit
-from invoke.tasks import task
+from invoke.exceptions import Exit, ParseError
+from invoke.parser.argument import Argument
+from invoke.tasks import Task
+from invoke.tasks import task as invoke_task
+
+from provision.kernel import PATCH_KERNEL_FLAGS
+from provision.options import DEFAULT_MAX_CONCURRENCY, DEFAULT_PRUNE_MAX, RunOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Flag(Argument):
+    """invoke's Argument, refusing a value it cannot read (`--lock-timeout abc`) with one line and
+    exit code 1 (invoke's ParseError) where invoke would raise a ValueError with a traceback."""
+
+    def set_value(self, value: Any, cast: bool = True) -> None:
+        try:
+            super().set_value(value, cast)
+        except ValueError:
+            want = "a whole number" if self.kind is int else "a number"
+            flag = "--" + str(self.names[0]).replace("_", "-")
+            raise ParseError(f"error: {flag} {value!r}: use {want}") from None
+
+
+class _Task(Task[Any]):
+    """invoke's Task whose arguments are `_Flag`s (the same names, kinds, defaults and help)."""
+
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
+        return [
+            _Flag(
+                names=arg.names,
+                kind=arg.kind,
+                default=arg.default,
+                help=arg.help,
+                positional=arg.positional,
+                optional=arg.optional,
+                incrementable=arg.incrementable,
+                attr_name=arg.attr_name,
+            )
+            for arg in super().get_arguments(ignore_unknown_help)
+        ]
+
+
+def task(**options: Any) -> Callable[[Callable[..., Any]], Task[Any]]:
+    """invoke's @task(...) for this collection's tasks (see `_Flag`)."""
+    decorator: Callable[[Callable[..., Any]], Task[Any]] = invoke_task(klass=_Task, **options)
+    return decorator
+
 
 INVENTORY_HELP = "inventory YAML file (version: 1)"
 TENANT_HELP = "only this tenant (repeatable); default: every tenant"
@@ -28,12 +72,16 @@ ENDPOINTS_HELP = "endpoints.json of a running emulator (from `invoke emulator`)"
 JSON_HELP = "print a JSON document instead of tables"
 TEMPLATES_HELP = "folder with your own copy of the templates (default: the built-in ones)"
 LOCK_HELP = "seconds to wait for another apply holding a tenant's lock (default 0: fail)"
-CONCURRENCY_HELP = "requests in flight at once across the fleet (default 32)"
+CONCURRENCY_HELP = (
+    f"requests in flight at once across the fleet (default {DEFAULT_MAX_CONCURRENCY})"
+)
 PRUNE_HELP = (
     "delete orphans: secrets tagged for the tenant that it no longer pushes, and files the tool "
     "wrote in user folders the inventory no longer declares (default: only report them)"
 )
-PRUNE_MAX_HELP = "refuse to prune a vault holding more orphan secrets than this (default 50)"
+PRUNE_MAX_HELP = (
+    f"refuse to prune a vault holding more orphan secrets than this (default {DEFAULT_PRUNE_MAX})"
+)
 DELETE_COMPUTES_HELP = (
     "also delete the compute instances msticpy-provision created for tenants with state: absent"
 )
@@ -73,6 +121,21 @@ RUN_HELP = {
 }
 
 
+def _flags(task_locals: dict[str, Any]) -> dict[str, Any]:
+    """A task's flags from its `locals()` taken first thing in its body: its parameters but the
+    context. The Azure-facing tasks' parameters are named as RunOptions' fields, so their flags
+    are written once, in the signature, and reach the options by name (a test holds every task's
+    parameters to the fields and their defaults)."""
+    return {name: value for name, value in task_locals.items() if name != "c"}
+
+
+def _run_options(task_locals: dict[str, Any]) -> RunOptions:
+    """The task's flags as RunOptions, checked before anything starts (`provision.options`)."""
+    flags = _flags(task_locals)
+    flags["tenant"] = flags.get("tenant") or ()
+    return RunOptions(**flags)
+
+
 def _user_errors(func: F) -> F:
     """Run the task's command and exit with its code; errors become one line per problem."""
 
@@ -98,6 +161,7 @@ def _user_errors(func: F) -> F:
 def validate(
     c: Context,
     inventory: str,
+    *,
     json: bool = False,
     check_secrets: bool = False,
     templates: str | None = None,
@@ -122,6 +186,7 @@ def render(
     c: Context,
     inventory: str,
     out: str,
+    *,
     tenant: list[str] | None = None,
     templates: str | None = None,
 ) -> int:
@@ -146,40 +211,26 @@ def render(
 def plan(
     c: Context,
     inventory: str,
+    *,
     tenant: list[str] | None = None,
     local: bool = False,
     endpoints: str | None = None,
     json: bool = False,
     detailed_exitcode: bool = False,
     templates: str | None = None,
-    max_concurrency: int = 0,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     storage_auth: str = "auto",
     require_access: bool = False,
     grant_access: bool = False,
     prune: bool = False,
-    prune_max: int = 50,
+    prune_max: int = DEFAULT_PRUNE_MAX,
     delete_computes: bool = False,
 ) -> int:
     """Show what apply would change in Key Vault and the workspace file shares (reads only)."""
+    opts = _run_options(locals())
     from provision.commands import plan as command
-    from provision.commands.common import run_options
 
-    opts = run_options(
-        inventory,
-        tenant,
-        local,
-        endpoints,
-        json,
-        templates,
-        max_concurrency,
-        storage_auth=storage_auth,
-        require_access=require_access,
-        grant_access=grant_access,
-        prune=prune,
-        prune_max=prune_max,
-        delete_computes=delete_computes,
-    )
-    return command.run(opts, detailed_exitcode=detailed_exitcode)
+    return command.run(opts)
 
 
 @task(
@@ -190,40 +241,25 @@ def plan(
 def apply(
     c: Context,
     inventory: str,
+    *,
     tenant: list[str] | None = None,
     local: bool = False,
     endpoints: str | None = None,
     json: bool = False,
     templates: str | None = None,
-    max_concurrency: int = 0,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     storage_auth: str = "auto",
     lock_timeout: float = 0.0,
     require_access: bool = False,
     grant_access: bool = False,
     prune: bool = False,
-    prune_max: int = 50,
+    prune_max: int = DEFAULT_PRUNE_MAX,
     delete_computes: bool = False,
 ) -> int:
     """Bring Key Vault secrets and user files to the inventory's state, then verify them."""
+    opts = _run_options(locals())
     from provision.commands import apply as command
-    from provision.commands.common import run_options
 
-    opts = run_options(
-        inventory,
-        tenant,
-        local,
-        endpoints,
-        json,
-        templates,
-        max_concurrency,
-        lock_timeout,
-        storage_auth=storage_auth,
-        require_access=require_access,
-        grant_access=grant_access,
-        prune=prune,
-        prune_max=prune_max,
-        delete_computes=delete_computes,
-    )
     return command.run(opts)
 
 
@@ -235,28 +271,19 @@ def apply(
 def verify(
     c: Context,
     inventory: str,
+    *,
     tenant: list[str] | None = None,
     local: bool = False,
     endpoints: str | None = None,
     json: bool = False,
     templates: str | None = None,
-    max_concurrency: int = 0,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     storage_auth: str = "auto",
 ) -> int:
     """Read back every secret and file and report any that differ from the inventory."""
+    opts = _run_options(locals())
     from provision.commands import verify as command
-    from provision.commands.common import run_options
 
-    opts = run_options(
-        inventory,
-        tenant,
-        local,
-        endpoints,
-        json,
-        templates,
-        max_concurrency,
-        storage_auth=storage_auth,
-    )
     return command.run(opts)
 
 
@@ -268,40 +295,25 @@ def verify(
 def onboard(
     c: Context,
     inventory: str,
+    *,
     tenant: list[str] | None = None,
     local: bool = False,
     endpoints: str | None = None,
     json: bool = False,
     templates: str | None = None,
-    max_concurrency: int = 0,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     storage_auth: str = "auto",
     lock_timeout: float = 0.0,
     require_access: bool = False,
     grant_access: bool = False,
     prune: bool = False,
-    prune_max: int = 50,
+    prune_max: int = DEFAULT_PRUNE_MAX,
     delete_computes: bool = False,
 ) -> int:
     """Validate, plan, apply and verify in one go: the whole onboarding of a fleet."""
+    opts = _run_options(locals())
     from provision.commands import onboard as command
-    from provision.commands.common import run_options
 
-    opts = run_options(
-        inventory,
-        tenant,
-        local,
-        endpoints,
-        json,
-        templates,
-        max_concurrency,
-        lock_timeout,
-        storage_auth=storage_auth,
-        require_access=require_access,
-        grant_access=grant_access,
-        prune=prune,
-        prune_max=prune_max,
-        delete_computes=delete_computes,
-    )
     return command.run(opts)
 
 
@@ -319,6 +331,7 @@ def onboard(
 def emulator(
     c: Context,
     state_dir: str,
+    *,
     port: int = 0,
     seed: str | None = None,
     faults: str | None = None,
@@ -328,28 +341,25 @@ def emulator(
     """Run the local Azure emulator (Key Vault, Azure Files, ML workspace ARM) until interrupted."""
     from provision.emulator.cli import run_emulator
 
-    return run_emulator(state_dir, port, seed, faults, latency_ms, fault_seed)
+    return run_emulator(
+        state_dir,
+        port=port,
+        seed_inventory=seed,
+        faults=faults,
+        latency_ms=latency_ms,
+        fault_seed=fault_seed,
+    )
 
 
 @task(
-    iterable=["kernel", "kernel_dir"],
-    help={
-        "config": "path of msticpyconfig.yaml as the compute instance sees it",
-        "kernel": "kernelspec name to patch (repeatable); default: every Python kernel found",
-        "kernel_dir": "also every kernelspec in this kernels folder (repeatable), e.g. "
-        "/anaconda/envs/jupyter_env/share/jupyter/kernels (the Jupyter server's environment)",
-        "all": "patch every kernelspec found, not only Python ones",
-        "mode": "kernel (kernel.json env, default) or nbuser (legacy nbuser_settings.py)",
-        "user_folder": "user folder holding nbuser_settings.py (mode nbuser)",
-        "revert": "restore the state from before the patch",
-        "dry_run": "say what would change, change nothing",
-        "strict": "fail (exit 1) when --config does not exist yet, instead of warning",
-    },
+    iterable=[f.name for f in PATCH_KERNEL_FLAGS if f.task and f.kind == "list"],
+    help={f.name: f.help for f in PATCH_KERNEL_FLAGS if f.task},
 )
 @_user_errors
 def patch_kernel(
     c: Context,
     config: str,
+    *,
     kernel: list[str] | None = None,
     all: bool = False,
     mode: str = "kernel",
@@ -360,19 +370,12 @@ def patch_kernel(
     kernel_dir: list[str] | None = None,
 ) -> int:
     """On a compute instance: point the notebook kernels at msticpyconfig.yaml (MSTICPYCONFIG)."""
-    from provision.kernel import run_patch_kernel
+    # The flags are PATCH_KERNEL_FLAGS (provision/kernel.py), shared with the patcher the startup
+    # script runs; a test holds this signature to that table.
+    flags = _flags(locals())
+    from provision.kernel import run_flags
 
-    return run_patch_kernel(
-        config=config,
-        kernels=kernel or [],
-        all_kernels=all,
-        mode=mode,
-        user_folder=user_folder,
-        revert=revert,
-        dry_run=dry_run,
-        strict=strict,
-        kernel_dirs=kernel_dir or [],
-    )
+    return run_flags(flags)
 
 
 @task(
@@ -391,6 +394,7 @@ def create_compute(
     inventory: str,
     tenant: str,
     user: str,
+    *,
     size: str = "Standard_DS3_v2",
     local: bool = False,
     endpoints: str | None = None,
@@ -417,6 +421,7 @@ def create_compute(
 def matrix(
     c: Context,
     inventory: str,
+    *,
     changed_since: str | None = None,
     chunks: int = 0,
     tenant: list[str] | None = None,
@@ -455,6 +460,7 @@ def matrix(
 @_user_errors
 def bench(
     c: Context,
+    *,
     tenants: int = 50,
     users: int = 3,
     secrets: int = 5,
@@ -471,14 +477,21 @@ def bench(
     from provision.devtools.bench import run_bench, run_bench_scale
 
     if scale:
-        return run_bench_scale(sizes, users, secrets, latency_ms, max_concurrency, as_json=json)
+        return run_bench_scale(
+            sizes,
+            users=users,
+            secrets=secrets,
+            latency_ms=latency_ms,
+            max_concurrency=max_concurrency,
+            as_json=json,
+        )
     return run_bench(
-        tenants,
-        users,
-        secrets,
-        latency_ms,
-        max_concurrency,
-        quick,
+        tenants=tenants,
+        users=users,
+        secrets=secrets,
+        latency_ms=latency_ms,
+        max_concurrency=max_concurrency,
+        quick=quick,
         as_json=json,
         profile=profile,
         workers=workers,
@@ -527,6 +540,7 @@ ns = Collection(
 def import_config(
     c: Context,
     tenant: str,
+    *,
     config: str | None = None,
     inventory: str | None = None,
     secrets_dir: str | None = None,
@@ -546,11 +560,22 @@ def import_config(
 
     return command.run(
         command.ImportOptions(
-            config, tenant, inventory, secrets_dir, env_prefix, replace, ml_workspace, key_vault,
-            subscription_id, resource_group, users=user or [], from_share=from_share,
-            endpoints=endpoints, local=local,
+            config=config,
+            tenant=tenant,
+            inventory=inventory,
+            secrets_dir=secrets_dir,
+            env_prefix=env_prefix,
+            replace=replace,
+            ml_workspace=ml_workspace,
+            key_vault=key_vault,
+            subscription_id=subscription_id,
+            resource_group=resource_group,
+            users=user or [],
+            from_share=from_share,
+            endpoints=endpoints,
+            local=local,
         )
-    )  # fmt: skip
+    )
 
 
 ns.add_task(import_config)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from pydantic import TypeAdapter, ValidationError
 
-from provision.commands.common import RunOptions, endpoints_for
+from provision.commands.common import endpoints_for
 from provision.errors import Problem, TenantError, UserInputError
 from provision.inventory.fields import Alias
 from provision.inventory.load import load_inventory
+from provision.options import RunOptions
 from provision.render import MSTICPYCONFIG
 from provision.share import USERS, WorkspaceShare
 from provision.workspace import discover, explain_azure_error
@@ -38,7 +39,8 @@ def read_user_config(
 
     from provision.azure import Clients
 
-    with endpoints_for(RunOptions(inventory, local=local, endpoints=endpoints), inv) as ep:
+    opts = RunOptions(inventory=inventory, local=local, endpoints=endpoints)
+    with endpoints_for(opts, inv) as ep:
         clients = Clients(0, ep)
         try:
             ws = discover(clients, t)

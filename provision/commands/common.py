@@ -1,6 +1,6 @@
-"""What the commands share: loading and checking the inventory, the run options of the tasks that
-talk to Azure, the endpoints (real Azure, a file, or the local emulator), one engine session per
-run, and reporting.
+"""What the commands share: loading and checking the inventory, the endpoints (real Azure, a
+file, or the local emulator), one engine session per run, and reporting. The run's flags are
+`provision.options.RunOptions`, checked when they were built.
 """
 
 from __future__ import annotations
@@ -9,40 +9,19 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from provision.errors import Problem, UserInputError
 from provision.inventory.load import load_inventory
 from provision.inventory.model import Inventory
+from provision.options import RunOptions
 from provision.render import TenantRender, render_tenants
 
 if TYPE_CHECKING:
     from provision.azure import Endpoints
     from provision.plan import TenantResult
     from provision.secrets import SecretValue
-    from provision.workspace import StorageAuth
-
-
-@dataclass
-class RunOptions:
-    """Flags shared by the tasks that talk to Azure (built by `run_options` from task flags)."""
-
-    inventory: str
-    tenants: list[str] = field(default_factory=list)
-    local: bool = False
-    endpoints: str | None = None
-    as_json: bool = False
-    templates: str | None = None
-    max_concurrency: int = 0
-    lock_timeout: float = 0.0
-    storage_auth: str = "auto"
-    require_access: bool = False  # a missing or unconfirmed analyst vault access fails the tenant
-    grant_access: bool = False  # apply grants missing analyst vault access (plan previews it)
-    prune: bool = False  # delete orphans (what the tool wrote that the inventory no longer has)
-    prune_max: int = 50  # refuse to prune a vault with more orphan secrets than this
-    delete_computes: bool = False  # delete the compute instances of state: absent tenants
 
 
 def prepare(
@@ -117,8 +96,6 @@ def endpoints_for(opts: RunOptions, inv: Inventory) -> Iterator[Endpoints | None
     """The endpoints override for this run: none (real Azure), a file, or a local emulator."""
     from provision.azure import load_endpoints_file
 
-    if opts.local and opts.endpoints:
-        raise UserInputError(["--local and --endpoints exclude each other"])
     if opts.endpoints:
         yield load_endpoints_file(opts.endpoints)
         return
@@ -157,12 +134,11 @@ def engine_session(
     from provision.engine import Engine
     from provision.report import Progress
     from provision.tenant.context import Lifecycle, RunSettings
+    from provision.workspace import StorageAuth
 
-    if opts.prune_max < 0:
-        raise UserInputError([f"--prune-max {opts.prune_max}: use 0 or more"])
     clients = Clients(opts.max_concurrency, endpoints)
     settings = RunSettings(
-        storage_auth=storage_auth_of(opts.storage_auth),
+        storage_auth=StorageAuth(opts.storage_auth),
         inventory=inv,
         access=AccessOptions(grant=opts.grant_access, require=opts.require_access),
         lifecycle=Lifecycle(
@@ -209,7 +185,7 @@ def run_engine(
 def report_results(mode: str, opts: RunOptions, results: list[TenantResult]) -> None:
     from provision.report import as_document, print_json, print_tables, write_step_summary
 
-    if opts.as_json:
+    if opts.json:
         print_json(as_document(mode, results))
     else:
         print_tables(mode, results)
@@ -218,54 +194,8 @@ def report_results(mode: str, opts: RunOptions, results: list[TenantResult]) -> 
 
 def run_mode(mode: str, opts: RunOptions) -> list[TenantResult]:
     """prepare -> endpoints -> engine -> report, for plan, apply and verify."""
-    inv, renders = prepare(opts.inventory, opts.tenants, opts.templates)
+    inv, renders = prepare(opts.inventory, list(opts.tenant), opts.templates)
     with endpoints_for(opts, inv) as ep:
         results = run_engine(mode, opts, inv, renders, ep)
     report_results(mode, opts, results)
     return results
-
-
-def run_options(
-    inventory: str,
-    tenant: list[str] | None = None,
-    local: bool = False,
-    endpoints: str | None = None,
-    json: bool = False,
-    templates: str | None = None,
-    max_concurrency: int = 0,
-    lock_timeout: float = 0.0,
-    storage_auth: str = "auto",
-    require_access: bool = False,
-    grant_access: bool = False,
-    prune: bool = False,
-    prune_max: int = 50,
-    delete_computes: bool = False,
-) -> RunOptions:
-    """RunOptions from the flags every Azure-facing task shares (named as the tasks name them)."""
-    return RunOptions(
-        inventory=inventory,
-        tenants=list(tenant or []),
-        local=local,
-        endpoints=endpoints,
-        as_json=json,
-        templates=templates,
-        max_concurrency=max_concurrency,
-        lock_timeout=lock_timeout,
-        storage_auth=storage_auth,
-        require_access=require_access,
-        grant_access=grant_access,
-        prune=prune,
-        prune_max=prune_max,
-        delete_computes=delete_computes,
-    )
-
-
-def storage_auth_of(flag: str) -> StorageAuth:
-    """The --storage-auth flag as a StorageAuth; a wrong value is a user error."""
-    from provision.workspace import StorageAuth
-
-    try:
-        return StorageAuth(flag)
-    except ValueError:
-        choices = ", ".join(str(a) for a in StorageAuth)
-        raise UserInputError([f"--storage-auth {flag!r}: use one of {choices}"]) from None

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from provision.commands.common import RunOptions, endpoints_for, prepare
+from provision.commands.common import endpoints_for, prepare
+from provision.options import RunOptions
 
 
 def run(
-    inventory: str, tenant: str, user: str, size: str, local: bool, endpoints: str | None
+    inventory: str, *, tenant: str, user: str, size: str, local: bool, endpoints: str | None
 ) -> int:
     from provision.compute import create_compute
 
-    opts = RunOptions(inventory=inventory, tenants=[tenant], local=local, endpoints=endpoints)
+    opts = RunOptions(inventory=inventory, tenant=[tenant], local=local, endpoints=endpoints)
     inv, renders = prepare(inventory, [tenant], None)
     with endpoints_for(opts, inv) as ep:
         code: int = create_compute(inv, renders[0], user, size, ep)

@@ -28,8 +28,10 @@ Reference = Callable[[str], str]  # setting path -> env:/file: reference for its
 _ENV_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ImportOptions:
+    """The flags of `invoke import`."""
+
     config: str | None
     tenant: str
     inventory: str | None = None

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from provision.commands.common import (
-    RunOptions,
     endpoints_for,
     engine_session,
     local_state_dir,
     prepare_with_values,
 )
 from provision.inventory.model import Inventory
+from provision.options import RunOptions
 
 if TYPE_CHECKING:
     from provision.plan import TenantResult
@@ -27,22 +27,23 @@ def run(opts: RunOptions) -> int:
         write_step_summary,
     )
 
-    inv, renders, values = prepare_with_values(opts.inventory, opts.tenants, opts.templates, True)
-    if not opts.as_json:
+    tenants = list(opts.tenant)
+    inv, renders, values = prepare_with_values(opts.inventory, tenants, opts.templates, True)
+    if not opts.json:
         print(f"validated {inv.path}: {len(renders)} tenants")
     with endpoints_for(opts, inv) as ep, engine_session(opts, ep, inv) as run:
         # plan and apply keep the tenants' clients (and their tokens) for the next step
         planned = run("plan", renders, values, keep_clients=True)
-        if not opts.as_json:
+        if not opts.json:
             print_tables("plan", planned)
         ok_renders = [r for r, p in zip(renders, planned, strict=True) if p.error is None]
         applied = run("apply", ok_renders, values, keep_clients=True) if ok_renders else []
-        if not opts.as_json:
+        if not opts.json:
             print_summary("apply", applied)
         verified = run("verify", ok_renders, values) if ok_renders else []
     failed_plan = [p for p in planned if p.error]
     final = failed_plan + [v if v.error else a for a, v in zip(applied, verified, strict=True)]
-    if opts.as_json:
+    if opts.json:
         print_json(
             as_document(
                 "apply",
@@ -60,7 +61,7 @@ def run(opts: RunOptions) -> int:
 def _print_where(inv: Inventory, results: list[TenantResult], opts: RunOptions) -> None:
     by_name = {r.tenant: r for r in results}
     print("\nWhat lives where:")
-    for t in inv.select(opts.tenants):
+    for t in inv.select(list(opts.tenant)):
         r = by_name.get(t.name)
         res = r.resources if r is not None else {}
         users = ", ".join(u.alias for u in t.user_list) or "no users yet"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from provision.commands.common import RunOptions, run_mode
+from provision.commands.common import run_mode
+from provision.options import RunOptions
 
 
 def run(opts: RunOptions) -> int:

@@ -162,10 +162,13 @@ def _apply(
     expected_requests: int = 0,
     profiler: ThreadProfiler | None = None,
 ) -> Phase:
-    from provision.commands.common import RunOptions, endpoints_for, prepare, run_engine
+    from provision.commands.common import endpoints_for, prepare, run_engine
+    from provision.options import DEFAULT_MAX_CONCURRENCY, RunOptions
 
     opts = RunOptions(
-        inventory=str(inventory), endpoints=str(emu.endpoints_file), max_concurrency=max_concurrency
+        inventory=str(inventory),
+        endpoints=str(emu.endpoints_file),
+        max_concurrency=max_concurrency or DEFAULT_MAX_CONCURRENCY,
     )
     stop = threading.Event()
     offset = emu.log_offset()
@@ -184,7 +187,7 @@ def _apply(
     profiling = profiler.active() if profiler else contextlib.nullcontext()
     try:
         with profiling, _silenced() as pool_full:
-            inv, renders = prepare(opts.inventory, opts.tenants, opts.templates)
+            inv, renders = prepare(opts.inventory, list(opts.tenant), opts.templates)
             prepared, prepared_cpu = time.perf_counter(), time.process_time()
             with endpoints_for(opts, inv) as ep:
                 results = run_engine("apply", opts, inv, renders, ep)
@@ -364,9 +367,10 @@ def _measure(
     probe_inventory = write_fleet(work / "probe", 1, users, secrets).path
     prepare(str(inventory), [], None, check_secrets=True)  # fail fast; warms imports
     import provision.azure
-    import provision.engine  # imported before timing, as a CLI run would
+    import provision.engine  # noqa: F401
+    from provision.options import DEFAULT_MAX_CONCURRENCY
 
-    effective = concurrency or provision.azure.DEFAULT_MAX_CONCURRENCY
+    effective = concurrency or DEFAULT_MAX_CONCURRENCY
     tenant_of = _tenant_of(inventory)
     out = BenchFigures(
         params={
@@ -532,6 +536,7 @@ def _per_request_ms(seconds: float, entries: list[dict[str, Any]]) -> float:
 
 
 def run_bench(
+    *,
     tenants: int,
     users: int,
     secrets: int,
@@ -567,7 +572,7 @@ def run_bench(
 
 
 def run_bench_scale(
-    sizes: str, users: int, secrets: int, latency_ms: float, max_concurrency: int, as_json: bool
+    sizes: str, *, users: int, secrets: int, latency_ms: float, max_concurrency: int, as_json: bool
 ) -> int:
     """`invoke bench --scale`: first and no-op apply at each fleet size (see bench_scale)."""
     from provision.devtools.bench_scale import SCALE_SIZES, run_scale

@@ -85,9 +85,10 @@ def run_scale(
 ) -> int:
     import platform
 
-    import provision.azure
+    import provision.azure  # noqa: F401 (imported before timing, as a CLI run would)
+    from provision.options import DEFAULT_MAX_CONCURRENCY
 
-    c = concurrency or provision.azure.DEFAULT_MAX_CONCURRENCY
+    c = concurrency or DEFAULT_MAX_CONCURRENCY
     work = Path(tempfile.mkdtemp(prefix="msticpy-provision-scale-"))
     rows = []
     started = time.perf_counter()
