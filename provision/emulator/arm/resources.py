@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from provision.emulator.arm.exceptions import ResourceNotFound, ValidationError
 from provision.emulator.arm.shapes import json_body, json_response, named_body
+from provision.emulator.hostnames import files_url
 from provision.emulator.wire import ARM_PREFIX, WireRequest, WireResponse
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ class ResourceOperations:
             "Microsoft.Storage/storageAccounts",
             {
                 "provisioningState": "Succeeded",
-                "primaryEndpoints": {"file": f"{req.base_url}/{res.name}/"},
+                "primaryEndpoints": {"file": files_url(req.base_url, res.name, req.public_host)},
                 "primaryLocation": res.location,
                 "statusOfPrimary": "available",
                 "allowSharedKeyAccess": allow,
