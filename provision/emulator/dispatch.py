@@ -165,6 +165,7 @@ class RequestDispatcher:
                 error=error_code,
                 tenant=req.caller[0] if req.caller else None,
                 principal=req.caller[1] if req.caller else None,
+                host=request.host if req.public_host else None,
             )
         if request.method == "HEAD" and "Content-Length" in headers:
             # The size of the resource, not of this (empty) answer: a StreamResponse keeps it.
@@ -186,7 +187,14 @@ class RequestDispatcher:
     ) -> web.Response:
         if self.log is not None:
             self.log.write(
-                service, req.method, unquote(req.raw_path), 0, op, fault=fault, error=error
+                service,
+                req.method,
+                unquote(req.raw_path),
+                0,
+                op,
+                fault=fault,
+                error=error,
+                host=request.host if req.public_host else None,
             )
         transport = request.transport
         if transport is not None:
