@@ -1,0 +1,532 @@
+"""`invoke demo-analyst`: an analyst's first day, offline, in one command.
+
+After `onboard --local` (run first when the analyst's folder is not on the emulated share yet),
+the demo boots one analyst's compute instance in a sandbox and checks, from inside the notebook
+kernel, that msticpy works with its keys from Key Vault:
+
+1. the local emulator is onboarded for the tenant (`onboard --local --grant-access`);
+2. boot: the analyst's folder of the emulated workspace share is copied where Azure ML mounts it
+   (``/home/azureuser/cloudfiles/code/Users/<alias>/``, moved into a temporary home), and the
+   image's kernelspecs (``python310-sdkv2``, ``python3``) are written to a temporary Jupyter path;
+3. the rendered startup script runs with bash as Azure ML runs it at boot (its
+   ``/home/azureuser`` moved into the sandbox, nothing else changed);
+4. jupyter_client starts the patched kernel; inside it msticpy loads the config through
+   ``MSTICPYCONFIG``, resolves every TI provider key from the emulated vault with its own
+   ``SecretsClient`` (as the analyst: the managed-identity endpoint hands out the analyst's
+   token), and ``TILookup`` loads the configured providers.
+
+The kernel reaches the vault at ``https://<vault>.vault.azure.net`` through the emulator's
+HTTPS proxy, as msticpy builds the URL; nothing leaves the machine. Secret values are compared
+inside this process and never printed.
+
+Needs msticpy and ipykernel in this Python: ``pip install 'msticpy-provision[demo]'``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from provision.errors import UserInputError
+
+__all__ = ["DemoOptions", "run_demo"]
+
+IMAGE_KERNELS = ("python310-sdkv2", "python3")  # AML images' kernel, and a Jupyter default
+DEMO_KERNEL = IMAGE_KERNELS[0]
+AML_HOME = "/home/azureuser"
+KERNEL_TIMEOUT_S = 240.0
+RESULT_MARK = "MSTICPY-PROVISION-DEMO "
+# Variables of this shell that would make the kernel's Azure clients act as someone else.
+_FOREIGN_PREFIXES = ("AZURE_", "AZUREML_", "IDENTITY_", "MSI_", "ARM_")
+_FOREIGN_NAMES = {"MSTICPYCONFIG", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"}
+
+# Runs inside the analyst's kernel. Prints one line: RESULT_MARK + JSON. Values of secrets are
+# hashed there and only the digests leave the kernel.
+KERNEL_CODE = r"""
+import hashlib, json, os, sys
+out = {"msticpyconfig": os.environ.get("MSTICPYCONFIG"), "keys": [], "error": None}
+try:
+    import msticpy
+    out["msticpy"] = msticpy.__version__
+    from msticpy.common.pkg_config import get_config
+    out["vault"] = get_config("KeyVault", {}).get("VaultName")
+    from msticpy.auth.secret_settings import SecretsClient
+    from msticpy.common.provider_settings import get_provider_settings
+    for name, settings in sorted(get_provider_settings("TIProviders").items()):
+        for arg, raw in sorted(settings.args.data.items()):
+            if not callable(raw):
+                continue  # a plain value; Key Vault references are accessors
+            path = f"TIProviders.{name}.Args.{arg}"
+            value = settings.args[arg]
+            out["keys"].append({
+                "path": path,
+                "secret": SecretsClient.format_kv_name(path),
+                "sha256": hashlib.sha256(str(value).encode()).hexdigest(),
+            })
+    from msticpy.context.tilookup import TILookup
+    ti = TILookup()
+    out["configured"] = sorted(get_config("TIProviders", {}))
+    out["loaded"] = sorted(ti.loaded_providers)
+    out["unloaded"] = sorted(str(p) for p in getattr(ti, "unloaded_providers", []) or [])
+except Exception as exc:
+    text = str(exc).strip().splitlines()
+    out["error"] = f"{type(exc).__module__}.{type(exc).__name__}: {text[0] if text else ''}"
+    import traceback
+    out["trace"] = traceback.format_exc()
+print("__MARK__" + json.dumps(out))
+""".replace("__MARK__", RESULT_MARK)
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    inventory: str
+    tenant: str | None = None
+    user: str | None = None
+
+
+@dataclass
+class Checks:
+    """What the demo checked, printed as it goes, for someone seeing the tool the first time."""
+
+    passed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def step(self, number: int, title: str) -> None:
+        print(f"\n{number}. {title}", flush=True)
+
+    def note(self, text: str) -> None:
+        print(f"   {text}", flush=True)
+
+    def ok(self, text: str) -> None:
+        self.passed.append(text)
+        print(f"   ok    {text}", flush=True)
+
+    def fail(self, text: str) -> None:
+        self.failed.append(text)
+        print(f"   FAIL  {text}", flush=True)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _pick(inv: Any, tenant: str | None, user: str | None) -> tuple[Any, Any]:
+    tenants = [t for t in inv.tenants if not getattr(t, "absent", False)]
+    if tenant is not None:
+        chosen = [t for t in tenants if t.name == tenant]
+        if not chosen:
+            names = ", ".join(t.name for t in tenants)
+            raise UserInputError([f"--tenant {tenant}: not in {inv.path} (tenants: {names})"])
+        t = chosen[0]
+    elif tenants:
+        t = tenants[0]
+    else:
+        raise UserInputError([f"{inv.path}: no tenant to demonstrate"])
+    with_oid = [u for u in t.user_list if u.object_id]
+    if user is not None:
+        found = [u for u in t.user_list if u.alias == user]
+        if not found:
+            aliases = ", ".join(u.alias for u in t.user_list) or "none"
+            raise UserInputError([f"--user {user}: not a user of tenant {t.name} ({aliases})"])
+        u = found[0]
+        if not u.object_id:
+            raise UserInputError(
+                [
+                    f"--user {user}: tenant {t.name} gives no object_id for {user}; the emulator "
+                    "signs the analyst's token for that Entra object id: add "
+                    f"{{alias: {user}, object_id: <uuid>}} to the inventory"
+                ]
+            )
+    elif with_oid:
+        u = with_oid[0]
+    else:
+        raise UserInputError(
+            [f"tenant {t.name}: no user has an object_id, so no analyst can be signed in"]
+        )
+    if getattr(t, "secret_store", "keyvault") != "keyvault":
+        raise UserInputError([f"tenant {t.name}: secret_store is not keyvault; nothing to fetch"])
+    if getattr(t, "kernel_mode", "kernel") != "kernel":
+        raise UserInputError(
+            [f"tenant {t.name}: kernel_mode nbuser (legacy) is not demonstrated; use kernel"]
+        )
+    return t, u
+
+
+@contextlib.contextmanager
+def _environ(changes: dict[str, str]) -> Iterator[None]:
+    """This process's environment with `changes`, restored afterwards (jupyter_client's
+    KernelSpecManager reads JUPYTER_PATH from it)."""
+    saved = {k: os.environ.get(k) for k in changes}
+    os.environ.update(changes)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _onboarded(emu: Any, seed: Any, alias: str) -> bool:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    share = _share(emu, seed)
+    try:
+        share.get_file_client(f"Users/{alias}/msticpyconfig.yaml").get_file_properties()
+    except ResourceNotFoundError:
+        return False
+    return True
+
+
+def _share(emu: Any, seed: Any) -> Any:
+    from azure.storage.fileshare import ShareClient
+
+    from provision.emulator.seed import NOTEBOOK_SHARE, storage_account_name
+
+    account = storage_account_name(seed)
+    return ShareClient(
+        emu.endpoints["files"].format(account=account),
+        NOTEBOOK_SHARE,
+        credential=emu.endpoints["storage_keys"][account],
+        connection_verify=str(emu.ca_cert),
+    )
+
+
+def _onboard(inventory: str, tenant: str) -> tuple[int, str]:
+    """`onboard --local --grant-access` for one tenant; its exit code and its output."""
+    from provision.commands import onboard
+    from provision.commands.common import run_options
+    from provision.commands.exitcodes import run_reporting_errors
+
+    opts = run_options(inventory, [tenant], local=True, grant_access=True)
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+        code = run_reporting_errors(lambda: int(onboard.run(opts)))
+    return code, buffer.getvalue()
+
+
+def _materialise(emu: Any, seed: Any, alias: str, folder: Path) -> list[str]:
+    """Copy the files of Users/<alias>/ on the emulated share into `folder`."""
+    share = _share(emu, seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for item in share.list_directories_and_files(f"Users/{alias}"):
+        if item["is_directory"]:
+            continue
+        data = share.get_file_client(f"Users/{alias}/{item['name']}").download_file().readall()
+        (folder / item["name"]).write_bytes(data)
+        names.append(str(item["name"]))
+    return sorted(names)
+
+
+def _kernelspecs(sandbox: Path) -> tuple[Path, dict[str, str]]:
+    """The image's kernelspecs in a temporary Jupyter path, and the variables that make
+    jupyter_client see only them."""
+    root = sandbox / "jupyter"
+    kernels = root / "path" / "kernels"
+    for name in IMAGE_KERNELS:
+        (kernels / name).mkdir(parents=True)
+        doc = {
+            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": f"Python ({name})",
+            "language": "python",
+        }
+        (kernels / name / "kernel.json").write_text(json.dumps(doc, indent=1) + "\n")
+    env = {
+        "JUPYTER_PATH": str(root / "path"),
+        "JUPYTER_DATA_DIR": str(root / "data"),
+        "JUPYTER_CONFIG_DIR": str(root / "config"),
+        "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
+        "JUPYTER_PREFER_ENV_PATH": "0",
+        "IPYTHONDIR": str(root / "ipython"),
+    }
+    return kernels, env
+
+
+def _az_standin(sandbox: Path) -> Path:
+    """A folder holding ``az``: the instance's Azure CLI, signed in with the managed identity
+    (`provision.emulator.az_standin`; msticpy's ``cli`` auth method runs it)."""
+    from provision.emulator import az_standin
+
+    folder = sandbox / "bin"
+    folder.mkdir(exist_ok=True)
+    program = folder / "az"
+    source = Path(az_standin.__file__).read_text(encoding="utf-8")
+    program.write_text(f"#!{sys.executable} -I\n{source}", encoding="utf-8")
+    program.chmod(0o755)
+    return folder
+
+
+def _outside(sandbox: Path) -> dict[str, str]:
+    """Kernelspecs jupyter_client sees outside the sandbox (the startup script would patch
+    them: the demo refuses to run then)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    found = KernelSpecManager(ensure_native_kernel=False).find_kernel_specs()
+    return {
+        name: folder
+        for name, folder in found.items()
+        if not Path(folder).resolve().is_relative_to(sandbox.resolve())
+    }
+
+
+def _run_kernel(kernels: Path, env: dict[str, str], cwd: Path, log: Path) -> dict[str, Any]:
+    """Start the patched kernel with jupyter_client, run KERNEL_CODE, return its result."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
+
+    specs = KernelSpecManager(kernel_dirs=[str(kernels)], ensure_native_kernel=False)
+    manager = KernelManager(kernel_name=DEMO_KERNEL, kernel_spec_manager=specs)
+    chunks: list[str] = []
+    with log.open("w", encoding="utf-8") as kernel_log:  # the kernel's own stdout and stderr
+        manager.start_kernel(env=env, cwd=str(cwd), stdout=kernel_log, stderr=kernel_log)
+    try:
+        client = manager.client()
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=KERNEL_TIMEOUT_S)
+
+            def collect(msg: dict[str, Any]) -> None:
+                if msg["msg_type"] == "stream":
+                    chunks.append(msg["content"]["text"])
+
+            client.execute_interactive(KERNEL_CODE, timeout=KERNEL_TIMEOUT_S, output_hook=collect)
+        finally:
+            client.stop_channels()
+    finally:
+        manager.shutdown_kernel(now=True)
+    text = "".join(chunks)
+    for line in text.splitlines():
+        if line.startswith(RESULT_MARK):
+            result: dict[str, Any] = json.loads(line[len(RESULT_MARK) :])
+            return result
+    raise RuntimeError("the kernel printed no result")
+
+
+def _missing_access(emu: Any, t: Any, user: Any) -> str:
+    """What the analyst lacks on the tenant's vault, in the words of `plan`'s access check."""
+    from provision.access.arm import ArmReadError, read_vault
+    from provision.access.check import _Roles, check_policy, check_rbac, vault_id
+    from provision.azure import Clients, load_endpoints_file
+
+    clients = Clients(1, load_endpoints_file(emu.endpoints_file))
+    try:
+        ml = clients.ml(t)
+        workspace = ml.workspaces.get(t.resource_group, t.ml_workspace)
+        vault = read_vault(ml, t.key_vault, vault_id(t, t.key_vault, workspace.key_vault))
+        finding = (
+            check_policy(vault, user) if not vault.rbac else check_rbac(ml, _Roles(ml), vault, user)
+        )
+    except ArmReadError as exc:
+        return f"could not read the vault's access: {exc}"
+    finally:
+        clients.close()
+    return f"{finding.status}: {finding.why}"
+
+
+def run_demo(opts: DemoOptions) -> int:
+    """The analyst's day one against the local emulator; 0 when every check passed."""
+    try:
+        import ipykernel  # noqa: F401
+        import msticpy  # noqa: F401
+    except ImportError as exc:
+        raise UserInputError(
+            [
+                f"demo-analyst needs msticpy and ipykernel ({exc.name} is missing): "
+                "pip install 'msticpy-provision[demo]'"
+            ]
+        ) from None
+    from azure.keyvault.secrets import SecretClient
+
+    from provision.commands.common import local_state_dir
+    from provision.emulator import Emulator, seed_tenants_from_inventory
+    from provision.emulator.envfile import NO_PROXY
+    from provision.emulator.identity.urls import MSI_PREFIX
+    from provision.inventory.load import load_inventory
+
+    inv = load_inventory(opts.inventory)
+    t, user = _pick(inv, opts.tenant, opts.user)
+    seed = next(s for s in seed_tenants_from_inventory(inv) if s.tenant_id == t.tenant_id)
+    state = local_state_dir()
+    checks = Checks()
+    print(
+        f"msticpy on an analyst's compute instance, offline: tenant {t.name}, analyst "
+        f"{user.alias} (Entra object id {user.object_id})\n"
+        f"local Azure emulator state: {state}"
+    )
+
+    checks.step(1, "Onboarding (invoke onboard --local --grant-access)")
+    emu = Emulator(state).start(seed_tenants_from_inventory(inv))
+    try:
+        done = _onboarded(emu, seed, user.alias)
+    finally:
+        emu.stop()
+    if done:
+        checks.ok(f"already onboarded: Users/{user.alias}/msticpyconfig.yaml is on the share")
+    else:
+        code, output = _onboard(opts.inventory, t.name)
+        if code != 0:
+            print(output, end="")
+            checks.fail(f"onboard --local -t {t.name} failed (exit {code}); its output is above")
+            return 1
+        last = [line for line in output.splitlines() if line.startswith("Verify:")]
+        checks.ok(
+            "onboarded: secrets pushed to the emulated vault, files to the share, analysts "
+            f"with an object_id given vault access ({last[-1] if last else 'verified'})"
+        )
+
+    with tempfile.TemporaryDirectory(prefix="msticpy-demo-") as tmp:
+        sandbox = Path(tmp)
+        home = sandbox / AML_HOME.strip("/")
+        user_folder = home / "cloudfiles" / "code" / "Users" / user.alias
+        emu = Emulator(state).start(seed_tenants_from_inventory(inv))
+        try:
+            checks.step(2, "Boot: the analyst's compute instance, in a sandbox")
+            files = _materialise(emu, seed, user.alias, user_folder)
+            checks.ok(f"Users/{user.alias}/ of the workspace share mounted at {user_folder}")
+            checks.note(f"files: {', '.join(files)}")
+            kernels, jupyter_env = _kernelspecs(sandbox)
+            with _environ(jupyter_env):
+                outside = _outside(sandbox)
+            if outside:
+                checks.fail(
+                    "kernelspecs outside the sandbox are visible to jupyter_client and would be "
+                    f"patched: {', '.join(sorted(outside))}; run the demo where they are not"
+                )
+                return 1
+            checks.ok(f"image kernelspecs {', '.join(IMAGE_KERNELS)} in {kernels}")
+
+            checks.step(3, "Startup script, run with bash as Azure ML runs it at boot")
+            script_name = "msticpy-provision-startup.sh"
+            script = user_folder / script_name
+            if not script.is_file():
+                checks.fail(f"Users/{user.alias}/{script_name} is not on the share")
+                return 1
+            text = script.read_text(encoding="utf-8").replace(AML_HOME, str(home))
+            text = text.replace("/var/log/", f"{sandbox}/var/log/")
+            (sandbox / "var" / "log").mkdir(parents=True)
+            booted = sandbox / "startup.sh"
+            booted.write_text(text, encoding="utf-8")
+            base_env = {
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(_FOREIGN_PREFIXES) and k not in _FOREIGN_NAMES
+            }
+            boot_env = {
+                **base_env,
+                **jupyter_env,
+                "HOME": str(home),
+                "MSTICPY_PROVISION_PYTHON": sys.executable,
+                "MSTICPY_PROVISION_ANALYST_HOME": str(home),
+                "MSTICPY_PROVISION_JUPYTER_ENV": str(sandbox / "jupyter_env"),
+            }
+            proc = subprocess.run(  # noqa: S603 (the script the tool rendered)
+                ["bash", str(booted)],  # noqa: S607
+                env=boot_env,
+                cwd=str(sandbox),
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+            summary = proc.stdout.strip().splitlines()
+            checks.note(summary[-1] if summary else "(the script printed nothing)")
+            kernel_json = json.loads((kernels / DEMO_KERNEL / "kernel.json").read_text())
+            config = user_folder / "msticpyconfig.yaml"
+            if kernel_json.get("env", {}).get("MSTICPYCONFIG") != str(config):
+                checks.fail(f"{DEMO_KERNEL}/kernel.json does not set MSTICPYCONFIG to {config}")
+                return 1
+            checks.ok(f"{DEMO_KERNEL}/kernel.json sets MSTICPYCONFIG={config}")
+
+            checks.step(4, f"Notebook kernel {DEMO_KERNEL}, started by jupyter_client")
+            msi = f"{emu.base_url}{MSI_PREFIX}/{t.tenant_id}/token"
+            kernel_env = {
+                **boot_env,
+                # What the compute instance gives every process: the analyst's token from the
+                # managed-identity endpoint, and HTTPS to Azure's hostnames.
+                "IDENTITY_ENDPOINT": msi,
+                "IDENTITY_HEADER": emu.endpoints["managed_identity"]["header"],
+                "AZURE_CLIENT_ID": str(user.object_id),
+                "HTTPS_PROXY": emu.proxy_url,
+                "https_proxy": emu.proxy_url,
+                "NO_PROXY": NO_PROXY,
+                "no_proxy": NO_PROXY,
+                "REQUESTS_CA_BUNDLE": str(emu.ca_bundle),
+                "SSL_CERT_FILE": str(emu.ca_bundle),
+            }
+            for name in jupyter_env:
+                kernel_env.pop(name, None)  # the kernel itself needs no Jupyter paths
+            kernel_env["PATH"] = os.pathsep.join([str(_az_standin(sandbox)), os.environ["PATH"]])
+            checks.note(
+                f"signed in as {user.alias}: tokens from the managed-identity endpoint for "
+                f"object id {user.object_id}; https://{t.key_vault}.vault.azure.net reached "
+                "through the emulator's proxy"
+            )
+            mark = len(emu.requests())
+            result = _run_kernel(kernels, kernel_env, user_folder, sandbox / "kernel.log")
+            if result["msticpyconfig"] == str(config):
+                checks.ok(f"msticpy {result.get('msticpy')} reads MSTICPYCONFIG={config}")
+            else:
+                checks.fail(f"the kernel's MSTICPYCONFIG is {result['msticpyconfig']!r}")
+            if result["error"]:
+                checks.fail(f"msticpy failed: {result['error']}")
+                if os.environ.get("MSTICPY_PROVISION_DEMO_TRACE"):
+                    print(result.get("trace", ""))
+                checks.note(f"{user.alias} on {t.key_vault}: {_missing_access(emu, t, user)}")
+                checks.note(
+                    f"grant it: invoke apply -i {opts.inventory} -t {t.name} --local --grant-access"
+                )
+                _summary(checks)
+                return 1
+            calls = [e for e in emu.requests()[mark:] if e["service"] == "keyvault"]
+            callers = {e.get("principal") for e in calls if e.get("principal")}
+            if callers == {str(user.object_id)}:
+                checks.ok(
+                    f"msticpy's {len(calls)} Key Vault calls went to https://{t.key_vault}"
+                    f".vault.azure.net as {user.alias} ({user.object_id})"
+                )
+            else:
+                checks.fail(f"msticpy's Key Vault calls were made as {sorted(map(str, callers))}")
+            vault = SecretClient(
+                emu.endpoints["keyvault"].format(vault=t.key_vault),
+                emu.tenant_credential(t.tenant_id),
+                connection_verify=str(emu.ca_cert),
+            )
+            if not result["keys"]:
+                checks.fail("msticpy resolved no TI provider key from Key Vault")
+            for key in result["keys"]:
+                stored = vault.get_secret(key["secret"]).value or ""
+                where = f"{key['path']} <- {t.key_vault}/{key['secret']}"
+                if key["sha256"] == _sha256(stored):
+                    checks.ok(f"{where}: msticpy got the vault's value")
+                else:
+                    checks.fail(f"{where}: msticpy's value differs from the vault's")
+            missing = sorted(set(result["configured"]) - set(result["loaded"]))
+            if missing:
+                checks.fail(f"TILookup did not load {', '.join(missing)}")
+            else:
+                checks.ok(
+                    f"TILookup loaded every configured provider: {', '.join(result['loaded'])}"
+                )
+        finally:
+            emu.stop()
+    _summary(checks)
+    return 0 if not checks.failed else 1
+
+
+def _summary(checks: Checks) -> None:
+    if checks.failed:
+        print(f"\n{len(checks.failed)} of {len(checks.passed) + len(checks.failed)} checks failed")
+    else:
+        print(f"\nAll {len(checks.passed)} checks passed: msticpy works in the analyst's notebook")
