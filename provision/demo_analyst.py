@@ -100,20 +100,27 @@ class Checks:
 
     passed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    # Shown shorter: (long prefix, how it is shown), e.g. the sandbox home as "~".
+    short: list[tuple[str, str]] = field(default_factory=list)
+
+    def _show(self, text: str) -> str:
+        for long, shown in self.short:
+            text = text.replace(long, shown)
+        return text
 
     def step(self, number: int, title: str) -> None:
         print(f"\n{number}. {title}", flush=True)
 
     def note(self, text: str) -> None:
-        print(f"   {text}", flush=True)
+        print(f"   {self._show(text)}", flush=True)
 
     def ok(self, text: str) -> None:
         self.passed.append(text)
-        print(f"   ok    {text}", flush=True)
+        print(f"   ok    {self._show(text)}", flush=True)
 
     def fail(self, text: str) -> None:
         self.failed.append(text)
-        print(f"   FAIL  {text}", flush=True)
+        print(f"   FAIL  {self._show(text)}", flush=True)
 
 
 def _sha256(text: str) -> str:
@@ -393,6 +400,8 @@ def run_demo(opts: DemoOptions) -> int:
         emu = Emulator(state).start(seed_tenants_from_inventory(inv))
         try:
             checks.step(2, "Boot: the analyst's compute instance, in a sandbox")
+            checks.note(f"sandbox: {sandbox} (removed afterwards); ~ is {AML_HOME} moved there")
+            checks.short = [(str(home), "~"), (str(sandbox), "<sandbox>")]
             files = _materialise(emu, seed, user.alias, user_folder)
             checks.ok(f"Users/{user.alias}/ of the workspace share mounted at {user_folder}")
             checks.note(f"files: {', '.join(files)}")
@@ -473,6 +482,10 @@ def run_demo(opts: DemoOptions) -> int:
                 f"object id {user.object_id}; https://{t.key_vault}.vault.azure.net reached "
                 "through the emulator's proxy"
             )
+            checks.note(
+                "msticpy tries Azure.auth_methods in order; `az` (cli) is the emulator's stand-in "
+                "for the instance's Azure CLI, signed in with the same identity"
+            )
             mark = len(emu.requests())
             result = _run_kernel(kernels, kernel_env, user_folder, sandbox / "kernel.log")
             if result["msticpyconfig"] == str(config):
@@ -491,7 +504,10 @@ def run_demo(opts: DemoOptions) -> int:
                 return 1
             calls = [e for e in emu.requests()[mark:] if e["service"] == "keyvault"]
             callers = {e.get("principal") for e in calls if e.get("principal")}
-            if callers == {str(user.object_id)}:
+            hosts = {e.get("host") for e in calls}
+            if hosts != {f"{t.key_vault}.vault.azure.net"}:
+                checks.fail(f"msticpy's Key Vault calls went to {sorted(map(str, hosts))}")
+            elif callers == {str(user.object_id)}:
                 checks.ok(
                     f"msticpy's {len(calls)} Key Vault calls went to https://{t.key_vault}"
                     f".vault.azure.net as {user.alias} ({user.object_id})"
