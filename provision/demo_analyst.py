@@ -487,7 +487,8 @@ def run_demo(opts: DemoOptions) -> int:
                 "for the instance's Azure CLI, signed in with the same identity"
             )
             mark = len(emu.requests())
-            result = _run_kernel(kernels, kernel_env, user_folder, sandbox / "kernel.log")
+            with _environ(jupyter_env):  # its connection file goes to the sandbox's runtime
+                result = _run_kernel(kernels, kernel_env, user_folder, sandbox / "kernel.log")
             if result["msticpyconfig"] == str(config):
                 checks.ok(f"msticpy {result.get('msticpy')} reads MSTICPYCONFIG={config}")
             else:

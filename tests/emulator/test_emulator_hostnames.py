@@ -75,7 +75,14 @@ class _Connections:
         self.armed = False
         self.seen: list[tuple[str, str]] = []
         self._lock = threading.Lock()
-        sys.addaudithook(self._hook)
+        self._installed = False
+
+    def install(self) -> _Connections:
+        """Add the audit hook once (it cannot be removed: it stays for the test process)."""
+        if not self._installed:
+            sys.addaudithook(self._hook)
+            self._installed = True
+        return self
 
     def _hook(self, event: str, args: tuple[Any, ...]) -> None:
         if not self.armed:
@@ -91,7 +98,7 @@ class _Connections:
         return [(event, host) for event, host in self.seen if host not in LOOPBACK]
 
 
-_CONNECTIONS = _Connections()  # an audit hook cannot be removed: one per test process
+_CONNECTIONS = _Connections()
 
 
 # --- the table of hostnames ---------------------------------------------------------------------
@@ -269,7 +276,7 @@ def test_instance_discovery_answers_as_entra(via_proxy: Emulator) -> None:
 )
 def test_other_hosts_get_502_and_nothing_leaves_the_machine(via_proxy: Emulator, url: str) -> None:
     mark = len(via_proxy.requests())
-    _CONNECTIONS.seen.clear()
+    _CONNECTIONS.install().seen.clear()
     _CONNECTIONS.armed = True
     try:
         with pytest.raises(requests.exceptions.ProxyError, match="502 Bad Gateway"):
