@@ -29,6 +29,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -440,8 +441,13 @@ def run_demo(opts: DemoOptions) -> int:
                 "MSTICPY_PROVISION_ANALYST_HOME": str(home),
                 "MSTICPY_PROVISION_JUPYTER_ENV": str(sandbox / "jupyter_env"),
             }
+            # The script the tool rendered, run by the bash on PATH as Azure ML runs it.
+            bash = shutil.which("bash")
+            if bash is None:
+                checks.fail("no bash on PATH to run the startup script with")
+                return 1
             proc = subprocess.run(  # noqa: S603 (the script the tool rendered)
-                ["bash", str(booted)],  # noqa: S607
+                [bash, str(booted)],
                 env=boot_env,
                 cwd=str(sandbox),
                 capture_output=True,

@@ -14,12 +14,12 @@ Standard library only: it runs as a script with the sandbox's Python (``python -
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import ssl
 import sys
 import urllib.parse
-import urllib.request
 from datetime import datetime
 
 MSI_API_VERSION = "2019-08-01"  # the App Service protocol azure-identity speaks
@@ -48,19 +48,28 @@ def main(args: list[str]) -> int:
     client_id = os.environ.get("AZURE_CLIENT_ID")
     if client_id:
         query["client_id"] = client_id
-    if not endpoint.startswith("https://"):
+    url = urllib.parse.urlsplit(endpoint)
+    if url.scheme != "https" or not url.hostname:
         print(f"ERROR: IDENTITY_ENDPOINT is not an https URL: {endpoint}", file=sys.stderr)
         return 1
-    request = urllib.request.Request(  # noqa: S310 (https only, checked above)
-        f"{endpoint}?{urllib.parse.urlencode(query)}", headers={"X-IDENTITY-HEADER": header}
-    )
     context = ssl.create_default_context(cafile=os.environ.get("REQUESTS_CA_BUNDLE"))
+    # Straight to the endpoint (loopback, in NO_PROXY), as azure-identity calls it.
+    connection = http.client.HTTPSConnection(url.hostname, url.port, context=context, timeout=30)
     try:
-        with urllib.request.urlopen(request, context=context, timeout=30) as response:  # noqa: S310
-            body = json.loads(response.read())
+        connection.request(
+            "GET",
+            f"{url.path}?{urllib.parse.urlencode(query)}",
+            headers={"X-IDENTITY-HEADER": header},
+        )
+        response = connection.getresponse()
+        body = json.loads(response.read())
+        if response.status != 200:
+            raise ValueError(f"HTTP {response.status} {body.get('error', '')}".rstrip())
     except (OSError, ValueError) as exc:
         print(f"ERROR: could not get a token: {exc}", file=sys.stderr)
         return 1
+    finally:
+        connection.close()
     expires = int(body["expires_on"])
     print(
         json.dumps(
