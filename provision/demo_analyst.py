@@ -82,8 +82,6 @@ try:
 except Exception as exc:
     text = str(exc).strip().splitlines()
     out["error"] = f"{type(exc).__module__}.{type(exc).__name__}: {text[0] if text else ''}"
-    import traceback
-    out["trace"] = traceback.format_exc()
 print("__MARK__" + json.dumps(out))
 """.replace("__MARK__", RESULT_MARK)
 
@@ -343,6 +341,266 @@ def _missing_access(emu: Any, t: Any, user: Any) -> str:
     return f"{finding.status}: {finding.why}"
 
 
+@dataclass
+class _Instance:
+    """The sandboxed compute instance: where Azure ML's folders are, moved under `sandbox`."""
+
+    sandbox: Path
+    alias: str
+
+    @property
+    def home(self) -> Path:  # /home/azureuser on the instance
+        return self.sandbox / AML_HOME.strip("/")
+
+    @property
+    def user_folder(self) -> Path:
+        return self.home / "cloudfiles" / "code" / "Users" / self.alias
+
+    @property
+    def config(self) -> Path:
+        return self.user_folder / "msticpyconfig.yaml"
+
+
+class _Demo:
+    """The steps of `run_demo`, each printing what it checked and returning whether to go on."""
+
+    def __init__(self, opts: DemoOptions) -> None:
+        from provision.commands.common import local_state_dir
+        from provision.emulator import seed_tenants_from_inventory
+        from provision.inventory.load import load_inventory
+
+        self.opts = opts
+        self.inv = load_inventory(opts.inventory)
+        self.t, self.user = _pick(self.inv, opts.tenant, opts.user)
+        self.seeds = seed_tenants_from_inventory(self.inv)
+        self.seed = next(s for s in self.seeds if s.tenant_id == self.t.tenant_id)
+        self.state = local_state_dir()
+        self.checks = Checks()
+
+    def emulator(self) -> Any:
+        from provision.emulator import Emulator
+
+        return Emulator(self.state).start(self.seeds)
+
+    # --- 1 -------------------------------------------------------------------------------------
+    def onboard(self) -> bool:
+        t, alias, checks = self.t, self.user.alias, self.checks
+        checks.step(1, "Onboarding (invoke onboard --local --grant-access)")
+        emu = self.emulator()
+        try:
+            done = _onboarded(emu, self.seed, alias)
+        finally:
+            emu.stop()
+        if done:
+            checks.ok(f"already onboarded: Users/{alias}/msticpyconfig.yaml is on the share")
+            return True
+        code, output = _onboard(self.opts.inventory, t.name)
+        if code != 0:
+            print(output, end="")
+            checks.fail(f"onboard --local -t {t.name} failed (exit {code}); its output is above")
+            return False
+        last = [line for line in output.splitlines() if line.startswith("Verify:")]
+        checks.ok(
+            "onboarded: secrets pushed to the emulated vault, files to the share, analysts "
+            f"with an object_id given vault access ({last[-1] if last else 'verified'})"
+        )
+        return True
+
+    # --- 2 -------------------------------------------------------------------------------------
+    def boot(self, emu: Any, vm: _Instance) -> dict[str, str] | None:
+        """The share mounted and the image's kernelspecs in place; the Jupyter variables."""
+        checks = self.checks
+        checks.step(2, "Boot: the analyst's compute instance, in a sandbox")
+        checks.note(f"sandbox: {vm.sandbox} (removed afterwards); ~ is {AML_HOME} moved there")
+        checks.short = [(str(vm.home), "~"), (str(vm.sandbox), "<sandbox>")]
+        files = _materialise(emu, self.seed, vm.alias, vm.user_folder)
+        checks.ok(f"Users/{vm.alias}/ of the workspace share mounted at {vm.user_folder}")
+        checks.note(f"files: {', '.join(files)}")
+        kernels, jupyter_env = _kernelspecs(vm.sandbox)
+        with _environ(jupyter_env):
+            outside = _outside(vm.sandbox)
+        if outside:
+            checks.fail(
+                "kernelspecs outside the sandbox are visible to jupyter_client and would be "
+                f"patched: {', '.join(sorted(outside))}; run the demo where they are not"
+            )
+            return None
+        checks.ok(f"image kernelspecs {', '.join(IMAGE_KERNELS)} in {kernels}")
+        return jupyter_env
+
+    # --- 3 -------------------------------------------------------------------------------------
+    def startup(self, vm: _Instance, jupyter_env: dict[str, str]) -> dict[str, str] | None:
+        """Run the rendered startup script; the instance's environment it ran in."""
+        from provision.render import STARTUP_SCRIPT
+
+        checks = self.checks
+        checks.step(3, "Startup script, run with bash as Azure ML runs it at boot")
+        script = vm.user_folder / STARTUP_SCRIPT
+        if not script.is_file():
+            checks.fail(f"Users/{vm.alias}/{STARTUP_SCRIPT} is not on the share")
+            return None
+        # The script as rendered, with Azure ML's folders moved into the sandbox.
+        text = script.read_text(encoding="utf-8").replace(AML_HOME, str(vm.home))
+        text = text.replace("/var/log/", f"{vm.sandbox}/var/log/")
+        (vm.sandbox / "var" / "log").mkdir(parents=True)
+        booted = vm.sandbox / "startup.sh"
+        booted.write_text(text, encoding="utf-8")
+        env = {
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(_FOREIGN_PREFIXES) and k not in _FOREIGN_NAMES
+            },
+            **jupyter_env,
+            "HOME": str(vm.home),
+            "MSTICPY_PROVISION_PYTHON": sys.executable,
+            "MSTICPY_PROVISION_ANALYST_HOME": str(vm.home),
+            "MSTICPY_PROVISION_JUPYTER_ENV": str(vm.sandbox / "jupyter_env"),
+        }
+        bash = shutil.which("bash")
+        if bash is None:
+            checks.fail("no bash on PATH to run the startup script with")
+            return None
+        proc = subprocess.run(  # noqa: S603 (the script the tool rendered)
+            [bash, str(booted)],
+            env=env,
+            cwd=str(vm.sandbox),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        summary = proc.stdout.strip().splitlines()
+        checks.note(summary[-1] if summary else "(the script printed nothing)")
+        kernels = Path(jupyter_env["JUPYTER_PATH"]) / "kernels"
+        kernel_json = json.loads((kernels / DEMO_KERNEL / "kernel.json").read_text())
+        if kernel_json.get("env", {}).get("MSTICPYCONFIG") != str(vm.config):
+            checks.fail(f"{DEMO_KERNEL}/kernel.json does not set MSTICPYCONFIG to {vm.config}")
+            return None
+        checks.ok(f"{DEMO_KERNEL}/kernel.json sets MSTICPYCONFIG={vm.config}")
+        return env
+
+    # --- 4 -------------------------------------------------------------------------------------
+    def kernel(
+        self, emu: Any, vm: _Instance, jupyter_env: dict[str, str], boot_env: dict[str, str]
+    ) -> None:
+        from provision.emulator.envfile import NO_PROXY
+        from provision.emulator.identity.urls import MSI_PREFIX
+
+        t, user, checks = self.t, self.user, self.checks
+        checks.step(4, f"Notebook kernel {DEMO_KERNEL}, started by jupyter_client")
+        env = {
+            **{k: v for k, v in boot_env.items() if k not in jupyter_env},
+            # What the compute instance gives every process: the analyst's token from the
+            # managed-identity endpoint, and HTTPS to Azure's hostnames.
+            "IDENTITY_ENDPOINT": f"{emu.base_url}{MSI_PREFIX}/{t.tenant_id}/token",
+            "IDENTITY_HEADER": emu.endpoints["managed_identity"]["header"],
+            "AZURE_CLIENT_ID": str(user.object_id),
+            "HTTPS_PROXY": emu.proxy_url,
+            "https_proxy": emu.proxy_url,
+            "NO_PROXY": NO_PROXY,
+            "no_proxy": NO_PROXY,
+            "REQUESTS_CA_BUNDLE": str(emu.ca_bundle),
+            "SSL_CERT_FILE": str(emu.ca_bundle),
+            "PATH": os.pathsep.join([str(_az_standin(vm.sandbox)), os.environ["PATH"]]),
+        }
+        checks.note(
+            f"signed in as {user.alias}: tokens from the managed-identity endpoint for "
+            f"object id {user.object_id}; https://{t.key_vault}.vault.azure.net reached "
+            "through the emulator's proxy"
+        )
+        checks.note(
+            "msticpy tries Azure.auth_methods in order; `az` (cli) is the emulator's stand-in "
+            "for the instance's Azure CLI, signed in with the same identity"
+        )
+        mark = len(emu.requests())
+        kernels = Path(jupyter_env["JUPYTER_PATH"]) / "kernels"
+        with _environ(jupyter_env):  # its connection file goes to the sandbox's runtime
+            result = _run_kernel(kernels, env, vm.user_folder, vm.sandbox / "kernel.log")
+        if result["msticpyconfig"] == str(vm.config):
+            checks.ok(f"msticpy {result.get('msticpy')} reads MSTICPYCONFIG={vm.config}")
+        else:
+            checks.fail(f"the kernel's MSTICPYCONFIG is {result['msticpyconfig']!r}")
+        if result["error"]:
+            checks.fail(f"msticpy failed: {result['error']}")
+            checks.note(f"{user.alias} on {t.key_vault}: {_missing_access(emu, t, user)}")
+            checks.note(
+                f"grant it: invoke apply -i {self.opts.inventory} -t {t.name} --local "
+                "--grant-access"
+            )
+            return
+        self._check_calls(emu.requests()[mark:])
+        self._check_keys(emu, result["keys"])
+        missing = sorted(set(result["configured"]) - set(result["loaded"]))
+        if missing:
+            checks.fail(f"TILookup did not load {', '.join(missing)}")
+        else:
+            checks.ok(f"TILookup loaded every configured provider: {', '.join(result['loaded'])}")
+
+    def _check_calls(self, log: list[dict[str, Any]]) -> None:
+        """msticpy's Key Vault calls: to the vault's Azure hostname, as the analyst."""
+        t, user, checks = self.t, self.user, self.checks
+        calls = [e for e in log if e["service"] == "keyvault"]
+        callers = {e.get("principal") for e in calls if e.get("principal")}
+        hosts = {e.get("host") for e in calls}
+        if hosts != {f"{t.key_vault}.vault.azure.net"}:
+            checks.fail(f"msticpy's Key Vault calls went to {sorted(map(str, hosts))}")
+        elif callers != {str(user.object_id)}:
+            checks.fail(f"msticpy's Key Vault calls were made as {sorted(map(str, callers))}")
+        else:
+            checks.ok(
+                f"msticpy's {len(calls)} Key Vault calls went to https://{t.key_vault}"
+                f".vault.azure.net as {user.alias} ({user.object_id})"
+            )
+
+    def _check_keys(self, emu: Any, keys: list[dict[str, str]]) -> None:
+        """Each key msticpy returned is the vault's value (compared by digest, never shown)."""
+        from azure.keyvault.secrets import SecretClient
+
+        t, checks = self.t, self.checks
+        if not keys:
+            checks.fail("msticpy resolved no TI provider key from Key Vault")
+            return
+        vault = SecretClient(
+            emu.endpoints["keyvault"].format(vault=t.key_vault),
+            emu.tenant_credential(t.tenant_id),
+            connection_verify=str(emu.ca_cert),
+        )
+        for key in keys:
+            stored = vault.get_secret(key["secret"]).value or ""
+            where = f"{key['path']} <- {t.key_vault}/{key['secret']}"
+            if key["sha256"] == _sha256(stored):
+                checks.ok(f"{where}: msticpy got the vault's value")
+            else:
+                checks.fail(f"{where}: msticpy's value differs from the vault's")
+
+    # --- all -----------------------------------------------------------------------------------
+    def run(self) -> int:
+        print(
+            f"msticpy on an analyst's compute instance, offline: tenant {self.t.name}, analyst "
+            f"{self.user.alias} (Entra object id {self.user.object_id})\n"
+            f"local Azure emulator state: {self.state}"
+        )
+        if self.onboard():
+            with tempfile.TemporaryDirectory(prefix="msticpy-demo-") as tmp:
+                vm = _Instance(Path(tmp), self.user.alias)
+                emu = self.emulator()
+                try:
+                    jupyter_env = self.boot(emu, vm)
+                    boot_env = None if jupyter_env is None else self.startup(vm, jupyter_env)
+                    if jupyter_env is not None and boot_env is not None:
+                        self.kernel(emu, vm, jupyter_env, boot_env)
+                finally:
+                    emu.stop()
+        checks = self.checks
+        total = len(checks.passed) + len(checks.failed)
+        if checks.failed:
+            print(f"\n{len(checks.failed)} of {total} checks failed")
+            return 1
+        print(f"\nAll {total} checks passed: msticpy works in the analyst's notebook")
+        return 0
+
+
 def run_demo(opts: DemoOptions) -> int:
     """The analyst's day one against the local emulator; 0 when every check passed."""
     try:
@@ -355,201 +613,4 @@ def run_demo(opts: DemoOptions) -> int:
                 "pip install 'msticpy-provision[demo]'"
             ]
         ) from None
-    from azure.keyvault.secrets import SecretClient
-
-    from provision.commands.common import local_state_dir
-    from provision.emulator import Emulator, seed_tenants_from_inventory
-    from provision.emulator.envfile import NO_PROXY
-    from provision.emulator.identity.urls import MSI_PREFIX
-    from provision.inventory.load import load_inventory
-
-    inv = load_inventory(opts.inventory)
-    t, user = _pick(inv, opts.tenant, opts.user)
-    seed = next(s for s in seed_tenants_from_inventory(inv) if s.tenant_id == t.tenant_id)
-    state = local_state_dir()
-    checks = Checks()
-    print(
-        f"msticpy on an analyst's compute instance, offline: tenant {t.name}, analyst "
-        f"{user.alias} (Entra object id {user.object_id})\n"
-        f"local Azure emulator state: {state}"
-    )
-
-    checks.step(1, "Onboarding (invoke onboard --local --grant-access)")
-    emu = Emulator(state).start(seed_tenants_from_inventory(inv))
-    try:
-        done = _onboarded(emu, seed, user.alias)
-    finally:
-        emu.stop()
-    if done:
-        checks.ok(f"already onboarded: Users/{user.alias}/msticpyconfig.yaml is on the share")
-    else:
-        code, output = _onboard(opts.inventory, t.name)
-        if code != 0:
-            print(output, end="")
-            checks.fail(f"onboard --local -t {t.name} failed (exit {code}); its output is above")
-            return 1
-        last = [line for line in output.splitlines() if line.startswith("Verify:")]
-        checks.ok(
-            "onboarded: secrets pushed to the emulated vault, files to the share, analysts "
-            f"with an object_id given vault access ({last[-1] if last else 'verified'})"
-        )
-
-    with tempfile.TemporaryDirectory(prefix="msticpy-demo-") as tmp:
-        sandbox = Path(tmp)
-        home = sandbox / AML_HOME.strip("/")
-        user_folder = home / "cloudfiles" / "code" / "Users" / user.alias
-        emu = Emulator(state).start(seed_tenants_from_inventory(inv))
-        try:
-            checks.step(2, "Boot: the analyst's compute instance, in a sandbox")
-            checks.note(f"sandbox: {sandbox} (removed afterwards); ~ is {AML_HOME} moved there")
-            checks.short = [(str(home), "~"), (str(sandbox), "<sandbox>")]
-            files = _materialise(emu, seed, user.alias, user_folder)
-            checks.ok(f"Users/{user.alias}/ of the workspace share mounted at {user_folder}")
-            checks.note(f"files: {', '.join(files)}")
-            kernels, jupyter_env = _kernelspecs(sandbox)
-            with _environ(jupyter_env):
-                outside = _outside(sandbox)
-            if outside:
-                checks.fail(
-                    "kernelspecs outside the sandbox are visible to jupyter_client and would be "
-                    f"patched: {', '.join(sorted(outside))}; run the demo where they are not"
-                )
-                return 1
-            checks.ok(f"image kernelspecs {', '.join(IMAGE_KERNELS)} in {kernels}")
-
-            checks.step(3, "Startup script, run with bash as Azure ML runs it at boot")
-            script_name = "msticpy-provision-startup.sh"
-            script = user_folder / script_name
-            if not script.is_file():
-                checks.fail(f"Users/{user.alias}/{script_name} is not on the share")
-                return 1
-            text = script.read_text(encoding="utf-8").replace(AML_HOME, str(home))
-            text = text.replace("/var/log/", f"{sandbox}/var/log/")
-            (sandbox / "var" / "log").mkdir(parents=True)
-            booted = sandbox / "startup.sh"
-            booted.write_text(text, encoding="utf-8")
-            base_env = {
-                k: v
-                for k, v in os.environ.items()
-                if not k.startswith(_FOREIGN_PREFIXES) and k not in _FOREIGN_NAMES
-            }
-            boot_env = {
-                **base_env,
-                **jupyter_env,
-                "HOME": str(home),
-                "MSTICPY_PROVISION_PYTHON": sys.executable,
-                "MSTICPY_PROVISION_ANALYST_HOME": str(home),
-                "MSTICPY_PROVISION_JUPYTER_ENV": str(sandbox / "jupyter_env"),
-            }
-            # The script the tool rendered, run by the bash on PATH as Azure ML runs it.
-            bash = shutil.which("bash")
-            if bash is None:
-                checks.fail("no bash on PATH to run the startup script with")
-                return 1
-            proc = subprocess.run(  # noqa: S603 (the script the tool rendered)
-                [bash, str(booted)],
-                env=boot_env,
-                cwd=str(sandbox),
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=False,
-            )
-            summary = proc.stdout.strip().splitlines()
-            checks.note(summary[-1] if summary else "(the script printed nothing)")
-            kernel_json = json.loads((kernels / DEMO_KERNEL / "kernel.json").read_text())
-            config = user_folder / "msticpyconfig.yaml"
-            if kernel_json.get("env", {}).get("MSTICPYCONFIG") != str(config):
-                checks.fail(f"{DEMO_KERNEL}/kernel.json does not set MSTICPYCONFIG to {config}")
-                return 1
-            checks.ok(f"{DEMO_KERNEL}/kernel.json sets MSTICPYCONFIG={config}")
-
-            checks.step(4, f"Notebook kernel {DEMO_KERNEL}, started by jupyter_client")
-            msi = f"{emu.base_url}{MSI_PREFIX}/{t.tenant_id}/token"
-            kernel_env = {
-                **boot_env,
-                # What the compute instance gives every process: the analyst's token from the
-                # managed-identity endpoint, and HTTPS to Azure's hostnames.
-                "IDENTITY_ENDPOINT": msi,
-                "IDENTITY_HEADER": emu.endpoints["managed_identity"]["header"],
-                "AZURE_CLIENT_ID": str(user.object_id),
-                "HTTPS_PROXY": emu.proxy_url,
-                "https_proxy": emu.proxy_url,
-                "NO_PROXY": NO_PROXY,
-                "no_proxy": NO_PROXY,
-                "REQUESTS_CA_BUNDLE": str(emu.ca_bundle),
-                "SSL_CERT_FILE": str(emu.ca_bundle),
-            }
-            for name in jupyter_env:
-                kernel_env.pop(name, None)  # the kernel itself needs no Jupyter paths
-            kernel_env["PATH"] = os.pathsep.join([str(_az_standin(sandbox)), os.environ["PATH"]])
-            checks.note(
-                f"signed in as {user.alias}: tokens from the managed-identity endpoint for "
-                f"object id {user.object_id}; https://{t.key_vault}.vault.azure.net reached "
-                "through the emulator's proxy"
-            )
-            checks.note(
-                "msticpy tries Azure.auth_methods in order; `az` (cli) is the emulator's stand-in "
-                "for the instance's Azure CLI, signed in with the same identity"
-            )
-            mark = len(emu.requests())
-            with _environ(jupyter_env):  # its connection file goes to the sandbox's runtime
-                result = _run_kernel(kernels, kernel_env, user_folder, sandbox / "kernel.log")
-            if result["msticpyconfig"] == str(config):
-                checks.ok(f"msticpy {result.get('msticpy')} reads MSTICPYCONFIG={config}")
-            else:
-                checks.fail(f"the kernel's MSTICPYCONFIG is {result['msticpyconfig']!r}")
-            if result["error"]:
-                checks.fail(f"msticpy failed: {result['error']}")
-                if os.environ.get("MSTICPY_PROVISION_DEMO_TRACE"):
-                    print(result.get("trace", ""))
-                checks.note(f"{user.alias} on {t.key_vault}: {_missing_access(emu, t, user)}")
-                checks.note(
-                    f"grant it: invoke apply -i {opts.inventory} -t {t.name} --local --grant-access"
-                )
-                _summary(checks)
-                return 1
-            calls = [e for e in emu.requests()[mark:] if e["service"] == "keyvault"]
-            callers = {e.get("principal") for e in calls if e.get("principal")}
-            hosts = {e.get("host") for e in calls}
-            if hosts != {f"{t.key_vault}.vault.azure.net"}:
-                checks.fail(f"msticpy's Key Vault calls went to {sorted(map(str, hosts))}")
-            elif callers == {str(user.object_id)}:
-                checks.ok(
-                    f"msticpy's {len(calls)} Key Vault calls went to https://{t.key_vault}"
-                    f".vault.azure.net as {user.alias} ({user.object_id})"
-                )
-            else:
-                checks.fail(f"msticpy's Key Vault calls were made as {sorted(map(str, callers))}")
-            vault = SecretClient(
-                emu.endpoints["keyvault"].format(vault=t.key_vault),
-                emu.tenant_credential(t.tenant_id),
-                connection_verify=str(emu.ca_cert),
-            )
-            if not result["keys"]:
-                checks.fail("msticpy resolved no TI provider key from Key Vault")
-            for key in result["keys"]:
-                stored = vault.get_secret(key["secret"]).value or ""
-                where = f"{key['path']} <- {t.key_vault}/{key['secret']}"
-                if key["sha256"] == _sha256(stored):
-                    checks.ok(f"{where}: msticpy got the vault's value")
-                else:
-                    checks.fail(f"{where}: msticpy's value differs from the vault's")
-            missing = sorted(set(result["configured"]) - set(result["loaded"]))
-            if missing:
-                checks.fail(f"TILookup did not load {', '.join(missing)}")
-            else:
-                checks.ok(
-                    f"TILookup loaded every configured provider: {', '.join(result['loaded'])}"
-                )
-        finally:
-            emu.stop()
-    _summary(checks)
-    return 0 if not checks.failed else 1
-
-
-def _summary(checks: Checks) -> None:
-    if checks.failed:
-        print(f"\n{len(checks.failed)} of {len(checks.passed) + len(checks.failed)} checks failed")
-    else:
-        print(f"\nAll {len(checks.passed)} checks passed: msticpy works in the analyst's notebook")
+    return _Demo(opts).run()
