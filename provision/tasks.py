@@ -498,6 +498,26 @@ def bench(
     )
 
 
+@task(
+    help={
+        "inventory": INVENTORY_HELP + " (default: examples/inventory.yaml)",
+        "tenant": "the tenant to demonstrate (default: the inventory's first)",
+        "user": "the analyst's alias (default: the tenant's first user with an object_id)",
+    },
+)
+@_user_errors
+def demo_analyst(
+    c: Context,
+    inventory: str = "examples/inventory.yaml",
+    tenant: str | None = None,
+    user: str | None = None,
+) -> int:
+    """An analyst's day one, offline: msticpy in the patched kernel reads its keys (local)."""
+    from provision.demo_analyst import DemoOptions, run_demo
+
+    return run_demo(DemoOptions(inventory, tenant, user))
+
+
 ns = Collection(
     validate,
     render,
@@ -510,6 +530,7 @@ ns = Collection(
     create_compute,
     matrix,
     bench,
+    demo_analyst,
 )
 
 

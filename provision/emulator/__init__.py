@@ -27,6 +27,7 @@ DIR/endpoints.json (owner-only; it holds the token, keys and client secrets)::
      "keyvault": "https://127.0.0.1:PORT/_kv/{vault}",
      "files": "https://127.0.0.1:PORT/{account}",
      "authority": "https://127.0.0.1:PORT",          # Entra-ID-shaped, one per tenant below it
+     "proxy": "http://127.0.0.1:PROXY_PORT",         # HTTPS proxy for Azure's own hostnames
      "cloud_metadata": "https://127.0.0.1:PORT/_arm/metadata/endpoints?api-version=2022-09-01",
      "token": "<bearer token>",                      # the operator: every tenant, every right
      "token_tenant": "*",
@@ -36,6 +37,12 @@ DIR/endpoints.json (owner-only; it holds the token, keys and client secrets)::
      "env_file": "/abs/DIR/env.sh"}
 
 and DIR/env.sh, the export lines for unmodified SDK code (see `provision.emulator.envfile`).
+
+With env.sh sourced, code needs no URL changed at all: ``HTTPS_PROXY`` sends
+``https://<vault>.vault.azure.net``, ``https://<account>.file.core.windows.net``,
+``https://management.azure.com`` and ``https://login.microsoftonline.com`` to the emulator's proxy
+(`provision.emulator.proxy`, `provision.emulator.hostnames`), which answers them from the same
+services and refuses every other host with 502 (docs/emulator-hostnames.md).
 
 Point the official clients at it (checked with azure-keyvault-secrets 4.12,
 azure-storage-file-share 12.27, azure-mgmt-machinelearningservices 1.0.1, azure-identity 1.27)::

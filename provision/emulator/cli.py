@@ -46,6 +46,12 @@ def run_emulator(
         with emulator.start(tenants):  # endpoints.json only once seeded and listening
             print(f"endpoints: {emulator.endpoints_file}", flush=True)
             print(json.dumps(emulator.endpoints, indent=2), flush=True)
+            print(
+                f"Azure's own hostnames (<vault>.vault.azure.net, <account>.file.core.windows.net, "
+                f"management.azure.com, login.microsoftonline.com) through the HTTPS proxy "
+                f"{emulator.proxy_url}; every other host is refused there with 502",
+                flush=True,
+            )
             print(f"environment for your own Azure SDK code: source {emulator.env_file}")
             print(emulator.env_file.read_text(encoding="utf-8"), end="", flush=True)
             print("serving; press Ctrl+C to stop", flush=True)

@@ -19,6 +19,7 @@ from aiohttp import web
 from provision.emulator.arm.responses import ArmWire
 from provision.emulator.faults import FaultInjector
 from provision.emulator.files.responses import FilesWire
+from provision.emulator.hostnames import route_host
 from provision.emulator.identity import urls as identity_urls
 from provision.emulator.identity.responses import IdentityWire
 from provision.emulator.keyvault.responses import KeyVaultWire
@@ -65,9 +66,21 @@ class RequestDispatcher:
         account, _, rest = path[1:].partition("/")
         return "files", f"/{account}", account, "/" + rest
 
+    def _split_host(self, method: str, host: str, path: str) -> tuple[str, str, str, str] | None:
+        """`_split` of a request that named one of Azure's public hostnames (through the
+        proxy): the host says the service and the vault or account, the path is the service's
+        own. None for any other host (the path-style endpoints)."""
+        route = route_host(host)
+        if route is None:
+            return None
+        return route.service, "", route.scope, path
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         raw_path, _, query_string = request.raw_path.partition("?")
-        service, prefix, scope, sub_path = self._split(request.method, unquote(raw_path))
+        path = unquote(raw_path)
+        split = self._split_host(request.method, request.host, path)
+        public_host = split is not None
+        service, prefix, scope, sub_path = split or self._split(request.method, path)
         headers: dict[str, str] = {}
         for name, value in request.headers.items():
             key = name.lower()
@@ -84,6 +97,7 @@ class RequestDispatcher:
             scope=scope,
             raw_headers=list(request.headers.items()),
             request_id=new_request_id(),
+            public_host=public_host,
         )
         wire = self._services[service]
         lock = self.backend.lock
@@ -151,6 +165,7 @@ class RequestDispatcher:
                 error=error_code,
                 tenant=req.caller[0] if req.caller else None,
                 principal=req.caller[1] if req.caller else None,
+                host=request.host if req.public_host else None,
             )
         if request.method == "HEAD" and "Content-Length" in headers:
             # The size of the resource, not of this (empty) answer: a StreamResponse keeps it.
@@ -172,7 +187,14 @@ class RequestDispatcher:
     ) -> web.Response:
         if self.log is not None:
             self.log.write(
-                service, req.method, unquote(req.raw_path), 0, op, fault=fault, error=error
+                service,
+                req.method,
+                unquote(req.raw_path),
+                0,
+                op,
+                fault=fault,
+                error=error,
+                host=request.host if req.public_host else None,
             )
         transport = request.transport
         if transport is not None:

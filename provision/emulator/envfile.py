@@ -4,8 +4,14 @@
 
 - ``REQUESTS_CA_BUNDLE`` (sync clients: requests reads it) and ``SSL_CERT_FILE`` (async clients:
   aiohttp builds its TLS context with ``ssl.create_default_context()``, which OpenSSL points at
-  that file) to a bundle of the public roots plus the emulator's CA, so real Azure stays
-  reachable;
+  that file) to a bundle of the public roots plus the emulator's CA;
+- ``HTTPS_PROXY`` (and ``https_proxy``) to the emulator's proxy, which answers Azure's own
+  hostnames (``<vault>.vault.azure.net``, ``<account>.file.core.windows.net``,
+  ``management.azure.com``, ``login.microsoftonline.com``) and refuses every other host with
+  502: from a shell that sourced env.sh, HTTPS clients that honour the variable (requests,
+  aiohttp, so every Azure SDK client) reach the emulator, never real Azure or anything else
+  (see `provision.emulator.proxy`); ``NO_PROXY`` (and ``no_proxy``) lists the loopback
+  addresses, so the path-style endpoints and the managed-identity endpoint are called directly;
 - ``IDENTITY_ENDPOINT`` and ``IDENTITY_HEADER``: azure-identity's ManagedIdentityCredential (and
   so ``DefaultAzureCredential()``) then speaks the App Service managed-identity protocol to the
   emulator (azure-identity ``_credentials/managed_identity.py`` picks App Service when both are
@@ -21,11 +27,21 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CA_BUNDLE_NAME", "ENV_NAME", "METADATA_API_VERSION", "env_script", "write_ca_bundle"]
+__all__ = [
+    "CA_BUNDLE_NAME",
+    "ENV_NAME",
+    "METADATA_API_VERSION",
+    "NO_PROXY",
+    "env_script",
+    "write_ca_bundle",
+]
 
 ENV_NAME = "env.sh"
 CA_BUNDLE_NAME = "ca-bundle.pem"
 METADATA_API_VERSION = "2022-09-01"
+# Loopback, as requests and aiohttp compare it (urllib's proxy_bypass_environment: host names
+# and IP literals, with or without a port).
+NO_PROXY = "127.0.0.1,localhost,::1"
 _SHADOWING = (
     "AZURE_CLIENT_SECRET",
     "AZURE_CLIENT_CERTIFICATE_PATH",
@@ -64,6 +80,13 @@ def env_script(endpoints: dict[str, Any]) -> str:
         f"export SSL_CERT_FILE={q(endpoints['ca_bundle'])}",
         f"export ARM_CLOUD_METADATA_URL={q(endpoints['cloud_metadata'])}",
     ]
+    if endpoints.get("proxy"):
+        lines += [
+            "# Azure's own hostnames go to the emulator's proxy; every other HTTPS host is",
+            "# refused there (502). Loopback (the path-style endpoints) is called directly.",
+            f"export HTTPS_PROXY={q(endpoints['proxy'])} https_proxy={q(endpoints['proxy'])}",
+            f"export NO_PROXY={NO_PROXY} no_proxy={NO_PROXY}",
+        ]
     if msi.get("endpoint"):
         lines += [
             f"# DefaultAzureCredential(): managed identity of tenant {msi['tenant_id']}",

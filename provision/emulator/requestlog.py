@@ -37,6 +37,7 @@ class RequestLog:
         error: str | None = None,
         tenant: str | None = None,
         principal: str | None = None,
+        host: str | None = None,
     ) -> None:
         entry: dict[str, Any] = {
             "ts": round(time.time(), 6),
@@ -50,6 +51,8 @@ class RequestLog:
             entry["fault"] = fault
         if error is not None:
             entry["error"] = error
+        if host is not None:
+            entry["host"] = host  # the Azure hostname a request named (through the proxy)
         if tenant is not None:
             entry["tenant"] = tenant  # the tenant of the bearer token ("*": the operator)
             entry["principal"] = principal

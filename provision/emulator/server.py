@@ -6,6 +6,10 @@ One aiohttp server on 127.0.0.1 answers all three services, told apart by path:
     https://127.0.0.1:PORT/_kv/<vault>/...       Key Vault (data plane) of vault <vault>
     https://127.0.0.1:PORT/<account>/...         Azure Files of storage account <account>
 
+and an HTTPS proxy on a second port of 127.0.0.1 (`proxy`) hands the same application the
+requests that name Azure's own hostnames (``https://<vault>.vault.azure.net/...``), told apart
+by host (`hostnames`); it refuses every other host with 502 and never connects anywhere.
+
 The server adds what every service shares: TLS (a certificate from a throwaway CA made by
 trustme, kept in STATE_DIR so clients keep trusting it across restarts), ``x-ms-request-id``,
 fault injection, the request log, and periodic snapshots of the state. The event loop runs in
@@ -44,8 +48,10 @@ from provision.emulator.envfile import (
     write_ca_bundle,
 )
 from provision.emulator.faults import FaultInjector
+from provision.emulator.hostnames import CERTIFICATE_NAMES
 from provision.emulator.identity.models import ANY_TENANT
 from provision.emulator.identity.urls import MSI_PREFIX
+from provision.emulator.proxy import ProxyProtocol
 from provision.emulator.requestlog import RequestLog, read_request_log
 from provision.emulator.seed import SeedTenant, seed_backend
 from provision.emulator.state import SAVE_INTERVAL_S, Backend
@@ -91,11 +97,13 @@ class Emulator:
         faults: str | None = None,
         latency_ms: float = 0.0,
         fault_seed: int = 0,
+        proxy_port: int = 0,
     ) -> None:
         self.state_dir = Path(state_dir)
         # state.json holds secret values, endpoints.json the token and account keys.
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._requested_port = port
+        self._requested_proxy_port = proxy_port
         self.faults = FaultInjector(faults, seed=fault_seed, latency_ms=latency_ms)
         self.backend = Backend.load(self.state_dir)
         self._dispatcher = RequestDispatcher(self.backend, self.faults)
@@ -106,6 +114,8 @@ class Emulator:
         self._ready = threading.Event()
         self._start_error: BaseException | None = None
         self.port = 0
+        self.proxy_port = 0
+        self._proxy_server: asyncio.Server | None = None
         self.endpoints: dict[str, Any] = {}
         self._endpoints_written = False
 
@@ -133,6 +143,11 @@ class Emulator:
     @property
     def base_url(self) -> str:
         return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def proxy_url(self) -> str:
+        """The HTTPS proxy for Azure's own hostnames (``HTTPS_PROXY``)."""
+        return f"http://127.0.0.1:{self.proxy_port}"
 
     @property
     def credential(self) -> EmulatorCredential:
@@ -221,10 +236,17 @@ class Emulator:
             ) from None
         sock.listen(512)
         self.port = sock.getsockname()[1]
+        proxy_sock = _listen(self._requested_proxy_port, "--proxy-port", sock)
+        self.proxy_port = proxy_sock.getsockname()[1]
+        proxy_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert(*CERTIFICATE_NAMES).configure_cert(proxy_ctx)
         self._dispatcher.log = RequestLog(self.requests_file)
         self._ready.clear()
         self._thread = threading.Thread(
-            target=self._run, args=(sock, ctx), name=f"azure-emulator-{self.port}", daemon=True
+            target=self._run,
+            args=(sock, ctx, proxy_sock, proxy_ctx),
+            name=f"azure-emulator-{self.port}",
+            daemon=True,
         )
         self._thread.start()
         if not self._ready.wait(START_TIMEOUT_S) or self._start_error is not None:
@@ -273,12 +295,18 @@ class Emulator:
         self._endpoints_written = True
 
     # --- the event loop thread ------------------------------------------------------------------
-    def _run(self, sock: socket.socket, ctx: ssl.SSLContext) -> None:
+    def _run(
+        self,
+        sock: socket.socket,
+        ctx: ssl.SSLContext,
+        proxy_sock: socket.socket,
+        proxy_ctx: ssl.SSLContext,
+    ) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
         try:
-            loop.run_until_complete(self._startup(sock, ctx))
+            loop.run_until_complete(self._startup(sock, ctx, proxy_sock, proxy_ctx))
         except BaseException as exc:  # reported to start()
             self._start_error = exc
             self._ready.set()
@@ -291,7 +319,13 @@ class Emulator:
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
-    async def _startup(self, sock: socket.socket, ctx: ssl.SSLContext) -> None:
+    async def _startup(
+        self,
+        sock: socket.socket,
+        ctx: ssl.SSLContext,
+        proxy_sock: socket.socket,
+        proxy_ctx: ssl.SSLContext,
+    ) -> None:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_route("*", "/{tail:.*}", self._dispatcher.handle)
         self._runner = web.AppRunner(
@@ -300,9 +334,17 @@ class Emulator:
         await self._runner.setup()
         site = web.SockSite(self._runner, sock, ssl_context=ctx)
         await site.start()
+        server = self._runner.server
+        assert server is not None  # set by setup()
+        dispatcher = self._dispatcher
+        self._proxy_server = await asyncio.get_running_loop().create_server(
+            lambda: ProxyProtocol(proxy_ctx, server, lambda: dispatcher.log), sock=proxy_sock
+        )
         self._saver = asyncio.get_running_loop().create_task(self._save_periodically())
 
     async def _shutdown(self) -> None:
+        if self._proxy_server is not None:
+            self._proxy_server.close()
         if self._saver is not None:
             self._saver.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -323,6 +365,22 @@ class Emulator:
             except OSError as exc:  # keep serving; the next round tries again
                 log.warning("could not save emulator state: %s", exc)
             interval = max(SAVE_INTERVAL_S, 10 * (time.monotonic() - started))
+
+
+def _listen(port: int, flag: str, other: socket.socket) -> socket.socket:
+    """A listening TCP socket on 127.0.0.1:`port` (0: a free one); closes `other` on failure."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        sock.close()
+        other.close()
+        raise UserInputError(
+            [f"{flag} {port}: cannot listen on 127.0.0.1: {exc.strerror}"]
+        ) from None
+    sock.listen(512)
+    return sock
 
 
 def _endpoints_document(emulator: Emulator) -> dict[str, Any]:
@@ -349,6 +407,7 @@ def _endpoints_document(emulator: Emulator) -> dict[str, Any]:
         "keyvault": f"{emulator.base_url}{KV_PREFIX}/{{vault}}",
         "files": f"{emulator.base_url}/{{account}}",
         "authority": emulator.base_url,
+        "proxy": emulator.proxy_url,
         "cloud_metadata": f"{emulator.base_url}{ARM_PREFIX}/metadata/endpoints?api-version="
         f"{METADATA_API_VERSION}",
         "token": emulator.backend.token,

@@ -57,6 +57,9 @@ class WireRequest:
     # (tenant id, object id) of the bearer token, set by a service's authenticate
     caller: tuple[str, str] | None = None
     params: dict[str, str] = field(default_factory=dict)  # path parameters, set after routing
+    # True when the request named Azure's own host (``<vault>.vault.azure.net``, through the
+    # emulator's proxy): links and challenges in the answer then use Azure's hostnames too.
+    public_host: bool = False
 
     def __post_init__(self) -> None:
         if not self.query and self.query_string:

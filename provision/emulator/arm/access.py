@@ -15,6 +15,7 @@ from provision.emulator.arm.models import NamedResource
 from provision.emulator.arm.shapes import json_body, json_response, named_body
 from provision.emulator.authz.models import RoleAssignment
 from provision.emulator.authz.roles import BUILTIN_ROLES, Role, role_by_id
+from provision.emulator.hostnames import vault_url
 from provision.emulator.wire import KV_PREFIX, WireRequest, WireResponse
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ class AccessOperations:
             "tenantId": res.tenant_id,
             "sku": {"family": "A", "name": "standard"},
             "accessPolicies": list(res.properties.get("accessPolicies") or []),
-            "vaultUri": f"{req.base_url}{KV_PREFIX}/{res.name}/",
+            "vaultUri": vault_url(req.base_url, KV_PREFIX, res.name, req.public_host),
             "enableSoftDelete": True,
             "softDeleteRetentionInDays": 90,
             "enableRbacAuthorization": bool(res.properties.get("enableRbacAuthorization", True)),

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from provision.emulator.arm.exceptions import ResourceNotFound, ValidationError
 from provision.emulator.arm.shapes import json_body, json_response, named_body
+from provision.emulator.hostnames import ARM_HOST, LOGIN_HOST, files_url
 from provision.emulator.wire import ARM_PREFIX, WireRequest, WireResponse
 
 if TYPE_CHECKING:
@@ -25,22 +26,29 @@ if TYPE_CHECKING:
 __all__ = ["CLOUD_NAME", "ResourceOperations", "cloud_metadata"]
 
 CLOUD_NAME = "MsticpyProvisionEmulator"
+LIST_METADATA_API_VERSION = "2022-09-01"  # from this version on, a list of clouds
 
 _DATASTORE_TYPE = "Microsoft.MachineLearningServices/workspaces/datastores"
 
 
-def cloud_metadata(base_url: str) -> list[dict[str, Any]]:
+def cloud_metadata(base_url: str, public: bool = False) -> list[dict[str, Any]]:
     """The emulator as one cloud in ARM's metadata document. Its name is not one of the
     public clouds' (``AzureCloud``, ``AzureUSGovernment``, ``AzureChinaCloud``): azure-ai-ml
     (``_azure_environments._get_cloud``) keeps its built-in endpoints for those names, and
     azure-cli forces ``login.microsoftonline.com`` for ``AzureCloud``, so either would leave the
     emulator. Data-plane suffixes are Azure's: the emulator's vaults and shares are path-style
-    (see endpoints.json)."""
+    (see endpoints.json).
+
+    `public`: the document as ``https://management.azure.com`` serves it (a request through the
+    emulator's proxy): the public cloud, ``AzureCloud``, with Azure's own endpoints, which the
+    proxy answers too."""
+    login = f"https://{LOGIN_HOST}/" if public else f"{base_url}/"
+    manager = f"https://{ARM_HOST}/" if public else f"{base_url}{ARM_PREFIX}/"
     return [
         {
             "portal": "https://portal.azure.com",
             "authentication": {
-                "loginEndpoint": f"{base_url}/",
+                "loginEndpoint": login,
                 "audiences": [
                     "https://management.core.windows.net/",
                     "https://management.azure.com/",
@@ -51,7 +59,7 @@ def cloud_metadata(base_url: str) -> list[dict[str, Any]]:
             "media": "https://rest.media.azure.net",
             "graphAudience": "https://graph.windows.net/",
             "graph": "https://graph.windows.net/",
-            "name": CLOUD_NAME,
+            "name": "AzureCloud" if public else CLOUD_NAME,
             "suffixes": {
                 "acrLoginServer": "azurecr.io",
                 "sqlServerHostname": "database.windows.net",
@@ -61,7 +69,7 @@ def cloud_metadata(base_url: str) -> list[dict[str, Any]]:
                 "azureFrontDoorEndpointSuffix": "azurefd.net",
             },
             "batch": "https://batch.core.windows.net/",
-            "resourceManager": f"{base_url}{ARM_PREFIX}/",
+            "resourceManager": manager,
             "activeDirectoryDataLake": "https://datalake.azure.net/",
             "sqlManagement": "https://management.core.windows.net:8443/",
             "microsoftGraphResourceId": "https://graph.microsoft.com/",
@@ -82,7 +90,15 @@ class ResourceOperations:
     arm: ArmBackend
 
     def op_GetCloudMetadata(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        return json_response(200, cloud_metadata(req.base_url))
+        clouds = cloud_metadata(req.base_url, req.public_host)
+        version = req.query.get("api-version", "")
+        if version >= LIST_METADATA_API_VERSION and version[:1].isdigit():
+            return json_response(200, clouds)
+        # Older versions, and "latest", answer with the one cloud of the host as an object:
+        # msticpy (auth/cloud_mappings.py, get_cloud_endpoints_by_resource_manager_url) asks
+        # for api-version=latest and reads the object's "authentication" and "suffixes";
+        # azure-ai-ml (_azure_environments._get_clouds_by_metadata_url) takes either shape.
+        return json_response(200, clouds[0])
 
     # --- storage accounts -------------------------------------------------------------------
     def _storage_body(self, req: WireRequest, sub: str, rg: str, name: str) -> dict[str, Any]:
@@ -93,7 +109,7 @@ class ResourceOperations:
             "Microsoft.Storage/storageAccounts",
             {
                 "provisioningState": "Succeeded",
-                "primaryEndpoints": {"file": f"{req.base_url}/{res.name}/"},
+                "primaryEndpoints": {"file": files_url(req.base_url, res.name, req.public_host)},
                 "primaryLocation": res.location,
                 "statusOfPrimary": "available",
                 "allowSharedKeyAccess": allow,

@@ -21,8 +21,9 @@ import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from provision.emulator.hostnames import LOGIN_HOST
 from provision.emulator.identity.exceptions import IdentityError, InvalidRequest
-from provision.emulator.identity.urls import match
+from provision.emulator.identity.urls import match, match_login_host
 from provision.emulator.wire import (
     ServiceError,
     ServiceWire,
@@ -58,7 +59,7 @@ class IdentityWire(ServiceWire):
         self.identity = backend.identity
 
     def route(self, req: WireRequest) -> tuple[str, dict[str, str]]:
-        found = match(req.method, req.path)
+        found = (match_login_host if req.public_host else match)(req.method, req.path)
         if found is None:
             raise InvalidRequest(f"AADSTS900561: The endpoint {req.path} is not known.")
         return found
@@ -111,6 +112,47 @@ class IdentityWire(ServiceWire):
                 "end_session_endpoint": f"{root}/oauth2/v2.0/logout",
                 "tenant_region_scope": "EU",
                 "cloud_instance_name": "emulator",
+            },
+        )
+
+    def op_GetInstanceDiscovery(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
+        """Entra's instance discovery at login.microsoftonline.com: where the authority's
+        OpenID configuration is, and which hosts are aliases of one another (msal groups its
+        token cache by them). The body has the shape msal reads (``tenant_discovery_endpoint``;
+        ``metadata[].aliases``, msal ``application._get_authority_aliases``) and the
+        public-cloud group Entra publishes (msal.NET ``KnownMetadataProvider``)."""
+        endpoint = req.query.get("authorization_endpoint", "")
+        if not endpoint:
+            raise InvalidRequest(
+                "AADSTS90014: The required field 'authorization_endpoint' is missing."
+            )
+        head, sep, _ = endpoint.partition("/oauth2/")
+        if not sep or not head.startswith(f"https://{LOGIN_HOST}/"):
+            return _json(
+                400,
+                {
+                    "error": "invalid_instance",
+                    "error_description": "AADSTS50049: Unknown or invalid instance.",
+                },
+            )
+        version = "/v2.0" if "/oauth2/v2.0/" in endpoint else ""
+        return _json(
+            200,
+            {
+                "tenant_discovery_endpoint": f"{head}{version}/.well-known/openid-configuration",
+                "api-version": req.query.get("api-version", "1.1"),
+                "metadata": [
+                    {
+                        "preferred_network": LOGIN_HOST,
+                        "preferred_cache": "login.windows.net",
+                        "aliases": [
+                            LOGIN_HOST,
+                            "login.windows.net",
+                            "login.microsoft.com",
+                            "sts.windows.net",
+                        ],
+                    }
+                ],
             },
         )
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MSI_PREFIX", "OPERATIONS", "match"]
+__all__ = ["MSI_PREFIX", "OPERATIONS", "match", "match_login_host"]
 
 MSI_PREFIX = "/_msi"
 _TENANT = r"/(?P<tenant>[^/_][^/]*)"
@@ -21,7 +21,16 @@ ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
     )
 )
 
-OPERATIONS: tuple[str, ...] = tuple(op for _, _, op in ROUTES)
+# Answered only at login.microsoftonline.com (through the emulator's proxy): at the path-style
+# root, GET /common/discovery/instance would be a file of a storage account named "common".
+# msal reads it as GET https://login.microsoftonline.com/common/discovery/instance
+# ?api-version=1.1&authorization_endpoint=... (msal ``application._get_instance_metadata``; with
+# api-version 1.0 for authorities it does not know, ``authority._instance_discovery``).
+LOGIN_HOST_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    ("GET", re.compile(r"^/common/discovery/instance$"), "GetInstanceDiscovery"),
+)
+
+OPERATIONS: tuple[str, ...] = tuple(op for _, _, op in ROUTES + LOGIN_HOST_ROUTES)
 
 
 def match(method: str, path: str) -> tuple[str, dict[str, str]] | None:
@@ -33,3 +42,12 @@ def match(method: str, path: str) -> tuple[str, dict[str, str]] | None:
         if found is not None and route_method == method:
             return op, found.groupdict()
     return None
+
+
+def match_login_host(method: str, path: str) -> tuple[str, dict[str, str]] | None:
+    """`match`, plus the routes only Entra's own host answers (instance discovery)."""
+    for route_method, pattern, op in LOGIN_HOST_ROUTES:
+        found = pattern.match(path)
+        if found is not None and route_method == method:
+            return op, found.groupdict()
+    return match(method, path)

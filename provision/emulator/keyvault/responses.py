@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from provision.emulator.auth import bearer_token
+from provision.emulator.hostnames import authority_url
 from provision.emulator.identity.models import KEYVAULT_AUDIENCES
 from provision.emulator.keyvault.access import check_access
 from provision.emulator.keyvault.exceptions import BadParameter, KeyVaultError, Unauthorized
@@ -49,7 +50,8 @@ def challenge_header(req: WireRequest, tenant: str) -> str:
     ``_validate_challenge_resource``); for ``127.0.0.1:PORT`` that is ``0.0.1:PORT``."""
     host = req.base_url.split("://", 1)[-1]
     parent = host.split(".", 1)[1] if "." in host else host
-    return f'Bearer authorization="{req.base_url}/{tenant}", resource="https://{parent}"'
+    authority = authority_url(req.base_url, req.public_host)
+    return f'Bearer authorization="{authority}/{tenant}", resource="https://{parent}"'
 
 
 def _json(status: int, body: Any) -> WireResponse:
