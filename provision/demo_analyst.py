@@ -212,10 +212,10 @@ def _share(emu: Any, seed: Any) -> Any:
 def _onboard(inventory: str, tenant: str) -> tuple[int, str]:
     """`onboard --local --grant-access` for one tenant; its exit code and its output."""
     from provision.commands import onboard
-    from provision.commands.common import run_options
     from provision.commands.exitcodes import run_reporting_errors
+    from provision.options import RunOptions
 
-    opts = run_options(inventory, [tenant], local=True, grant_access=True)
+    opts = RunOptions(inventory=inventory, tenant=[tenant], local=True, grant_access=True)
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
         code = run_reporting_errors(lambda: int(onboard.run(opts)))

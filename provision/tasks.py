@@ -40,13 +40,18 @@ class _Flag(Argument):
             raise ParseError(f"error: {flag} {value!r}: use {want}") from None
 
 
+# Flags that change or break something others rely on: spelled out, never one mistyped letter.
+LONG_ONLY = frozenset({"break-lock", "no-secret-values"})
+
+
 class _Task(Task[Any]):
-    """invoke's Task whose arguments are `_Flag`s (the same names, kinds, defaults and help)."""
+    """invoke's Task whose arguments are `_Flag`s (the same names, kinds, defaults and help);
+    the `LONG_ONLY` flags get no short option."""
 
     def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
         return [
             _Flag(
-                names=arg.names,
+                names=arg.names[:1] if arg.names[0] in LONG_ONLY else arg.names,
                 kind=arg.kind,
                 default=arg.default,
                 help=arg.help,
@@ -106,6 +111,16 @@ GRANT_ACCESS_HELP = (
     "or changes other access)"
 )
 GRANT_PREVIEW_HELP = "show the grants apply --grant-access would make (reads only)"
+BREAK_LOCK_HELP = (
+    "break a lease on a tenant's lock that this tool did not take (one without its holder "
+    "record: anyone who can write the share can take one); the tool's own locks are never broken "
+    "while their holder lives"
+)
+NO_SECRET_VALUES_HELP = (
+    "read no secret value and no file content (for pull requests): secrets are judged by their "  # noqa: S105
+    "vault's metadata and reported as not compared; needs no secret source, only Reader on the "
+    "workspace and Key Vault Reader"
+)
 ACCESS_HELP = {"require_access": REQUIRE_ACCESS_HELP, "grant_access": GRANT_ACCESS_HELP}
 
 # Flags shared by every task that talks to Azure.
@@ -205,6 +220,7 @@ def render(
         "1 on errors (orphans count only with --prune)",
         "require_access": REQUIRE_ACCESS_HELP,
         "grant_access": GRANT_PREVIEW_HELP,
+        "no_secret_values": NO_SECRET_VALUES_HELP,
     },
 )
 @_user_errors
@@ -225,6 +241,7 @@ def plan(
     prune: bool = False,
     prune_max: int = DEFAULT_PRUNE_MAX,
     delete_computes: bool = False,
+    no_secret_values: bool = False,
 ) -> int:
     """Show what apply would change in Key Vault and the workspace file shares (reads only)."""
     opts = _run_options(locals())
@@ -235,7 +252,13 @@ def plan(
 
 @task(
     iterable=["tenant"],
-    help={**RUN_HELP, **LIFECYCLE_HELP, "lock_timeout": LOCK_HELP, **ACCESS_HELP},
+    help={
+        **RUN_HELP,
+        **LIFECYCLE_HELP,
+        "lock_timeout": LOCK_HELP,
+        **ACCESS_HELP,
+        "break_lock": BREAK_LOCK_HELP,
+    },
 )
 @_user_errors
 def apply(
@@ -255,6 +278,7 @@ def apply(
     prune: bool = False,
     prune_max: int = DEFAULT_PRUNE_MAX,
     delete_computes: bool = False,
+    break_lock: bool = False,
 ) -> int:
     """Bring Key Vault secrets and user files to the inventory's state, then verify them."""
     opts = _run_options(locals())
@@ -289,7 +313,13 @@ def verify(
 
 @task(
     iterable=["tenant"],
-    help={**RUN_HELP, **LIFECYCLE_HELP, "lock_timeout": LOCK_HELP, **ACCESS_HELP},
+    help={
+        **RUN_HELP,
+        **LIFECYCLE_HELP,
+        "lock_timeout": LOCK_HELP,
+        **ACCESS_HELP,
+        "break_lock": BREAK_LOCK_HELP,
+    },
 )
 @_user_errors
 def onboard(
@@ -309,6 +339,7 @@ def onboard(
     prune: bool = False,
     prune_max: int = DEFAULT_PRUNE_MAX,
     delete_computes: bool = False,
+    break_lock: bool = False,
 ) -> int:
     """Validate, plan, apply and verify in one go: the whole onboarding of a fleet."""
     opts = _run_options(locals())

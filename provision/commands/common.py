@@ -145,6 +145,8 @@ def engine_session(
             prune=opts.prune, prune_max=opts.prune_max, delete_computes=opts.delete_computes
         ),
         lock_timeout=opts.lock_timeout,
+        break_lock=opts.break_lock,
+        secret_values=not opts.no_secret_values,
     )
     engine = Engine(clients, settings)
     titles = {"plan": "planning", "apply": "applying", "verify": "verifying"}
@@ -177,7 +179,8 @@ def run_engine(
     endpoints: Endpoints | None,
 ) -> list[TenantResult]:
     """One step (plan, apply or verify) with its own session and secret resolution."""
-    values = resolve_secrets(inv, renders)
+    # plan --no-secret-values needs no secret source at all (a pull request's plan)
+    values = {} if opts.no_secret_values else resolve_secrets(inv, renders)
     with engine_session(opts, endpoints, inv) as run:
         return run(mode, renders, values)
 

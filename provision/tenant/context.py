@@ -15,6 +15,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from provision.access import AccessOptions
+from provision.options import DEFAULT_PRUNE_MAX
 from provision.workspace import StorageAuth
 
 if TYPE_CHECKING:
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
     from provision.fanout import Fanout
     from provision.inventory.model import Inventory, Tenant
     from provision.plan import DesiredState
-
-DEFAULT_PRUNE_MAX = 50
 
 
 class ReadMode(str, Enum):

@@ -34,6 +34,7 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("storage-auth", "s"),
         *LIFECYCLE,
         ("delete-computes", "-"),
+        ("no-secret-values", None),  # long only (provision.tasks.LONG_ONLY)
     ],
     "apply": [
         *RUN,
@@ -43,6 +44,7 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("lock-timeout", "o"),
         *LIFECYCLE,
         ("delete-computes", "d"),
+        ("break-lock", None),  # long only (provision.tasks.LONG_ONLY)
     ],
     "verify": [*RUN, ("templates", "m"), ("max-concurrency", "a"), ("storage-auth", "s")],
     "emulator": [
@@ -110,6 +112,7 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
     ],
 }
 PINNED["onboard"] = PINNED["apply"]
+PINNED["demo-analyst"] = [("inventory", "i"), ("tenant", "t"), ("user", "u")]
 
 
 def _flags(task_name: str) -> list[tuple[str, str | None]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lifecycle_helpers import ERIN, folder_names, plan_items, read, share_of, tool
+from lifecycle_helpers import ERIN, folder_names, plan_items, read, share_of, tool, vault
 from test_offboard import _offboard
 
 from provision.emulator import Emulator
@@ -158,3 +158,30 @@ def test_a_foreign_lease_on_the_lock_is_reported_and_refused(fleet: Path, emu: E
     [line] = [x for x in applied.stdout.splitlines() if "held by something other" in x]
     assert "not applied" in line and "--break-lock" in line
     assert "Traceback" not in applied.stdout + applied.stderr
+    broke = tool("apply", fleet, emu, "-t", "contoso", "--break-lock")
+    assert broke.returncode == 0, broke.stdout + broke.stderr
+    assert tool("plan", fleet, emu, "-t", "contoso", "--detailed-exitcode").returncode == 0
+
+
+def test_a_pull_request_plan_reads_no_secret_value_and_no_file(fleet: Path, emu: Emulator) -> None:
+    assert tool("apply", fleet, emu).returncode == 0
+    for secret_file in (fleet.parent / "secrets").iterdir():
+        secret_file.unlink()  # a pull request's job has no secret source at all
+    start = len(emu.requests())
+    res = tool("plan", fleet, emu, "--no-secret-values", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    doc = json.loads(res.stdout)
+    secrets = [i for t in doc["tenants"] for i in t["items"] if i["kind"] == "secret"]
+    assert secrets and all(
+        i["detail"] == "value not compared (--no-secret-values)" for i in secrets
+    )
+    files = [i for t in doc["tenants"] for i in t["items"] if i["kind"] == "file"]
+    assert files and {i["action"] for i in files} == {"report"}
+    seen = emu.requests()[start:]
+    assert not [r for r in seen if r["service"] == "files"]  # no listing, no content
+    assert not [r for r in seen if r["op"] in {"GetSecret", "ListWorkspaceKeys"}]
+    # a secret deleted from the vault is still seen, by its metadata alone
+    vault_client = vault(emu, "kv-contoso-nb")
+    vault_client.begin_delete_secret("TIProviders-OTX-Args-AuthKey").result()
+    again = tool("plan", fleet, emu, "-t", "contoso", "--no-secret-values", "--detailed-exitcode")
+    assert again.returncode == 2 and "TIProviders-OTX-Args-AuthKey" in again.stdout
