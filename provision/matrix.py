@@ -9,7 +9,7 @@
 
 Notes (what changed and why, removed tenants) go to stderr, so stdout stays machine-readable.
 A workflow skips its tenant jobs on an empty selection by counting `include` (see
-.github/workflows/onboard.yml and the README, "Running from GitHub Actions").
+.github/workflows/onboard.yml and docs/github-actions.md).
 
 `--changed-since REF` keeps only the tenants whose desired state may differ from REF's:
 - the tenant's entry after merging `defaults` (pydantic dump), which includes the names of its

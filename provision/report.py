@@ -39,11 +39,19 @@ def totals(results: list[TenantResult]) -> dict[str, int]:
     return out
 
 
+# The version of the JSON document `--json` prints (plan, apply, verify, onboard). Its keys are
+# described in docs/plan-output.md and held by docs/plan-output.schema.json; change the version
+# when a key is removed or renamed or changes its type or meaning (a new key does not).
+SCHEMA_VERSION = 1
+
+
 def as_document(
     mode: str, results: list[TenantResult], extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
+    """The report as one JSON document (docs/plan-output.md)."""
     t = totals(results)
     return {
+        "schema_version": SCHEMA_VERSION,
         "mode": mode,
         "ok": t["failed"] == 0,
         "changes_pending": any(r.changes for r in results) if mode == "plan" else None,

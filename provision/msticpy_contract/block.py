@@ -1,6 +1,6 @@
 """The `msticpy:` block: any msticpy settings, in msticpy's own structure, merged into the render.
 
-Rules (the README's inventory reference states them for admins):
+Rules (docs/inventory.md, "The `msticpy:` block", states them for admins):
 
 * **Merge.** The block (from `defaults`, then the tenant's own, merged like every other key) is
   deep-merged over the settings the inventory's fields produce: mappings merge key by key,
