@@ -17,7 +17,7 @@ from markdown_docs import DOCS
 from support import run_invoke
 
 from provision.emulator import Emulator
-from provision.plan import Action, Change, Kind, TenantResult
+from provision.plan import Action, Change, Kind, TenantPlan, TenantResult
 from provision.report import SCHEMA_VERSION, as_document
 
 SCHEMA_FILE = DOCS / "plan-output.schema.json"
@@ -85,20 +85,22 @@ def test_the_schema_names_exactly_the_plans_vocabulary() -> None:
 def _document() -> dict[str, Any]:
     """A plan of two tenants, one failed, built from the plan's own types."""
     ok = TenantResult(
-        "contoso",
-        items=[
-            Change(Kind.SECRET, "kv-contoso-nb/TIProviders-OTX-Args-AuthKey", Action.UPDATE),
-            Change(Kind.CLEANUP, "Users/alice/.msticpyconfig.yaml.tmp", Action.DELETE, "left"),
-        ],
-        notes=["file share access: Shared Key (storage account key)"],
-        resources={
-            "key_vault": "kv-contoso-nb",
-            "storage_account": "st",
-            "file_share": "share",
-            "file_share_auth": "Shared Key (storage account key)",
-        },
+        TenantPlan(
+            "contoso",
+            items=(
+                Change(Kind.SECRET, "kv-contoso-nb/TIProviders-OTX-Args-AuthKey", Action.UPDATE),
+                Change(Kind.CLEANUP, "Users/alice/.msticpyconfig.yaml.tmp", Action.DELETE, "left"),
+            ),
+            notes=("file share access: Shared Key (storage account key)",),
+            resources={
+                "key_vault": "kv-contoso-nb",
+                "storage_account": "st",
+                "file_share": "share",
+                "file_share_auth": "Shared Key (storage account key)",
+            },
+        )
     )
-    failed = TenantResult("fabrikam", error="authentication failed for fabrikam: sign in")
+    failed = TenantResult.failed("fabrikam", "authentication failed for fabrikam: sign in")
     return as_document("plan", [ok, failed])
 
 
