@@ -68,20 +68,26 @@ def _run_step(
     return proc, outputs
 
 
-def test_drift_plans_every_tenant_daily_with_the_read_identity() -> None:
+def test_drift_plans_every_tenant_daily_with_its_own_identity() -> None:
     doc = load_workflow(DRIFT)
     assert set(doc["on"]) == {"schedule", "workflow_dispatch"}
     assert len(doc["on"]["schedule"]) == 4
     plan = doc["jobs"]["plan"]
     assert not is_apply_job(plan)
-    assert plan["environment"] == "${{ matrix.tenant }}-plan"
+    # its own environment (main only, values compared), not the pull requests' (no secrets)
+    assert plan["environment"] == "${{ matrix.tenant }}-drift"
     assert "fromJSON(needs.select.outputs.matrix)" in plan["strategy"]["matrix"]
     run = _step(plan, "plan")["run"]
     assert re.search(r"invoke plan .*--prune --detailed-exitcode", run)
     assert "invoke apply" not in DRIFT.read_text()
-    # The same env:NAME secrets as onboard.yml's plan step (one list to keep in step).
-    onboard_plan = _step(load_workflow(ONBOARD)["jobs"]["plan"], "plan")
-    assert _step(plan, "plan")["env"] == onboard_plan["env"]
+    # The same env:NAME secrets as onboard.yml's apply step (one list to keep in step).
+    onboard_apply = next(
+        s
+        for s in load_workflow(ONBOARD)["jobs"]["apply"]["steps"]
+        if "invoke apply" in s.get("run", "")
+    )
+    secrets = {k: v for k, v in onboard_apply["env"].items() if "secrets." in v}
+    assert {k: v for k, v in _step(plan, "plan")["env"].items() if "secrets." in v} == secrets
 
 
 @needs_shell

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -65,7 +66,10 @@ def test_onboard_plans_on_pull_requests_and_applies_on_main() -> None:
         and "github.ref == 'refs/heads/main'" in (jobs["apply"]["if"])
     )
     plan_run = next(s["run"] for s in jobs["plan"]["steps"] if s.get("id") == "plan")
-    assert "--detailed-exitcode || status=$?" in plan_run
+    assert "--detailed-exitcode" in plan_run and "|| status=$?" in plan_run
+    # a pull request's plan holds no secret and reads no secret value (docs/safety.md)
+    assert "--no-secret-values" in plan_run
+    assert "secrets." not in json.dumps(jobs["plan"])
     assert doc["env"]["INVENTORY"] == "inventory.yaml"
     # --changed-since needs the history of the base commit.
     checkout = jobs["matrix"]["steps"][0]
@@ -176,6 +180,15 @@ def _secret_renamed(doc: dict[str, Any]) -> None:
     _step(doc, "apply", r"invoke apply")["env"]["VT_KEY"] = "${{ secrets.VIRUSTOTAL }}"
 
 
+def _pr_plan_with_a_secret(doc: dict[str, Any]) -> None:
+    _step(doc, "plan", r"invoke plan")["env"]["VT_KEY"] = "${{ secrets.VT_KEY }}"
+
+
+def _pr_plan_with_values(doc: dict[str, Any]) -> None:
+    step = _step(doc, "plan", r"invoke plan")
+    step["run"] = step["run"].replace(" --no-secret-values", "")
+
+
 def _secret_lists_differ(doc: dict[str, Any]) -> None:
     del _step(doc, "apply", r"invoke apply")["env"]["OTX_KEY"]
 
@@ -218,7 +231,8 @@ BROKEN: dict[str, tuple[Mutation, str]] = {
     "echo of a secret": (_echo_secret, "prints the secret in $VT_KEY"),
     "secret in job env": (_secret_in_job_env, "outside a step's env"),
     "secret under another name": (_secret_renamed, "expected ${{ secrets.VT_KEY }}"),
-    "plan and apply secrets differ": (_secret_lists_differ, "different secret names"),
+    "pull-request plan holds a secret": (_pr_plan_with_a_secret, "references a secret"),
+    "pull-request plan reads values": (_pr_plan_with_values, "without --no-secret-values"),
     "checkout keeps the token": (_checkout_keeps_token, "persist-credentials: false"),
 }
 

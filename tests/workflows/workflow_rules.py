@@ -61,10 +61,12 @@ def workflow_problems(doc: Mapping[str, Any]) -> list[str]:
         problems.extend(_permission_problems(where, job))
         if is_tenant_job(job):
             problems.extend(_tenant_job_problems(where, job))
+        if _runs_for_pull_requests(job):
+            problems.extend(_pull_request_problems(where, job))
         for index, step in enumerate(job.get("steps") or []):
             problems.extend(_step_problems(f"{where} step {index + 1}", step))
             run = str(step.get("run", ""))
-            if re.search(r"\binvoke\s+(plan|apply)\b", run):
+            if re.search(r"\binvoke\s+(plan|apply)\b", run) and NO_VALUES not in run:
                 secret_lists[f"{job_id} step {index + 1}"] = set(_secret_env(step))
     triggers = doc.get("on") or {}
     if isinstance(triggers, dict) and "schedule" in triggers:
@@ -78,6 +80,26 @@ def workflow_problems(doc: Mapping[str, Any]) -> list[str]:
         detail = "; ".join(f"{k}: {sorted(v)}" for k, v in secret_lists.items())
         problems.append(f"plan and apply steps export different secret names ({detail})")
     return problems
+
+
+NO_VALUES = "--no-secret-values"
+
+
+def _runs_for_pull_requests(job: Mapping[str, Any]) -> bool:
+    return "pull_request" in str(job.get("if", "")) and "!= 'pull_request'" not in str(
+        job.get("if", "")
+    )
+
+
+def _pull_request_problems(where: str, job: Mapping[str, Any]) -> Iterator[str]:
+    """A pull request runs its branch's own workflow file: its jobs hold no secret, and their
+    plan reads no secret value (docs/safety.md)."""
+    if "secrets." in json.dumps(job, default=str):
+        yield f"{where}: runs for pull requests and references a secret"
+    for step in job.get("steps") or []:
+        run = str(step.get("run", ""))
+        if re.search(r"\binvoke\s+plan\b", run) and NO_VALUES not in run:
+            yield f"{where}: runs for pull requests and plans without {NO_VALUES}"
 
 
 def is_tenant_job(job: Mapping[str, Any]) -> bool:
