@@ -2,7 +2,7 @@
 
 Not collected by pytest (the name does not start with test_). Run:
 
-    .venv/bin/python tests/emulator/bench_throughput.py [--seconds 5] [--concurrency 32]
+    .venv/bin/python -m provision.devtools.bench_throughput [--seconds 5] [--concurrency 32]
 
 The emulator runs in its own process (as under ``invoke emulator``), seeded with one tenant.
 Two kinds of client measure it from this process:
@@ -23,23 +23,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import ssl
-import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from provision.devtools.clients import secret_client, share_client
+from provision.devtools.emulator_process import EmulatorProcess
+from provision.emulator import Emulator, SeedTenant
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from support.clients import secret_client, share_client  # noqa: E402
-
-from provision.devtools.emulator_process import EmulatorProcess  # noqa: E402
-from provision.emulator import Emulator, SeedTenant  # noqa: E402
 
 TENANT = SeedTenant(
     tenant_id="0f0e0d0c-0000-4000-8000-000000000001",
@@ -97,9 +96,10 @@ def _sdk_process(endpoints: dict[str, Any], seconds: float, threads: int, kind: 
     stop_at = time.monotonic() + seconds
 
     def worker(i: int) -> None:
+        call: Callable[[], object]
         if kind == "keyvault":
             client = secret_client(endpoints, "kv-bench")
-            call = lambda: client.get_secret("bench")  # noqa: E731
+            call = functools.partial(client.get_secret, "bench")
         else:
             call = share_client(endpoints, account).get_file_client("bench.txt").get_file_properties
         call()
