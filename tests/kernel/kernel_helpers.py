@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import support
+
 REPO = Path(__file__).resolve().parents[2]
 KERNEL_PY = REPO / "provision" / "kernel.py"
 
@@ -120,14 +122,5 @@ def run_in_kernel(
 
 
 def run_invoke(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run the repo's invoke task from the repository root, as an admin would."""
-    invoke = Path(sys.executable).with_name("invoke")  # the venv's bin/invoke
-    return subprocess.run(
-        [str(invoke), *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    """`invoke ARGS` with exactly `env` (support.run_invoke, as every suite runs the tool)."""
+    return support.run_invoke(*args, env=env, timeout=120, inherit_env=False)

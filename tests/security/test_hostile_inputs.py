@@ -38,7 +38,7 @@ from typing import Any
 
 import pytest
 import yaml
-from support import BIN, REPO
+from support import REPO, run_invoke
 
 from provision.render import default_templates_dir
 
@@ -240,14 +240,14 @@ def run_case(root: Path, name: str) -> Outcome:
     )
     before = snapshot(case.root)
     try:
-        proc = subprocess.run(
-            [str(BIN / "invoke"), "--search-root", str(REPO), *command(case)],
+        proc = run_invoke(
+            "--search-root",
+            str(REPO),
+            *command(case),
             cwd=case.root / "cwd",
             env=env,
-            capture_output=True,
-            text=True,
             timeout=TIMEOUT_S,
-            check=False,
+            inherit_env=False,
         )
         code, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
     except subprocess.TimeoutExpired as exc:  # e.g. blocked reading a FIFO

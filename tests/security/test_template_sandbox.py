@@ -9,15 +9,13 @@ file, no traceback, and nothing written: the output folder is not created.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support import BIN, REPO
+from support import REPO, run_invoke
 
 from provision.devtools.fleet import write_fleet
 from provision.render import default_templates_dir
@@ -117,25 +115,19 @@ def _run(root: Path, name: str) -> Run:
     (tpl / template).write_text(body + "\n" + (tpl / template).read_text())
     (case / "cwd").mkdir()
     out = case / "out"
-    proc = subprocess.run(
-        [
-            str(BIN / "invoke"),
-            "--search-root",
-            str(REPO),
-            "render",
-            "-i",
-            str(fleet.path),
-            "-o",
-            str(out),
-            "--templates",
-            str(tpl),
-        ],
+    proc = run_invoke(
+        "--search-root",
+        str(REPO),
+        "render",
+        "-i",
+        str(fleet.path),
+        "-o",
+        str(out),
+        "--templates",
+        str(tpl),
         cwd=case / "cwd",
-        env={**os.environ, "HOME": str(case)},
-        capture_output=True,
-        text=True,
+        env={"HOME": str(case)},
         timeout=120,
-        check=False,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr, out, tpl / template, case)
 
@@ -171,21 +163,15 @@ def test_validate_runs_admin_templates_in_the_same_sandbox(tmp_path: Path) -> No
     """validate renders with --templates too, and fails the same way."""
     run = _run(tmp_path, "cycler_init_globals")
     fleet = run.root / "inv" / "inventory.yaml"
-    proc = subprocess.run(
-        [
-            str(BIN / "invoke"),
-            "--search-root",
-            str(REPO),
-            "validate",
-            "-i",
-            str(fleet),
-            "--templates",
-            str(run.template.parent),
-        ],
-        capture_output=True,
-        text=True,
+    proc = run_invoke(
+        "--search-root",
+        str(REPO),
+        "validate",
+        "-i",
+        str(fleet),
+        "--templates",
+        str(run.template.parent),
         timeout=120,
-        check=False,
     )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "__init__" in proc.stderr and str(run.template) in proc.stderr

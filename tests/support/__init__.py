@@ -14,10 +14,18 @@ BIN = Path(sys.executable).parent
 
 
 def run_invoke(
-    *args: str, cwd: Path = REPO, env: dict[str, str] | None = None, timeout: float = 300
+    *args: str,
+    cwd: Path = REPO,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+    inherit_env: bool = True,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `invoke ARGS` from the repository root, as an admin would."""
-    full_env = {**os.environ, **(env or {})}
+    """Run `invoke ARGS` as an admin would: the one way the suites run the tool's tasks.
+
+    From the repository root unless `cwd` (then pass `--search-root REPO` first); `env` is
+    added to this process's environment, or is the whole environment without `inherit_env`.
+    """
+    full_env = {**os.environ, **(env or {})} if inherit_env else dict(env or {})
     return subprocess.run(
         [str(BIN / "invoke"), *args],
         cwd=cwd,
