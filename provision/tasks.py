@@ -11,6 +11,7 @@ pip-installed admin needs no checkout.
 from __future__ import annotations
 
 import functools
+import importlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -250,18 +251,7 @@ def plan(
     return command.run(opts)
 
 
-@task(
-    iterable=["tenant"],
-    help={
-        **RUN_HELP,
-        **LIFECYCLE_HELP,
-        "lock_timeout": LOCK_HELP,
-        **ACCESS_HELP,
-        "break_lock": BREAK_LOCK_HELP,
-    },
-)
-@_user_errors
-def apply(
+def _apply_flags(
     c: Context,
     inventory: str,
     *,
@@ -279,12 +269,53 @@ def apply(
     prune_max: int = DEFAULT_PRUNE_MAX,
     delete_computes: bool = False,
     break_lock: bool = False,
-) -> int:
-    """Bring Key Vault secrets and user files to the inventory's state, then verify them."""
-    opts = _run_options(locals())
-    from provision.commands import apply as command
+) -> dict[str, Any]:
+    """The flags of apply and onboard, declared once (both tasks take this signature)."""
+    return _flags(locals())
 
-    return command.run(opts)
+
+def _task_of(flags: Callable[..., dict[str, Any]], command: str, doc: str) -> Callable[..., int]:
+    """A task body with the signature (the flags) of `flags`, running provision.commands.COMMAND
+    (invoke reads a task's flags through `__wrapped__`, as for every `_user_errors` task)."""
+
+    @functools.wraps(flags)
+    def body(*args: Any, **kwargs: Any) -> int:
+        opts = _run_options(flags(*args, **kwargs))
+        module = importlib.import_module(f"provision.commands.{command}")
+        return int(module.run(opts))
+
+    body.__name__ = body.__qualname__ = command
+    body.__doc__ = doc
+    return body
+
+
+APPLY_HELP = {
+    **RUN_HELP,
+    **LIFECYCLE_HELP,
+    "lock_timeout": LOCK_HELP,
+    **ACCESS_HELP,
+    "break_lock": BREAK_LOCK_HELP,
+}
+
+apply = task(iterable=["tenant"], help=APPLY_HELP)(
+    _user_errors(
+        _task_of(
+            _apply_flags,
+            "apply",
+            "Bring Key Vault secrets and user files to the inventory's state, then verify them.",
+        )
+    )
+)
+
+onboard = task(iterable=["tenant"], help=APPLY_HELP)(
+    _user_errors(
+        _task_of(
+            _apply_flags,
+            "onboard",
+            "Validate, plan, apply and verify in one go: the whole onboarding of a fleet.",
+        )
+    )
+)
 
 
 @task(
@@ -307,43 +338,6 @@ def verify(
     """Read back every secret and file and report any that differ from the inventory."""
     opts = _run_options(locals())
     from provision.commands import verify as command
-
-    return command.run(opts)
-
-
-@task(
-    iterable=["tenant"],
-    help={
-        **RUN_HELP,
-        **LIFECYCLE_HELP,
-        "lock_timeout": LOCK_HELP,
-        **ACCESS_HELP,
-        "break_lock": BREAK_LOCK_HELP,
-    },
-)
-@_user_errors
-def onboard(
-    c: Context,
-    inventory: str,
-    *,
-    tenant: list[str] | None = None,
-    local: bool = False,
-    endpoints: str | None = None,
-    json: bool = False,
-    templates: str | None = None,
-    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
-    storage_auth: str = "auto",
-    lock_timeout: float = 0.0,
-    require_access: bool = False,
-    grant_access: bool = False,
-    prune: bool = False,
-    prune_max: int = DEFAULT_PRUNE_MAX,
-    delete_computes: bool = False,
-    break_lock: bool = False,
-) -> int:
-    """Validate, plan, apply and verify in one go: the whole onboarding of a fleet."""
-    opts = _run_options(locals())
-    from provision.commands import onboard as command
 
     return command.run(opts)
 
