@@ -73,6 +73,20 @@ class SeedPrincipal:
     roles: list[tuple[str, str]] = field(default_factory=list)
     secret_permissions: list[str] = field(default_factory=list)
     principal_type: str = "ServicePrincipal"
+    # PIM-eligible (role, scope) pairs: listed by roleEligibilityScheduleInstances, no access
+    eligible: list[tuple[str, str]] = field(default_factory=list)
+    member_of: list[str] = field(default_factory=list)  # object ids of SeedGroups
+
+
+@dataclass
+class SeedGroup:
+    """An Entra security group: its role assignments apply to its members (and to the members
+    of groups that are members of it)."""
+
+    object_id: str
+    roles: list[tuple[str, str]] = field(default_factory=list)
+    eligible: list[tuple[str, str]] = field(default_factory=list)
+    member_of: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -100,6 +114,7 @@ class SeedTenant:
     access_policy_vaults: list[str] = field(default_factory=list)  # the others use RBAC
     allow_shared_key_access: bool | None = None  # None: not set (Azure then allows Shared Key)
     principals: list[SeedPrincipal] = field(default_factory=list)
+    groups: list[SeedGroup] = field(default_factory=list)
     log_analytics: list[SeedLogAnalytics] = field(default_factory=list)
     # managing tenants (Azure Lighthouse) whose tokens ARM accepts for this subscription
     delegated_to: list[str] = field(default_factory=list)
@@ -268,20 +283,38 @@ def _seed_access(
             app = identity.add_app(
                 t.tenant_id, sp.client_id, object_id=sp.object_id, secret=sp.secret
             )
-        for role_ref, scope in sp.roles:
-            role = role_by_name(role_ref) or role_by_id(role_ref)
-            if role is None:
-                raise UserInputError([f"tenant {t.tenant_id}: unknown role {role_ref!r}"])
-            authz.assign(
-                _scope(t, ws, storage, scope),
-                role.id,
-                app.object_id,
-                principal_type=sp.principal_type,
-            )
+        _seed_roles(backend, t, ws, storage, sp, app.object_id, sp.principal_type)
         if sp.secret_permissions:
             for res in policy_vaults:
                 _grant_policy(res, t.tenant_id, app.object_id, sp.secret_permissions)
+    for group in t.groups:
+        _seed_roles(backend, t, ws, storage, group, group.object_id, "Group")
     backend.arm.changed()
+
+
+def _seed_roles(
+    backend: Backend,
+    t: SeedTenant,
+    ws: Workspace,
+    storage: NamedResource,
+    who: SeedPrincipal | SeedGroup,
+    object_id: str,
+    principal_type: str,
+) -> None:
+    """A principal's or group's role assignments, eligible assignments and group memberships."""
+    authz = backend.authz
+    for pairs, eligible in ((who.roles, False), (who.eligible, True)):
+        for role_ref, scope in pairs:
+            role = role_by_name(role_ref) or role_by_id(role_ref)
+            if role is None:
+                raise UserInputError([f"tenant {t.tenant_id}: unknown role {role_ref!r}"])
+            at = _scope(t, ws, storage, scope)
+            if eligible:
+                authz.make_eligible(at, role.id, object_id, principal_type=principal_type)
+            else:
+                authz.assign(at, role.id, object_id, principal_type=principal_type)
+    for group_id in who.member_of:
+        authz.add_member(group_id, object_id)
 
 
 def seed_tenants_from_inventory(inventory: Any) -> list[SeedTenant]:

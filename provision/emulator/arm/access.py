@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from provision.emulator.arm.exceptions import ArmError, ValidationError
 from provision.emulator.arm.models import NamedResource
 from provision.emulator.arm.shapes import json_body, json_response, named_body
-from provision.emulator.authz.models import RoleAssignment
+from provision.emulator.authz.models import RoleAssignment, RoleEligibility
 from provision.emulator.authz.roles import BUILTIN_ROLES, Role, role_by_id
 from provision.emulator.wire import KV_PREFIX, WireRequest, WireResponse
 
@@ -25,7 +25,8 @@ __all__ = ["AccessOperations", "merge_access_policies"]
 
 _AUTHZ = "/providers/Microsoft.Authorization"
 _GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-_PRINCIPAL_FILTER = re.compile(r"(?:principalId\s+eq|assignedTo\()\s*'([^']+)'", re.IGNORECASE)
+_PRINCIPAL_FILTER = re.compile(r"principalId\s+eq\s*'([^']+)'", re.IGNORECASE)
+_ASSIGNED_TO_FILTER = re.compile(r"assignedTo\(\s*'([^']+)'\s*\)", re.IGNORECASE)
 _CATEGORIES = ("keys", "secrets", "certificates", "storage")
 
 
@@ -92,6 +93,41 @@ def _role_definition_id(scope: str, role_guid: str) -> str:
     sub = _subscription_of(scope)
     prefix = f"/subscriptions/{sub}" if sub else ""
     return f"{prefix}{_AUTHZ}/roleDefinitions/{role_guid}"
+
+
+def _filter(req: WireRequest) -> dict[str, Any]:
+    """``$filter``: ``atScope()``, ``principalId eq '<id>'``, ``assignedTo('<id>')`` (and-ed)."""
+    flt = req.query.get("$filter", "")
+    principal = _PRINCIPAL_FILTER.search(flt)
+    assigned = _ASSIGNED_TO_FILTER.search(flt)
+    return {
+        "principal_id": principal.group(1) if principal else None,
+        "assigned_to": assigned.group(1) if assigned else None,
+        "at_scope": "atscope()" in flt.replace(" ", "").lower(),
+    }
+
+
+def _eligibility_body(item: RoleEligibility) -> dict[str, Any]:
+    return {
+        "properties": {
+            "scope": item.scope,
+            "roleDefinitionId": _role_definition_id(item.scope, item.role_definition_id),
+            "principalId": item.principal_id,
+            "principalType": item.principal_type,
+            "roleEligibilityScheduleId": item.id.replace(
+                "roleEligibilityScheduleInstances", "roleEligibilitySchedules"
+            ),
+            "status": "Provisioned",
+            "startDateTime": "2026-01-01T00:00:00Z",
+            "endDateTime": None,
+            "memberType": "Direct",
+            "condition": None,
+            "conditionVersion": None,
+        },
+        "id": item.id,
+        "type": "Microsoft.Authorization/roleEligibilityScheduleInstances",
+        "name": item.name,
+    }
 
 
 def _assignment_body(item: RoleAssignment) -> dict[str, Any]:
@@ -191,14 +227,15 @@ class AccessOperations:
 
     # --- role assignments ----------------------------------------------------------------------
     def op_ListRoleAssignments(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        flt = req.query.get("$filter", "")
-        principal = _PRINCIPAL_FILTER.search(flt)
-        items = self.backend.authz.list_for_scope(
-            p["scope"],
-            principal_id=principal.group(1) if principal else None,
-            at_scope="atscope()" in flt.replace(" ", "").lower(),
-        )
+        items = self.backend.authz.list_for_scope(p["scope"], **_filter(req))
         return json_response(200, {"value": [_assignment_body(a) for a in items]})
+
+    def op_ListRoleEligibilityScheduleInstances(
+        self, req: WireRequest, p: dict[str, str]
+    ) -> WireResponse:
+        """RoleEligibilityScheduleInstances_ListForScope (2020-10-01): the same filters."""
+        items = self.backend.authz.list_eligibilities(p["scope"], **_filter(req))
+        return json_response(200, {"value": [_eligibility_body(e) for e in items]})
 
     def op_GetRoleAssignment(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
         item = self.backend.authz.find(p["name"])
