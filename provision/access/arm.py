@@ -151,9 +151,16 @@ def read_role(ml: Any, role_definition_id: str) -> RoleDefinition:
 
 
 def put_role_assignment(
-    ml: Any, vault: VaultAccessModel, object_id: str, name: str, alias: str
+    ml: Any,
+    vault: VaultAccessModel,
+    object_id: str,
+    name: str,
+    alias: str,
+    principal_type: str = "User",
 ) -> None:
-    """Assign Key Vault Secrets User to the analyst at the vault's scope (a rerun is a no-op)."""
+    """Assign Key Vault Secrets User to the analyst at the vault's scope (a rerun is a no-op).
+    `principal_type` must be the object's own (User, Group or ServicePrincipal): ARM answers a
+    mismatch with 400 UnmatchedPrincipalType."""
     from azure.core.rest import HttpRequest
 
     role = f"/subscriptions/{vault.subscription_id}{_AUTHZ}/roleDefinitions/{SECRETS_USER_ROLE_ID}"
@@ -161,7 +168,7 @@ def put_role_assignment(
         "properties": {
             "roleDefinitionId": role,
             "principalId": object_id,
-            "principalType": "User",
+            "principalType": principal_type,
             "description": f"msticpy-provision: analyst {alias} reads the notebook secrets",
         }
     }

@@ -51,9 +51,10 @@ if TYPE_CHECKING:
     from provision.plan import DesiredState
 
 RBAC_GRANT_HINT = (
-    "to grant with --grant-access the apply identity needs Role Based Access Control "
-    f"Administrator (constrained to assigning {SECRETS_USER_ROLE}) or User Access Administrator "
-    "on the vault"
+    "to grant with --grant-access the apply identity needs Key Vault Data Access Administrator "
+    "(assigns Key Vault data roles only), Role Based Access Control Administrator (constrained "
+    f"to assigning {SECRETS_USER_ROLE}) or User Access Administrator on the vault; an object id "
+    "that is a group or service principal needs principal_type in its users entry"
 )
 POLICY_GRANT_HINT = (
     "to grant with --grant-access the apply identity needs "
@@ -94,6 +95,7 @@ class Finding:
     status: Status
     why: str
     vault: VaultAccessModel | None = None
+    principal_type: str = "User"
 
     @property
     def target(self) -> str:
@@ -286,7 +288,9 @@ def check_policy(vault: VaultAccessModel, user: User) -> Finding:
 
 
 def _finding(user: User, vault: VaultAccessModel, status: Status, why: str) -> Finding:
-    return Finding(user.alias, str(user.object_id), vault.name, status, why, vault)
+    return Finding(
+        user.alias, str(user.object_id), vault.name, status, why, vault, user.principal_type
+    )
 
 
 def plan_access(
@@ -349,7 +353,9 @@ def grant_access(clients: Clients, fan: Fanout, t: Tenant, plan: AccessPlan) -> 
         assert f.vault is not None  # grants only hold vaults that were read
         if f.vault.rbac:
             name = assignment_name(f.vault.id, f.object_id)
-            put = functools.partial(put_role_assignment, ml, f.vault, f.object_id, name, f.alias)
+            put = functools.partial(
+                put_role_assignment, ml, f.vault, f.object_id, name, f.alias, f.principal_type
+            )
             jobs.append(_explained(t, f"role assignment for {f.target}", RBAC_GRANT_HINT, put))
         else:
             policy_vaults.setdefault(f.vault.id.lower(), (f.vault, []))[1].append(f)
@@ -372,6 +378,12 @@ def _explained(t: Tenant, what: str, hint: str, job: Callable[[], None]) -> Call
         try:
             job()
         except AzureError as exc:
+            code = str(getattr(getattr(exc, "error", None), "code", None) or "")
+            if code == "UnmatchedPrincipalType" or "UnmatchedPrincipalType" in str(exc):
+                raise TenantError(
+                    f"{what} (UnmatchedPrincipalType): the object id is not of the type sent; "
+                    "set principal_type (User, Group or ServicePrincipal) in its users entry"
+                ) from None
             raise TenantError(explain_azure_error(exc, t, what, hint)) from None
 
     return run

@@ -303,6 +303,7 @@ def _seed_roles(
 ) -> None:
     """A principal's or group's role assignments, eligible assignments and group memberships."""
     authz = backend.authz
+    authz.set_principal_type(object_id, principal_type)
     for pairs, eligible in ((who.roles, False), (who.eligible, True)):
         for role_ref, scope in pairs:
             role = role_by_name(role_ref) or role_by_id(role_ref)

@@ -289,6 +289,9 @@ class User(FrozenModel):
     # As given, or derived by the tenant (compute_names.default_compute_name) before validation.
     compute: ComputeName | None = None
     object_id: Guid | None = None  # Entra object id: create-compute assigns the instance to it
+    # What the object id is: --grant-access sends it as the role assignment's principalType, and
+    # ARM refuses a mismatch (400 UnmatchedPrincipalType).
+    principal_type: Literal["User", "Group", "ServicePrincipal"] = "User"
 
     @model_validator(mode="before")
     @classmethod

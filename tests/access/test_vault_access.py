@@ -340,6 +340,7 @@ def test_unreadable_role_assignments_are_unknown_and_a_refused_grant_is_one_line
     assert len(errors) == 1, res.stdout
     assert "role assignment for alice on kv-contoso-nb (AuthorizationFailed)" in errors[0]
     assert "Role Based Access Control Administrator" in errors[0]
+    assert "Key Vault Data Access Administrator" in errors[0]  # the narrower role
     assert "Traceback" not in res.stdout + res.stderr
 
 
@@ -420,3 +421,40 @@ def test_a_group_grant_is_ok_eligible_is_reported_and_neither_is_granted(
         ).json()["value"]
         assert [e["properties"]["principalId"] for e in eligible] == [BOB]
         assert eligible[0]["properties"]["roleDefinitionId"].endswith(SECRETS_USER_ROLE_ID)
+
+
+def test_grants_send_the_users_principal_type_and_a_mismatch_is_one_line(
+    tmp_path: Path, fleet: Path
+) -> None:
+    """The role assignment's principalType must be the object's own: ARM answers a group's id
+    sent as User with 400 UnmatchedPrincipalType ("The PrincipalId '...' has type 'Group',
+    which is different from specified PrincipalType 'User'."). A users entry says its type."""
+    text = fleet.read_text()
+    fleet.write_text(text.replace(f"object_id: {ALICE}}}", f"object_id: {ANALYSTS}}}"))
+    seeds = _seeds(fleet)
+    seeds[0].groups.append(SeedGroup(ANALYSTS))
+    with Emulator(tmp_path / "emu-types") as emu:
+        emu.seed(seeds)
+        refused = _run("apply", fleet, emu, "--tenant", "contoso", "--grant-access")
+        assert refused.returncode == 1
+        errors = [line for line in refused.stdout.splitlines() if "error:" in line]
+        assert len(errors) == 1, refused.stdout
+        assert "role assignment for alice on kv-contoso-nb (UnmatchedPrincipalType)" in errors[0]
+        assert "set principal_type (User, Group or ServicePrincipal)" in errors[0]
+        assert "Traceback" not in refused.stdout + refused.stderr
+
+        fleet.write_text(
+            fleet.read_text().replace(
+                f"object_id: {ANALYSTS}}}", f"object_id: {ANALYSTS}, principal_type: Group}}"
+            )
+        )
+        granted = _run("apply", fleet, emu, "--tenant", "contoso", "--grant-access")
+        assert granted.returncode == 0, granted.stdout + granted.stderr
+        got = _arm(
+            emu,
+            CONTOSO_TID,
+            CONTOSO_SUB,
+            f"{CONTOSO_VAULT_ID}/providers/Microsoft.Authorization/roleAssignments/"
+            f"{assignment_name(CONTOSO_VAULT_ID, ANALYSTS)}?api-version=2022-04-01",
+        ).json()["properties"]
+        assert (got["principalId"], got["principalType"]) == (ANALYSTS, "Group")

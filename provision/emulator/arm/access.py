@@ -270,6 +270,17 @@ class AccessOperations:
                 code="RoleDefinitionDoesNotExist",
             )
         authz = self.backend.authz
+        given_type = str(props.get("principalType") or "User")
+        actual_type = authz.principal_types.get(principal_id.lower())
+        if actual_type is not None and actual_type.lower() != given_type.lower():
+            # ARM checks principalType against Entra's object (seen in Bicep and Terraform
+            # deployment reports of UnmatchedPrincipalType); the id is shown without dashes.
+            raise ArmError(
+                f"The PrincipalId '{principal_id.replace('-', '')}' has type '{actual_type}', "
+                f"which is different from specified PrincipalType '{given_type}'.",
+                status=400,
+                code="UnmatchedPrincipalType",
+            )
         existing = authz.find(name)
         for other in authz.list_for_scope(p["scope"], principal_id=principal_id, at_scope=True):
             same_scope = other.scope.rstrip("/").lower() == p["scope"].rstrip("/").lower()
@@ -294,7 +305,7 @@ class AccessOperations:
             role.id,
             principal_id,
             name=name.lower(),
-            principal_type=str(props.get("principalType") or "User"),
+            principal_type=given_type,
             description=props.get("description"),
         )
         return json_response(201, _assignment_body(item))

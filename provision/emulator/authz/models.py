@@ -79,7 +79,11 @@ class AuthzBackend:
         self.assignments: dict[str, RoleAssignment] = {}
         self.members: dict[str, set[str]] = {}  # group object id -> member object ids (lower)
         self.eligibilities: dict[str, RoleEligibility] = {}
+        self.principal_types: dict[str, str] = {}  # object id (lower) -> User | Group | ...
         self.revision = 0
+
+    def set_principal_type(self, object_id: str, principal_type: str) -> None:
+        self.principal_types[object_id.lower()] = principal_type
 
     def add_member(self, group_id: str, member_id: str) -> None:
         self.members.setdefault(group_id.lower(), set()).add(member_id.lower())
@@ -215,6 +219,7 @@ class AuthzBackend:
             "assignments": [asdict(a) for a in self.assignments.values()],
             "members": {g: sorted(m) for g, m in self.members.items()},
             "eligibilities": [asdict(e) for e in self.eligibilities.values()],
+            "principal_types": dict(self.principal_types),
         }
 
     def load_dict(self, data: dict[str, Any]) -> None:
@@ -225,3 +230,4 @@ class AuthzBackend:
         self.eligibilities = {
             e["name"]: RoleEligibility(**e) for e in data.get("eligibilities", [])
         }
+        self.principal_types = dict(data.get("principal_types") or {})
