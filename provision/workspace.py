@@ -13,6 +13,7 @@ when that datastore cannot be read, the well-known name is used and the plan say
 from __future__ import annotations
 
 import logging
+import re
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from enum import Enum
@@ -109,7 +110,7 @@ def explain_azure_error(exc: Exception, t: Tenant, resource: str, role_hint: str
         getattr(getattr(exc, "error", None), "code", None) or getattr(exc, "error_code", "") or ""
     )
     status = getattr(exc, "status_code", None)
-    known = _explain_code(code, t, resource)
+    known = _explain_code(code, t, resource) or _explain_vault_tenant(exc, t, resource)
     if known:
         return known
     if isinstance(exc, ResourceNotFoundError) or status == 404:
@@ -131,6 +132,44 @@ def explain_azure_error(exc: Exception, t: Tenant, resource: str, role_hint: str
     if isinstance(exc, HttpResponseError):
         return f"{resource}: HTTP {status} {code}".rstrip()
     return f"{resource}: {type(exc).__name__}"
+
+
+_CHALLENGE_TENANT = re.compile(r'authorization="?https://[^/"]+/([0-9a-fA-F-]{36})', re.I)
+_AADSTS = re.compile(r"AADSTS\d+")
+
+
+def _explain_vault_tenant(exc: Exception, t: Tenant, resource: str) -> str | None:
+    """A vault in another Entra tenant, in one line naming both tenants: Key Vault's 401
+    challenge names the vault's tenant (AKV10032 for a token of another tenant), and a sign-in
+    refused in the declared `key_vault_tenant_id` names it in the AADSTS message."""
+    from azure.core.exceptions import ClientAuthenticationError
+
+    from provision.azure import vault_tenant
+
+    if not isinstance(exc, ClientAuthenticationError):
+        return None
+    asked = vault_tenant(t)
+    home = t.auth_tenant_id or t.tenant_id
+    response = getattr(exc, "response", None)
+    header = str(getattr(response, "headers", {}).get("WWW-Authenticate", "")) if response else ""
+    found = _CHALLENGE_TENANT.search(header)
+    if found and found.group(1).lower() != asked.lower():
+        return (
+            f"{resource}: the vault is in Entra tenant {found.group(1)}, not {asked} where tenant "
+            f"{t.name} signs in (AKV10032): set key_vault_tenant_id: {found.group(1)} in the "
+            "inventory"
+        )
+    text = str(exc)
+    if t.key_vault_tenant_id and asked.lower() != home.lower() and asked.lower() in text.lower():
+        why = _AADSTS.search(text)
+        return (
+            f"{resource}: cannot sign in to Entra tenant {asked}, the vault's "
+            f"(key_vault_tenant_id), with the identity tenant {t.name} signs in to {home} "
+            f"({why.group(0) if why else 'sign-in refused'}): give that identity access in "
+            f"{asked} (a guest account or a multi-tenant application) or correct "
+            "key_vault_tenant_id"
+        )
+    return None
 
 
 def _explain_code(code: str, t: Tenant, resource: str) -> str | None:
