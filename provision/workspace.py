@@ -292,14 +292,16 @@ def _storage_key(
     from azure.core.exceptions import AzureError
 
     if storage_auth == StorageAuth.TOKEN:
-        return None, "--storage-auth token"
+        return None, _token_access(t, "--storage-auth token")
     if storage_auth == StorageAuth.AUTO and shared_key_allowed(ml, account_id) is False:
-        return None, "the storage account does not allow Shared Key (allowSharedKeyAccess: false)"
+        return None, _token_access(
+            t, "the storage account does not allow Shared Key (allowSharedKeyAccess: false)"
+        )
     try:
         keys = keys_job.result() if keys_job is not None else _list_keys(ml, t)
     except AzureError as exc:
         if storage_auth == StorageAuth.AUTO and getattr(exc, "status_code", None) == 403:
-            return None, "listKeys was denied to this identity"
+            return None, _token_access(t, "listKeys was denied to this identity")
         raise TenantError(
             explain_azure_error(
                 exc,
@@ -314,6 +316,27 @@ def _storage_key(
     if not key:
         raise TenantError(f"{resource} returned no storage key")
     return str(key), "--storage-auth key" if storage_auth == StorageAuth.KEY else ""
+
+
+def _token_access(t: Tenant, reason: str) -> str:
+    """`reason`, when the file share can be reached with a token; refused in one line for a
+    Lighthouse-delegated tenant (`auth_tenant_id`), where it cannot.
+
+    Azure Storage accepts tokens only from the Entra tenant of the subscription that holds the
+    account, and Azure Lighthouse delegates no role with DataActions (Storage File Data
+    Privileged Contributor is one) and no custom role (Microsoft Learn, "Tenants, users, and
+    roles in Azure Lighthouse scenarios"): a managing tenant's token can never read the share.
+    """
+    if not t.auth_tenant_id or t.auth_tenant_id.lower() == t.tenant_id.lower():
+        return reason
+    raise TenantError(
+        f"token access to the file share cannot work through Lighthouse ({reason}; auth_tenant_id "
+        f"{t.auth_tenant_id}): Azure Storage takes tokens only from the account's own Entra "
+        f"tenant {t.tenant_id} and Lighthouse delegates no role with DataActions; use the key "
+        "path: a delegated built-in role with Microsoft.MachineLearningServices/workspaces/"
+        "listKeys/action (Contributor) on a storage account that allows Shared Key (the custom "
+        "workspace role cannot be delegated: Lighthouse does not support custom roles)"
+    )
 
 
 def shared_key_allowed(ml: Any, account_id: str) -> bool | None:
