@@ -276,12 +276,23 @@ def orphan_jobs(
     ]
 
 
-def delete_secret(clients: Clients, t: Tenant, vault: str, name: str) -> None:
-    """Soft-delete one secret (never purged); one already gone is not an error."""
-    from azure.core.exceptions import ResourceNotFoundError
+DELETE_HINT = (
+    "deleting needs the secrets Delete permission: an access policy with Get, List, Set, Delete "
+    "and Recover on access-policy vaults, or Key Vault Secrets Officer on RBAC vaults"
+)
 
-    with contextlib.suppress(ResourceNotFoundError):
-        clients.secrets(t, vault).begin_delete_secret(name).result()
+
+def delete_secret(clients: Clients, t: Tenant, vault: str, name: str) -> None:
+    """Soft-delete one secret (never purged); one already gone is not an error. A refusal is
+    one line naming the permission delete needs (an access-policy vault's `delete`)."""
+    from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+    try:
+        with contextlib.suppress(ResourceNotFoundError):
+            clients.secrets(t, vault).begin_delete_secret(name).result()
+    except AzureError as exc:
+        line = explain_azure_error(exc, t, f"deleting secret {vault}/{name}", DELETE_HINT)
+        raise TenantError(line) from None
 
 
 def delete_file(share: WorkspaceShare, path: str, backup: str | None) -> None:

@@ -163,3 +163,62 @@ def test_a_negative_prune_max_is_one_line_of_error(fleet: Path, emu: Emulator) -
     res = tool("plan", fleet, emu, "--prune", "--prune-max=-1")
     assert res.returncode == 1
     assert res.stderr.strip().splitlines() == ["error: --prune-max -1: use 0 or more"]
+
+
+def test_pruning_on_an_access_policy_vault_without_delete_names_the_missing_permission(
+    tmp_path: Path, fleet: Path
+) -> None:
+    """Key Vault checks each secret operation against the caller's access policy (Microsoft
+    Learn, "Azure Key Vault security: access policies"; azure-rest-api-specs Microsoft.KeyVault
+    SecretPermissions: get, list, set, delete, recover, ...): deleting needs `delete`, which the
+    apply identity's documented list once lacked (Get, List, Set, Recover). The vault answers
+    403 Forbidden (inner AccessDenied); the delete path says, in one line, what to add."""
+    from azure.core.rest import HttpRequest
+    from support.clients import ml_client
+
+    from provision.emulator import seed_tenants_from_inventory
+    from provision.emulator.identity.models import admin_object_id
+    from provision.inventory.load import load_inventory
+
+    seeds = seed_tenants_from_inventory(load_inventory(fleet))
+    fabrikam = next(s for s in seeds if s.workspace == "mlw-fabrikam")
+    fabrikam.access_policy_vaults = [FABRIKAM_VAULT]
+    with Emulator(tmp_path / "emu-policy") as emu:
+        emu.seed(seeds)
+        vault_id = (
+            f"/subscriptions/{fabrikam.subscription_id}/resourceGroups/{fabrikam.resource_group}"
+            f"/providers/Microsoft.KeyVault/vaults/{FABRIKAM_VAULT}"
+        )
+        entry = {
+            "tenantId": fabrikam.tenant_id,
+            "objectId": admin_object_id(fabrikam.tenant_id),
+            "permissions": {"secrets": ["Get", "List", "Set", "Recover"]},
+        }
+        ml = ml_client(
+            emu, fabrikam.subscription_id, credential=emu.tenant_credential(fabrikam.tenant_id)
+        )
+        replaced = ml._send_request(
+            HttpRequest(
+                "PUT",
+                f"{vault_id}/accessPolicies/replace",
+                params={"api-version": "2023-07-01"},
+                json={"properties": {"accessPolicies": [entry]}},
+            )
+        )
+        assert replaced.status_code == 200, replaced.text()
+        applied = tool("apply", fleet, emu, "-t", "fabrikam")
+        assert applied.returncode == 0, applied.stdout + applied.stderr  # get, list, set suffice
+        edit(
+            fleet,
+            '      VirusTotal:\n        args: {auth_key: "file:secrets/fabrikam-virustotal.txt"}\n',
+            '      OTX:\n        args: {auth_key: "file:secrets/fabrikam-virustotal.txt"}\n',
+        )
+        res = tool("apply", fleet, emu, "-t", "fabrikam", "--prune")
+        out = res.stdout + res.stderr
+        assert res.returncode == 1, out
+        assert "Traceback" not in out
+        errors = [line.strip() for line in out.splitlines() if "error:" in line]
+        assert len(errors) == 1, out
+        assert f"deleting secret {FABRIKAM_VAULT}/{OLD_VT}" in errors[0]
+        assert "Get, List, Set, Delete and Recover" in errors[0]
+        assert OLD_VT in {s.name for s in vault(emu, FABRIKAM_VAULT).list_properties_of_secrets()}
