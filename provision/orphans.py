@@ -58,6 +58,7 @@ class Lifecycle:
     prune: bool = False
     prune_max: int = DEFAULT_PRUNE_MAX
     delete_computes: bool = False
+    allow_permanent_delete: bool = False  # prune a vault without soft delete (deletes are final)
 
     def prunes(self, t: Tenant) -> bool:
         """Whether this run deletes `t`'s orphans: with --prune, or for an offboarded tenant."""
@@ -115,6 +116,7 @@ def find_orphans(
     if tagged is None:
         tagged = listed if listed is not None else list_tagged_secrets(clients, fan, d)
     _plan_secrets(d, lifecycle, out, why, tagged)
+    refuse_permanent_delete(clients, d, ws, lifecycle, out)
     _plan_files(fan, d, share, manifest.files, out, why)
     if t.absent:
         found = tool_computes(t, ws, manifest_aliases(manifest.files))
@@ -122,6 +124,38 @@ def find_orphans(
         if lifecycle.delete_computes:
             out.computes = sorted(found)
     return out
+
+
+def refuse_permanent_delete(
+    clients: Clients, d: DesiredState, ws: WorkspaceInfo, lifecycle: Lifecycle, out: Orphans
+) -> None:
+    """Refuse to prune secrets from a vault without soft delete, unless --allow-permanent-delete.
+
+    Soft delete keeps a deleted secret recoverable; a vault with `enableSoftDelete: false`
+    (Microsoft.KeyVault 2023-07-01 vaults, read with the GET the access check uses) deletes it
+    for good. A vault that cannot be read is refused too: the safe side of not knowing.
+    """
+    if not out.secrets or lifecycle.allow_permanent_delete:
+        return
+    from provision.access.arm import ArmReadError, read_vault
+    from provision.access.check import vault_id
+
+    t = d.render.tenant
+    for name in sorted({v for v, _ in out.secrets}, key=str.casefold):
+        count = sum(1 for v, _ in out.secrets if v == name)
+        try:
+            vault = read_vault(clients.ml(t), name, vault_id(t, name, ws.key_vault_id))
+        except ArmReadError as exc:
+            raise TenantError(
+                f"vault {name}: cannot tell whether its {count} orphan secret(s) would be deleted "
+                f"softly ({exc}); pass --allow-permanent-delete to prune anyway"
+            ) from None
+        if not vault.soft_delete:
+            raise TenantError(
+                f"vault {name} has soft delete off (enableSoftDelete: false): pruning would "
+                f"delete {count} secret(s) permanently; pass --allow-permanent-delete if that is "
+                "intended"
+            )
 
 
 def _vaults(d: DesiredState) -> dict[str, set[str]]:

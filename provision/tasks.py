@@ -37,6 +37,10 @@ PRUNE_MAX_HELP = "refuse to prune a vault holding more orphan secrets than this 
 DELETE_COMPUTES_HELP = (
     "also delete the compute instances msticpy-provision created for tenants with state: absent"
 )
+ALLOW_PERMANENT_DELETE_HELP = (
+    "prune even in a vault without soft delete (enableSoftDelete: false), where a deleted "
+    "secret is gone for good (default: refuse)"
+)
 LIFECYCLE_HELP = {
     "prune": PRUNE_HELP,
     "prune_max": PRUNE_MAX_HELP,
@@ -184,7 +188,13 @@ def plan(
 
 @task(
     iterable=["tenant"],
-    help={**RUN_HELP, **LIFECYCLE_HELP, "lock_timeout": LOCK_HELP, **ACCESS_HELP},
+    help={
+        **RUN_HELP,
+        **LIFECYCLE_HELP,
+        "lock_timeout": LOCK_HELP,
+        **ACCESS_HELP,
+        "allow_permanent_delete": ALLOW_PERMANENT_DELETE_HELP,
+    },
 )
 @_user_errors
 def apply(
@@ -203,6 +213,7 @@ def apply(
     prune: bool = False,
     prune_max: int = 50,
     delete_computes: bool = False,
+    allow_permanent_delete: bool = False,
 ) -> int:
     """Bring Key Vault secrets and user files to the inventory's state, then verify them."""
     from provision.commands import apply as command
@@ -223,6 +234,7 @@ def apply(
         prune=prune,
         prune_max=prune_max,
         delete_computes=delete_computes,
+        allow_permanent_delete=allow_permanent_delete,
     )
     return command.run(opts)
 
@@ -262,7 +274,13 @@ def verify(
 
 @task(
     iterable=["tenant"],
-    help={**RUN_HELP, **LIFECYCLE_HELP, "lock_timeout": LOCK_HELP, **ACCESS_HELP},
+    help={
+        **RUN_HELP,
+        **LIFECYCLE_HELP,
+        "lock_timeout": LOCK_HELP,
+        **ACCESS_HELP,
+        "allow_permanent_delete": ALLOW_PERMANENT_DELETE_HELP,
+    },
 )
 @_user_errors
 def onboard(
@@ -281,6 +299,7 @@ def onboard(
     prune: bool = False,
     prune_max: int = 50,
     delete_computes: bool = False,
+    allow_permanent_delete: bool = False,
 ) -> int:
     """Validate, plan, apply and verify in one go: the whole onboarding of a fleet."""
     from provision.commands import onboard as command
@@ -301,6 +320,7 @@ def onboard(
         prune=prune,
         prune_max=prune_max,
         delete_computes=delete_computes,
+        allow_permanent_delete=allow_permanent_delete,
     )
     return command.run(opts)
 

@@ -51,6 +51,9 @@ class VaultAccessModel:
     tenant_id: str
     rbac: bool
     policies: tuple[dict[str, Any], ...] = ()
+    # `properties.enableSoftDelete` (2023-07-01: "If it's not set to any value(true or false)
+    # when creating new key vault, it will be set to true by default"); false: deletes are final
+    soft_delete: bool = True
 
     @property
     def subscription_id(self) -> str:
@@ -99,6 +102,7 @@ def read_vault(ml: Any, name: str, vault_id: str) -> VaultAccessModel:
         tenant_id=str(props.get("tenantId") or ""),
         rbac=props.get("enableRbacAuthorization") is True,
         policies=tuple(p for p in props.get("accessPolicies") or [] if isinstance(p, dict)),
+        soft_delete=props.get("enableSoftDelete") is not False,
     )
 
 

@@ -43,6 +43,7 @@ class RunOptions:
     prune: bool = False  # delete orphans (what the tool wrote that the inventory no longer has)
     prune_max: int = 50  # refuse to prune a vault with more orphan secrets than this
     delete_computes: bool = False  # delete the compute instances of state: absent tenants
+    allow_permanent_delete: bool = False  # prune vaults without soft delete
 
 
 def prepare(
@@ -167,7 +168,9 @@ def engine_session(
         storage_auth=storage_auth_of(opts.storage_auth),
         inventory=inv,
         access=AccessOptions(grant=opts.grant_access, require=opts.require_access),
-        lifecycle=Lifecycle(opts.prune, opts.prune_max, opts.delete_computes),
+        lifecycle=Lifecycle(
+            opts.prune, opts.prune_max, opts.delete_computes, opts.allow_permanent_delete
+        ),
     )
     titles = {"plan": "planning", "apply": "applying", "verify": "verifying"}
 
@@ -238,6 +241,7 @@ def run_options(
     prune: bool = False,
     prune_max: int = 50,
     delete_computes: bool = False,
+    allow_permanent_delete: bool = False,
 ) -> RunOptions:
     """RunOptions from the flags every Azure-facing task shares (named as the tasks name them)."""
     return RunOptions(
@@ -255,6 +259,7 @@ def run_options(
         prune=prune,
         prune_max=prune_max,
         delete_computes=delete_computes,
+        allow_permanent_delete=allow_permanent_delete,
     )
 
 

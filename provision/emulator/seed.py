@@ -112,6 +112,7 @@ class SeedTenant:
     users: list[tuple[str, str]] = field(default_factory=list)  # (alias, compute name)
     user_folders: bool = True  # create Users/<alias>/ in the notebooks share
     access_policy_vaults: list[str] = field(default_factory=list)  # the others use RBAC
+    no_soft_delete_vaults: list[str] = field(default_factory=list)  # enableSoftDelete: false
     allow_shared_key_access: bool | None = None  # None: not set (Azure then allows Shared Key)
     principals: list[SeedPrincipal] = field(default_factory=list)
     groups: list[SeedGroup] = field(default_factory=list)
@@ -208,8 +209,10 @@ def _seed_one(backend: Backend, t: SeedTenant) -> None:
         if name.lower() in policy_vaults:
             res.properties["enableRbacAuthorization"] = False
             res.properties.setdefault("accessPolicies", [])
+        soft_delete = name.lower() not in {v.lower() for v in t.no_soft_delete_vaults}
+        res.properties["enableSoftDelete"] = soft_delete
         vault_resources.append(res)
-        kv.create_vault(name, t.tenant_id)
+        kv.create_vault(name, t.tenant_id).soft_delete = soft_delete
     for la in t.log_analytics:
         sub = la.subscription_id or t.subscription_id
         group = la.resource_group or t.resource_group

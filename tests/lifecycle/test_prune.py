@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from lifecycle_helpers import (
     CONTOSO_VAULT,
     ERIN,
@@ -222,3 +223,49 @@ def test_pruning_on_an_access_policy_vault_without_delete_names_the_missing_perm
         assert f"deleting secret {FABRIKAM_VAULT}/{OLD_VT}" in errors[0]
         assert "Get, List, Set, Delete and Recover" in errors[0]
         assert OLD_VT in {s.name for s in vault(emu, FABRIKAM_VAULT).list_properties_of_secrets()}
+
+
+def test_a_vault_without_soft_delete_is_pruned_only_when_permanent_delete_is_allowed(
+    tmp_path: Path, fleet: Path
+) -> None:
+    """A vault with `enableSoftDelete: false` (Microsoft.KeyVault 2023-07-01 vaults) deletes a
+    secret for good: nothing is left in deletedsecrets to recover. Pruning there is refused in
+    one line unless --allow-permanent-delete says it is intended."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    from provision.emulator import seed_tenants_from_inventory
+    from provision.inventory.load import load_inventory
+
+    seeds = seed_tenants_from_inventory(load_inventory(fleet))
+    next(s for s in seeds if s.workspace == "mlw-fabrikam").no_soft_delete_vaults = [FABRIKAM_VAULT]
+    with Emulator(tmp_path / "emu-hard") as emu:
+        emu.seed(seeds)
+        assert tool("apply", fleet, emu, "-t", "fabrikam").returncode == 0
+        edit(
+            fleet,
+            '      VirusTotal:\n        args: {auth_key: "file:secrets/fabrikam-virustotal.txt"}\n',
+            '      OTX:\n        args: {auth_key: "file:secrets/fabrikam-virustotal.txt"}\n',
+        )
+        kv = vault(emu, FABRIKAM_VAULT)
+        refused = tool("apply", fleet, emu, "-t", "fabrikam", "--prune")
+        out = refused.stdout + refused.stderr
+        assert refused.returncode == 1, out
+        errors = [line.strip() for line in out.splitlines() if "error:" in line]
+        assert errors == [
+            f"error: vault {FABRIKAM_VAULT} has soft delete off (enableSoftDelete: false): "
+            "pruning would delete 1 secret(s) permanently; pass --allow-permanent-delete if that "
+            "is intended"
+        ], out
+        assert OLD_VT in {s.name for s in kv.list_properties_of_secrets()}
+
+        allowed = tool("apply", fleet, emu, "-t", "fabrikam", "--prune", "--allow-permanent-delete")
+        assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+        assert OLD_VT not in {s.name for s in kv.list_properties_of_secrets()}
+        assert list(kv.list_deleted_secrets()) == []  # gone for good, nothing to recover
+        with pytest.raises(ResourceNotFoundError):
+            kv.get_deleted_secret(OLD_VT)
+        # the soft-delete vault of the other tenant still keeps what it deletes
+        other = vault(emu, CONTOSO_VAULT)
+        other.set_secret("scratch", "x")
+        other.begin_delete_secret("scratch").result()
+        assert other.get_deleted_secret("scratch").recovery_id

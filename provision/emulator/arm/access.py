@@ -182,7 +182,7 @@ class AccessOperations:
             "sku": {"family": "A", "name": "standard"},
             "accessPolicies": list(res.properties.get("accessPolicies") or []),
             "vaultUri": f"{req.base_url}{KV_PREFIX}/{res.name}/",
-            "enableSoftDelete": True,
+            "enableSoftDelete": bool(res.properties.get("enableSoftDelete", True)),
             "softDeleteRetentionInDays": 90,
             "enableRbacAuthorization": bool(res.properties.get("enableRbacAuthorization", True)),
             "provisioningState": "Succeeded",
