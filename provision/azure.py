@@ -30,9 +30,10 @@ if TYPE_CHECKING:
 # 32 requests in flight across the whole fleet stays far below every one of them (a tenant makes
 # at most 3 ARM reads per run) while keeping round trips overlapped.
 DEFAULT_MAX_CONCURRENCY = 32
-# The client the tool presents to a local emulator's authority (any id and secret are accepted).
+# The client the tool presents to a local emulator's authority for a tenant it registered no
+# application in: the authority refuses it (AADSTS700016), as Entra refuses an unknown client.
 LOCAL_CLIENT_ID = "msticpy-provision-local"
-LOCAL_CLIENT_SECRET = "local-emulator"  # noqa: S105 (the emulator accepts any secret)
+LOCAL_CLIENT_SECRET = "local-emulator"  # noqa: S105 (no secret: an unregistered client id)
 # azure-core's exponential back-off; Retry-After from the service takes precedence.
 # azure-core also counts status, connection and read retries separately (3 each by default) and
 # stops at the first exhausted counter, so each gets RETRY_TOTAL too; a back-off cap keeps a
@@ -252,7 +253,8 @@ class Clients:
     def _new_credential(self, ep: Endpoints, tenant_id: str) -> TokenCredential:
         if ep.authority is not None:
             # The emulator's authority issues tokens per tenant, as Entra ID does: sign in as
-            # the app registered in that tenant (an unknown app gets a token with no rights).
+            # the app registered in that tenant; in a tenant where none is (an Entra tenant the
+            # identity has no access to) the authority refuses the client (AADSTS700016).
             from azure.identity import ClientSecretCredential
 
             app = ep.apps.get(tenant_id, {})
