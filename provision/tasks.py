@@ -144,6 +144,7 @@ def render(
         "1 on errors (orphans count only with --prune)",
         "require_access": REQUIRE_ACCESS_HELP,
         "grant_access": GRANT_PREVIEW_HELP,
+        "allow_permanent_delete": ALLOW_PERMANENT_DELETE_HELP,
     },
 )
 @_user_errors
@@ -163,6 +164,7 @@ def plan(
     prune: bool = False,
     prune_max: int = 50,
     delete_computes: bool = False,
+    allow_permanent_delete: bool = False,
 ) -> int:
     """Show what apply would change in Key Vault and the workspace file shares (reads only)."""
     from provision.commands import plan as command
@@ -182,6 +184,7 @@ def plan(
         prune=prune,
         prune_max=prune_max,
         delete_computes=delete_computes,
+        allow_permanent_delete=allow_permanent_delete,
     )
     return command.run(opts, detailed_exitcode=detailed_exitcode)
 

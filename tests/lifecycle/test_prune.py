@@ -257,6 +257,11 @@ def test_a_vault_without_soft_delete_is_pruned_only_when_permanent_delete_is_all
             "is intended"
         ], out
         assert OLD_VT in {s.name for s in kv.list_properties_of_secrets()}
+        # plan previews what apply would do with the flag
+        preview = plan_items(fleet, emu, "-t", "fabrikam", "--prune", "--allow-permanent-delete")
+        assert [(i["target"], i["action"]) for i in preview if "orphan" in i["detail"]] == [
+            (f"{FABRIKAM_VAULT}/{OLD_VT}", "delete")
+        ]
 
         allowed = tool("apply", fleet, emu, "-t", "fabrikam", "--prune", "--allow-permanent-delete")
         assert allowed.returncode == 0, allowed.stdout + allowed.stderr
