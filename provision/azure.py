@@ -26,9 +26,10 @@ from provision.options import DEFAULT_MAX_CONCURRENCY  # the --max-concurrency d
 if TYPE_CHECKING:
     from provision.inventory.model import Tenant
 
-# The client the tool presents to a local emulator's authority (any id and secret are accepted).
+# The client the tool presents to a local emulator's authority for a tenant it registered no
+# application in: the authority refuses it (AADSTS700016), as Entra refuses an unknown client.
 LOCAL_CLIENT_ID = "msticpy-provision-local"
-LOCAL_CLIENT_SECRET = "local-emulator"  # noqa: S105 (the emulator accepts any secret)
+LOCAL_CLIENT_SECRET = "local-emulator"  # noqa: S105 (no secret: an unregistered client id)
 # azure-core's exponential back-off; Retry-After from the service takes precedence.
 # azure-core also counts status, connection and read retries separately (3 each by default) and
 # stops at the first exhausted counter, so each gets RETRY_TOTAL too; a back-off cap keeps a
@@ -227,8 +228,9 @@ class Clients:
             kwargs["connection_verify"] = ep.ca_cert
         return kwargs
 
-    def credential(self, t: Tenant) -> TokenCredential:
-        """A credential whose every token is for the tenant's own Entra tenant.
+    def credential(self, t: Tenant, tenant_id: str | None = None) -> TokenCredential:
+        """A credential whose every token is for the tenant's own Entra tenant (or `tenant_id`,
+        the Entra tenant of a vault in another one: `vault_tenant`).
 
         ARM refuses a token of another tenant (401 InvalidAuthenticationTokenTenant), and
         DefaultAzureCredential without a tenant asks for the sign-in's default one, so one admin
@@ -236,7 +238,7 @@ class Clients:
         set `auth_tenant_id` to the managing tenant.
         """
         ep = self.endpoints(t.cloud)
-        tenant_id = t.auth_tenant_id or t.tenant_id
+        tenant_id = tenant_id or t.auth_tenant_id or t.tenant_id
         key = f"{'emulator' if ep.is_emulator else t.cloud}/{tenant_id}"
         with self._lock:
             cred = self._credentials.get(key)
@@ -249,7 +251,8 @@ class Clients:
     def _new_credential(self, ep: Endpoints, tenant_id: str) -> TokenCredential:
         if ep.authority is not None:
             # The emulator's authority issues tokens per tenant, as Entra ID does: sign in as
-            # the app registered in that tenant (an unknown app gets a token with no rights).
+            # the app registered in that tenant; in a tenant where none is (an Entra tenant the
+            # identity has no access to) the authority refuses the client (AADSTS700016).
             from azure.identity import ClientSecretCredential
 
             app = ep.apps.get(tenant_id, {})
@@ -327,16 +330,17 @@ class Clients:
         from azure.keyvault.secrets import SecretClient
 
         ep = self.endpoints(t.cloud)
+        tenant_id = vault_tenant(t)
 
         def make() -> Any:
             return SecretClient(
                 ep.keyvault.format(vault=vault),
-                self.credential(t),
+                self.credential(t, tenant_id),
                 verify_challenge_resource=not ep.is_emulator,
                 **self._common(ep),
             )
 
-        key = ("kv", t.cloud, t.auth_tenant_id or t.tenant_id, vault.lower())
+        key = ("kv", t.cloud, tenant_id, vault.lower())
         return self._cached(key, make, t.name)
 
     def share(self, t: Tenant, account: str, share: str, key: str | None) -> Any:
@@ -369,14 +373,26 @@ class Clients:
         self._session.close()
 
 
+def vault_tenant(t: Tenant) -> str:
+    """The Entra tenant whose tokens the tenant's vaults accept: `key_vault_tenant_id` where the
+    inventory says the vault lives in another Entra tenant, else the tenant's sign-in tenant.
+
+    Key Vault answers a token of another tenant with 401 AKV10032 and a challenge naming the
+    vault's tenant; azure-keyvault-secrets would follow that challenge. The tool follows it
+    only as the inventory allows it: the tenant is declared, not taken from the challenge,
+    because the SDK caches the last challenge per host and process
+    (`_shared/http_challenge_cache.py`, keyed by the URL's netloc) and vaults of different
+    tenants behind one host (the emulator's path-style vaults, a proxy) would mix tenants.
+    """
+    return t.key_vault_tenant_id or t.auth_tenant_id or t.tenant_id
+
+
 class TenantCredential:
     """Asks a credential for tokens of one tenant only, whatever tenant a request names.
 
-    Key Vault's SDK caches the last 401 challenge per host and process
-    (azure-keyvault-secrets `_shared/http_challenge_cache.py`, keyed by the URL's netloc) and
-    asks for a token of the tenant that challenge named. Vaults of different tenants behind one
-    host (the emulator's path-style vaults, or a proxy) would then mix tenants; every token this
-    tool requests is for the tenant the inventory names, as ARM requires anyway.
+    Key Vault's challenge (cached per host, see `vault_tenant`) may name another tenant than the
+    vault's; ARM needs the tenant the inventory names. Every token this tool requests is for the
+    tenant the inventory declares for that service.
     """
 
     def __init__(self, inner: Any, tenant_id: str) -> None:

@@ -52,6 +52,7 @@ class RunOptions:
     prune: bool = False  # delete orphans (what the tool wrote that the inventory no longer has)
     prune_max: int = DEFAULT_PRUNE_MAX  # refuse to prune a vault with more orphans than this
     delete_computes: bool = False  # delete the compute instances of state: absent tenants
+    allow_permanent_delete: bool = False  # prune in vaults without soft delete (no recovery)
     break_lock: bool = False  # apply: break a lease on the tenant's lock this tool did not take
     no_secret_values: bool = False  # plan: read no secret value and no file content
 

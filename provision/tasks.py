@@ -42,7 +42,7 @@ class _Flag(Argument):
 
 
 # Flags that change or break something others rely on: spelled out, never one mistyped letter.
-LONG_ONLY = frozenset({"break-lock", "no-secret-values"})
+LONG_ONLY = frozenset({"break-lock", "no-secret-values", "allow-permanent-delete"})
 
 
 class _Task(Task[Any]):
@@ -90,6 +90,10 @@ PRUNE_MAX_HELP = (
 )
 DELETE_COMPUTES_HELP = (
     "also delete the compute instances msticpy-provision created for tenants with state: absent"
+)
+ALLOW_PERMANENT_DELETE_HELP = (
+    "prune even in a vault without soft delete (enableSoftDelete: false), where a deleted "
+    "secret is gone for good (default: refuse)"
 )
 LIFECYCLE_HELP = {
     "prune": PRUNE_HELP,
@@ -222,6 +226,7 @@ def render(
         "require_access": REQUIRE_ACCESS_HELP,
         "grant_access": GRANT_PREVIEW_HELP,
         "no_secret_values": NO_SECRET_VALUES_HELP,
+        "allow_permanent_delete": ALLOW_PERMANENT_DELETE_HELP,
     },
 )
 @_user_errors
@@ -243,6 +248,7 @@ def plan(
     prune_max: int = DEFAULT_PRUNE_MAX,
     delete_computes: bool = False,
     no_secret_values: bool = False,
+    allow_permanent_delete: bool = False,
 ) -> int:
     """Show what apply would change in Key Vault and the workspace file shares (reads only)."""
     opts = _run_options(locals())
@@ -269,6 +275,7 @@ def _apply_flags(
     prune_max: int = DEFAULT_PRUNE_MAX,
     delete_computes: bool = False,
     break_lock: bool = False,
+    allow_permanent_delete: bool = False,
 ) -> dict[str, Any]:
     """The flags of apply and onboard, declared once (both tasks take this signature)."""
     return _flags(locals())
@@ -295,6 +302,7 @@ APPLY_HELP = {
     "lock_timeout": LOCK_HELP,
     **ACCESS_HELP,
     "break_lock": BREAK_LOCK_HELP,
+    "allow_permanent_delete": ALLOW_PERMANENT_DELETE_HELP,
 }
 
 apply = task(iterable=["tenant"], help=APPLY_HELP)(

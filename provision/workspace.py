@@ -13,6 +13,7 @@ when that datastore cannot be read, the well-known name is used and the plan say
 from __future__ import annotations
 
 import logging
+import re
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from enum import Enum
@@ -106,7 +107,7 @@ def explain_azure_error(exc: Exception, t: Tenant, resource: str, role_hint: str
         getattr(getattr(exc, "error", None), "code", None) or getattr(exc, "error_code", "") or ""
     )
     status = getattr(exc, "status_code", None)
-    known = _explain_code(code, t, resource)
+    known = _explain_code(code, t, resource) or _explain_vault_tenant(exc, t, resource)
     if known:
         return known
     if isinstance(exc, ResourceNotFoundError) or status == 404:
@@ -128,6 +129,44 @@ def explain_azure_error(exc: Exception, t: Tenant, resource: str, role_hint: str
     if isinstance(exc, HttpResponseError):
         return f"{resource}: HTTP {status} {code}".rstrip()
     return f"{resource}: {describe_exception(exc)}"
+
+
+_CHALLENGE_TENANT = re.compile(r'authorization="?https://[^/"]+/([0-9a-fA-F-]{36})', re.I)
+_AADSTS = re.compile(r"AADSTS\d+")
+
+
+def _explain_vault_tenant(exc: Exception, t: Tenant, resource: str) -> str | None:
+    """A vault in another Entra tenant, in one line naming both tenants: Key Vault's 401
+    challenge names the vault's tenant (AKV10032 for a token of another tenant), and a sign-in
+    refused in the declared `key_vault_tenant_id` names it in the AADSTS message."""
+    from azure.core.exceptions import ClientAuthenticationError
+
+    from provision.azure import vault_tenant
+
+    if not isinstance(exc, ClientAuthenticationError):
+        return None
+    asked = vault_tenant(t)
+    home = t.auth_tenant_id or t.tenant_id
+    response = getattr(exc, "response", None)
+    header = str(getattr(response, "headers", {}).get("WWW-Authenticate", "")) if response else ""
+    found = _CHALLENGE_TENANT.search(header)
+    if found and found.group(1).lower() != asked.lower():
+        return (
+            f"{resource}: the vault is in Entra tenant {found.group(1)}, not {asked} where tenant "
+            f"{t.name} signs in (AKV10032): set key_vault_tenant_id: {found.group(1)} in the "
+            "inventory"
+        )
+    text = str(exc)
+    if t.key_vault_tenant_id and asked.lower() != home.lower() and asked.lower() in text.lower():
+        why = _AADSTS.search(text)
+        return (
+            f"{resource}: cannot sign in to Entra tenant {asked}, the vault's "
+            f"(key_vault_tenant_id), with the identity tenant {t.name} signs in to {home} "
+            f"({why.group(0) if why else 'sign-in refused'}): give that identity access in "
+            f"{asked} (a guest account or a multi-tenant application) or correct "
+            "key_vault_tenant_id"
+        )
+    return None
 
 
 def _explain_code(code: str, t: Tenant, resource: str) -> str | None:
@@ -253,14 +292,16 @@ def _storage_key(
     from azure.core.exceptions import AzureError
 
     if storage_auth == StorageAuth.TOKEN:
-        return None, "--storage-auth token"
+        return None, _token_access(t, "--storage-auth token")
     if storage_auth == StorageAuth.AUTO and shared_key_allowed(ml, account_id) is False:
-        return None, "the storage account does not allow Shared Key (allowSharedKeyAccess: false)"
+        return None, _token_access(
+            t, "the storage account does not allow Shared Key (allowSharedKeyAccess: false)"
+        )
     try:
         keys = keys_job.result() if keys_job is not None else _list_keys(ml, t)
     except AzureError as exc:
         if storage_auth == StorageAuth.AUTO and getattr(exc, "status_code", None) == 403:
-            return None, "listKeys was denied to this identity"
+            return None, _token_access(t, "listKeys was denied to this identity")
         raise TenantError(
             explain_azure_error(
                 exc,
@@ -275,6 +316,27 @@ def _storage_key(
     if not key:
         raise TenantError(f"{resource} returned no storage key")
     return str(key), "--storage-auth key" if storage_auth == StorageAuth.KEY else ""
+
+
+def _token_access(t: Tenant, reason: str) -> str:
+    """`reason`, when the file share can be reached with a token; refused in one line for a
+    Lighthouse-delegated tenant (`auth_tenant_id`), where it cannot.
+
+    Azure Storage accepts tokens only from the Entra tenant of the subscription that holds the
+    account, and Azure Lighthouse delegates no role with DataActions (Storage File Data
+    Privileged Contributor is one) and no custom role (Microsoft Learn, "Tenants, users, and
+    roles in Azure Lighthouse scenarios"): a managing tenant's token can never read the share.
+    """
+    if not t.auth_tenant_id or t.auth_tenant_id.lower() == t.tenant_id.lower():
+        return reason
+    raise TenantError(
+        f"token access to the file share cannot work through Lighthouse ({reason}; auth_tenant_id "
+        f"{t.auth_tenant_id}): Azure Storage takes tokens only from the account's own Entra "
+        f"tenant {t.tenant_id} and Lighthouse delegates no role with DataActions; use the key "
+        "path: a delegated built-in role with Microsoft.MachineLearningServices/workspaces/"
+        "listKeys/action (Contributor) on a storage account that allows Shared Key (the custom "
+        "workspace role cannot be delegated: Lighthouse does not support custom roles)"
+    )
 
 
 def shared_key_allowed(ml: Any, account_id: str) -> bool | None:

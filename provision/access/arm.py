@@ -9,11 +9,19 @@ Shapes (azure-rest-api-specs):
   `PUT {vault id}/accessPolicies/add` with `{"properties": {"accessPolicies": [entry]}}` merges
   the entry's permissions into the vault's (every other entry is kept).
 - Microsoft.Authorization 2022-04-01 (authorization-RoleAssignmentsCalls.json):
-  `GET {scope}/providers/Microsoft.Authorization/roleAssignments?$filter=principalId eq '{id}'`
-  "returns all role assignments at, above or below the scope for the specified principal"
-  (paged by `nextLink`); `PUT {scope}/.../roleAssignments/{guid}` with `properties.
-  roleDefinitionId`, `principalId`, `principalType` answers 201 (200 on an update);
-  authorization-RoleDefinitionsCalls.json: `GET {role definition id}` (RoleDefinitions_GetById)
+  `GET {scope}/providers/Microsoft.Authorization/roleAssignments?$filter=atScope() and
+  assignedTo('{objectId}')` lists the assignments at or above the scope that apply to the
+  principal, its groups' included, transitively (Microsoft Learn, role-assignments-list-rest:
+  "This filter is transitive for groups"; `principalId eq '{id}'` would list the principal's
+  own assignments only, so an analyst granted through a group would look missing); paged by
+  `nextLink`;
+- Microsoft.Authorization 2020-10-01 (RoleEligibilityScheduleInstance.json):
+  `GET {scope}/providers/Microsoft.Authorization/roleEligibilityScheduleInstances?$filter=
+  assignedTo('{userId}')` lists the principal's PIM-eligible assignments (`properties.scope`,
+  `roleDefinitionId`, `principalId`): not role assignments until activated;
+- `PUT {scope}/.../roleAssignments/{guid}` with `properties.roleDefinitionId`, `principalId`,
+  `principalType` answers 201 (200 on an update); authorization-RoleDefinitionsCalls.json:
+  `GET {role definition id}` (RoleDefinitions_GetById)
   -> `properties.roleName`, `properties.permissions[].dataActions/notDataActions`.
 """
 
@@ -26,6 +34,7 @@ from provision.access.rules import NEEDED_SECRET_PERMISSIONS, SECRETS_USER_ROLE_
 
 VAULT_API_VERSION = "2023-07-01"
 AUTHZ_API_VERSION = "2022-04-01"
+PIM_API_VERSION = "2020-10-01"
 _AUTHZ = "/providers/Microsoft.Authorization"
 
 
@@ -42,6 +51,9 @@ class VaultAccessModel:
     tenant_id: str
     rbac: bool
     policies: tuple[dict[str, Any], ...] = ()
+    # `properties.enableSoftDelete` (2023-07-01: "If it's not set to any value(true or false)
+    # when creating new key vault, it will be set to true by default"); false: deletes are final
+    soft_delete: bool = True
 
     @property
     def subscription_id(self) -> str:
@@ -90,22 +102,40 @@ def read_vault(ml: Any, name: str, vault_id: str) -> VaultAccessModel:
         tenant_id=str(props.get("tenantId") or ""),
         rbac=props.get("enableRbacAuthorization") is True,
         policies=tuple(p for p in props.get("accessPolicies") or [] if isinstance(p, dict)),
+        soft_delete=props.get("enableSoftDelete") is not False,
     )
 
 
 def list_assignments(ml: Any, scope: str, object_id: str) -> list[dict[str, Any]]:
-    """Role assignments of the principal at, above and below `scope` (every page)."""
-    url: str | None = f"{scope}{_AUTHZ}/roleAssignments"
-    params: dict[str, str] | None = {
-        "api-version": AUTHZ_API_VERSION,
-        "$filter": f"principalId eq '{object_id}'",
-    }
+    """Role assignments at or above `scope` that apply to the principal, through its groups
+    too (every page)."""
+    return _list(
+        ml,
+        f"{scope}{_AUTHZ}/roleAssignments",
+        {"api-version": AUTHZ_API_VERSION, "$filter": f"atScope() and assignedTo('{object_id}')"},
+        "role assignments",
+    )
+
+
+def list_eligibilities(ml: Any, scope: str, object_id: str) -> list[dict[str, Any]]:
+    """The principal's PIM-eligible role assignments (role eligibility schedule instances)."""
+    return _list(
+        ml,
+        f"{scope}{_AUTHZ}/roleEligibilityScheduleInstances",
+        {"api-version": PIM_API_VERSION, "$filter": f"assignedTo('{object_id}')"},
+        "eligible role assignments",
+    )
+
+
+def _list(ml: Any, first: str, query: dict[str, str], what: str) -> list[dict[str, Any]]:
+    url: str | None = first
+    params: dict[str, str] | None = query
     out: list[dict[str, Any]] = []
     while url:
         resp = _get(ml, url, params)
         if resp.status_code != 200:
             hint = ": grant Reader on the vault" if resp.status_code == 403 else ""
-            raise ArmReadError(f"cannot list role assignments ({_why(resp)}){hint}")
+            raise ArmReadError(f"cannot list {what} ({_why(resp)}){hint}")
         body = resp.json()
         out.extend(a for a in body.get("value") or [] if isinstance(a, dict))
         url, params = body.get("nextLink"), None  # the next link carries its own query
@@ -125,9 +155,16 @@ def read_role(ml: Any, role_definition_id: str) -> RoleDefinition:
 
 
 def put_role_assignment(
-    ml: Any, vault: VaultAccessModel, object_id: str, name: str, alias: str
+    ml: Any,
+    vault: VaultAccessModel,
+    object_id: str,
+    name: str,
+    alias: str,
+    principal_type: str = "User",
 ) -> None:
-    """Assign Key Vault Secrets User to the analyst at the vault's scope (a rerun is a no-op)."""
+    """Assign Key Vault Secrets User to the analyst at the vault's scope (a rerun is a no-op).
+    `principal_type` must be the object's own (User, Group or ServicePrincipal): ARM answers a
+    mismatch with 400 UnmatchedPrincipalType."""
     from azure.core.rest import HttpRequest
 
     role = f"/subscriptions/{vault.subscription_id}{_AUTHZ}/roleDefinitions/{SECRETS_USER_ROLE_ID}"
@@ -135,7 +172,7 @@ def put_role_assignment(
         "properties": {
             "roleDefinitionId": role,
             "principalId": object_id,
-            "principalType": "User",
+            "principalType": principal_type,
             "description": f"msticpy-provision: analyst {alias} reads the notebook secrets",
         }
     }

@@ -3,9 +3,12 @@
 For every user with an `object_id` and every vault the tenant pushes secrets to, the plan holds
 one `Kind.ACCESS` item: `noop` when the analyst can get and list secrets (`ok: ...`), `report`
 when access is `missing (...)` or `unknown (...)`, and `create` for a missing access when
-`--grant-access` is given (apply then grants it). What the check cannot see is said plainly:
-grants through Entra groups (reading group membership needs Microsoft Graph), conditions on
-role assignments, and deny assignments.
+`--grant-access` is given (apply then grants it). On RBAC vaults ARM lists the assignments
+that apply through the analyst's groups too (`assignedTo`), and an analyst who is only
+PIM-eligible for a role that reads secrets is `eligible`: never granted standing access over
+it, and not a failure of `--require-access` (activating it is the analyst's just-in-time step).
+What the check cannot see is said plainly: group entries in access policies (reading group
+membership needs Microsoft Graph), conditions on role assignments, and deny assignments.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from provision.access.arm import (
     VaultAccessModel,
     add_access_policies,
     list_assignments,
+    list_eligibilities,
     put_role_assignment,
     read_role,
     read_vault,
@@ -48,18 +52,19 @@ if TYPE_CHECKING:
     from provision.plan import DesiredState
 
 RBAC_GRANT_HINT = (
-    "to grant with --grant-access the apply identity needs Role Based Access Control "
-    f"Administrator (constrained to assigning {SECRETS_USER_ROLE}) or User Access Administrator "
-    "on the vault"
+    "to grant with --grant-access the apply identity needs Key Vault Data Access Administrator "
+    "(assigns Key Vault data roles only), Role Based Access Control Administrator (constrained "
+    f"to assigning {SECRETS_USER_ROLE}) or User Access Administrator on the vault; an object id "
+    "that is a group or service principal needs principal_type in its users entry"
 )
 POLICY_GRANT_HINT = (
     "to grant with --grant-access the apply identity needs "
     "Microsoft.KeyVault/vaults/accessPolicies/write on the vault (Key Vault Contributor)"
 )
 GROUPS_NOTE = (
-    "vault access: grants through Entra groups (a group's role assignment or access policy) "
-    "are not visible to this check (group membership needs Microsoft Graph); an analyst "
-    "reported missing may still read through a group"
+    "vault access: a group's entry in an access-policy vault is not visible to this check "
+    "(group membership needs Microsoft Graph); an analyst reported missing there may still "
+    "read through a group (unknown: via a group?)"
 )
 
 
@@ -74,6 +79,7 @@ class AccessOptions:
 class Status(str, Enum):
     OK = "ok"
     MISSING = "missing"
+    ELIGIBLE = "eligible"  # PIM-eligible: access once the analyst activates it
     UNKNOWN = "unknown"
 
     def __str__(self) -> str:
@@ -90,6 +96,7 @@ class Finding:
     status: Status
     why: str
     vault: VaultAccessModel | None = None
+    principal_type: str = "User"
 
     @property
     def target(self) -> str:
@@ -125,9 +132,13 @@ class AccessPlan:
         return Change(Kind.ACCESS, f.target, Action.REPORT, f"{f.status} ({f.why})")
 
     def unmet(self) -> list[Finding]:
-        """Findings that stay missing or unknown after this run."""
+        """Findings that stay missing or unknown after this run (eligible is governed access)."""
         granted = self.grants
-        return [f for f in self.findings if f.status != Status.OK and f not in granted]
+        return [
+            f
+            for f in self.findings
+            if f.status not in (Status.OK, Status.ELIGIBLE) and f not in granted
+        ]
 
     def failure(self) -> str | None:
         """With --require-access: one line naming every analyst whose access is not confirmed."""
@@ -151,7 +162,10 @@ class AccessPlan:
                 f"vault access not checked for {', '.join(self.unchecked)}: no object_id in the "
                 "inventory"
             )
-        if any(f.status == Status.MISSING for f in self.findings):
+        if any(
+            f.status == Status.MISSING and f.vault is not None and not f.vault.rbac
+            for f in self.findings
+        ):
             out.append(GROUPS_NOTE)
         return out
 
@@ -204,15 +218,13 @@ def check_rbac(ml: Any, roles: _Roles, vault: VaultAccessModel, user: User) -> F
     for a in list_assignments(ml, vault.id, oid):
         props = a.get("properties") or {}
         scope = str(props.get("scope") or "")
-        if str(props.get("principalId", "")).lower() != oid.lower() or not scope_applies(
-            scope, vault.id
-        ):
-            continue  # below the vault (another resource), or another principal
+        if not scope_applies(scope, vault.id):
+            continue  # below the vault (another resource)
         role = roles.get(str(props.get("roleDefinitionId") or ""))
         granted = granted_data_actions(role.permissions, NEEDED_DATA_ACTIONS)
         if not granted:
             continue
-        where = f"{role.name} on {scope_label(scope, vault.id)}"
+        where = f"{role.name} on {scope_label(scope, vault.id)}{_through(props, oid)}"
         if props.get("condition"):
             conditional.append(where)
             continue
@@ -228,7 +240,40 @@ def check_rbac(ml: Any, roles: _Roles, vault: VaultAccessModel, user: User) -> F
             Status.UNKNOWN,
             f"{', '.join(conditional)} has a condition this check does not evaluate",
         )
+    eligible = _eligible_for(ml, roles, vault, oid)
+    if eligible:
+        return _finding(
+            user,
+            vault,
+            Status.ELIGIBLE,
+            f"PIM-eligible for {', '.join(eligible)}: the analyst activates it; no standing "
+            "access is granted over it",
+        )
     return _finding(user, vault, Status.MISSING, f"needs {SECRETS_USER_ROLE} on {vault.name}")
+
+
+def _through(props: dict[str, Any], oid: str) -> str:
+    """How an assignment reaches the analyst: directly, or through a group."""
+    principal = str(props.get("principalId") or "")
+    if principal.lower() == oid.lower():
+        return ""
+    return f" through group {principal}"
+
+
+def _eligible_for(ml: Any, roles: _Roles, vault: VaultAccessModel, oid: str) -> list[str]:
+    """The PIM-eligible assignments at or above the vault whose role reads secrets."""
+    out: list[str] = []
+    for e in list_eligibilities(ml, vault.id, oid):
+        props = e.get("properties") or {}
+        scope = str(props.get("scope") or "")
+        if not scope_applies(scope, vault.id):
+            continue
+        role = roles.get(str(props.get("roleDefinitionId") or ""))
+        if set(granted_data_actions(role.permissions, NEEDED_DATA_ACTIONS)) == set(
+            NEEDED_DATA_ACTIONS
+        ):
+            out.append(f"{role.name} on {scope_label(scope, vault.id)}{_through(props, oid)}")
+    return list(dict.fromkeys(out))
 
 
 def check_policy(vault: VaultAccessModel, user: User) -> Finding:
@@ -245,7 +290,9 @@ def check_policy(vault: VaultAccessModel, user: User) -> Finding:
 
 
 def _finding(user: User, vault: VaultAccessModel, status: Status, why: str) -> Finding:
-    return Finding(user.alias, str(user.object_id), vault.name, status, why, vault)
+    return Finding(
+        user.alias, str(user.object_id), vault.name, status, why, vault, user.principal_type
+    )
 
 
 def plan_access(
@@ -308,7 +355,9 @@ def grant_access(clients: Clients, fan: Fanout, t: Tenant, plan: AccessPlan) -> 
         assert f.vault is not None  # grants only hold vaults that were read
         if f.vault.rbac:
             name = assignment_name(f.vault.id, f.object_id)
-            put = functools.partial(put_role_assignment, ml, f.vault, f.object_id, name, f.alias)
+            put = functools.partial(
+                put_role_assignment, ml, f.vault, f.object_id, name, f.alias, f.principal_type
+            )
             jobs.append(_explained(t, f"role assignment for {f.target}", RBAC_GRANT_HINT, put))
         else:
             policy_vaults.setdefault(f.vault.id.lower(), (f.vault, []))[1].append(f)
@@ -331,6 +380,12 @@ def _explained(t: Tenant, what: str, hint: str, job: Callable[[], None]) -> Call
         try:
             job()
         except AzureError as exc:
+            code = str(getattr(getattr(exc, "error", None), "code", None) or "")
+            if code == "UnmatchedPrincipalType" or "UnmatchedPrincipalType" in str(exc):
+                raise TenantError(
+                    f"{what} (UnmatchedPrincipalType): the object id is not of the type sent; "
+                    "set principal_type (User, Group or ServicePrincipal) in its users entry"
+                ) from None
             raise TenantError(explain_azure_error(exc, t, what, hint)) from None
 
     return run

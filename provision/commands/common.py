@@ -142,7 +142,10 @@ def engine_session(
         inventory=inv,
         access=AccessOptions(grant=opts.grant_access, require=opts.require_access),
         lifecycle=Lifecycle(
-            prune=opts.prune, prune_max=opts.prune_max, delete_computes=opts.delete_computes
+            prune=opts.prune,
+            prune_max=opts.prune_max,
+            delete_computes=opts.delete_computes,
+            allow_permanent_delete=opts.allow_permanent_delete,
         ),
         lock_timeout=opts.lock_timeout,
         break_lock=opts.break_lock,

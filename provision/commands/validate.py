@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 from provision.commands.common import prepare
 from provision.errors import UserInputError
+from provision.inventory.rules import MSTICPY_CLI_TENANT_FIX, msticpy_cli_needs_tenant_fix
 from provision.render import TenantRender
 
 
@@ -20,13 +22,16 @@ def run(
             print(json.dumps({"ok": False, "problems": exc.lines()}, indent=2))
             return 1
         raise
-    summary = [
+    summary: list[dict[str, Any]] = [
         {
             "tenant": r.tenant.name,
             "users": [u.alias for u in r.tenant.user_list],
             "secrets": [{"vault": p.vault, "name": p.name, "source": p.source} for p in r.pushes],
             "files": sorted({n for files in r.user_files.values() for n in files}),
             "msticpy_overrides": _overrides(r),
+            "msticpy_minimum": MSTICPY_CLI_TENANT_FIX
+            if msticpy_cli_needs_tenant_fix(r.tenant)
+            else None,
         }
         for r in renders
     ]
@@ -51,6 +56,7 @@ def run(
             f"{secrets} Key Vault secrets{checked}"
         )
         _print_block_overrides(renders)
+        _print_msticpy_minimum(renders)
     return 0
 
 
@@ -65,3 +71,16 @@ def _print_block_overrides(renders: list[TenantRender]) -> None:
     for r in renders:
         for path in _overrides(r):
             print(f"note: tenant {r.tenant.name}: msticpy.{path} overrides the inventory's value")
+
+
+def _print_msticpy_minimum(renders: list[TenantRender]) -> None:
+    """The msticpy the compute instances need, where the render holds Azure.tenant_id and cli is
+    among the auth methods (provision.inventory.rules.MSTICPY_CLI_TENANT_FIX says why)."""
+    names = [r.tenant.name for r in renders if msticpy_cli_needs_tenant_fix(r.tenant)]
+    if names:
+        print(
+            f"note: tenants {', '.join(names)}: Azure.tenant_id is rendered and cli is among the "
+            f"auth methods: the compute instances need msticpy {MSTICPY_CLI_TENANT_FIX} or later "
+            "(earlier ones pass the tenant to AzureCliCredential, which fails where az is signed "
+            "in with the instance's managed identity: microsoft/msticpy#842)"
+        )

@@ -73,6 +73,20 @@ class SeedPrincipal:
     roles: list[tuple[str, str]] = field(default_factory=list)
     secret_permissions: list[str] = field(default_factory=list)
     principal_type: str = "ServicePrincipal"
+    # PIM-eligible (role, scope) pairs: listed by roleEligibilityScheduleInstances, no access
+    eligible: list[tuple[str, str]] = field(default_factory=list)
+    member_of: list[str] = field(default_factory=list)  # object ids of SeedGroups
+
+
+@dataclass
+class SeedGroup:
+    """An Entra security group: its role assignments apply to its members (and to the members
+    of groups that are members of it)."""
+
+    object_id: str
+    roles: list[tuple[str, str]] = field(default_factory=list)
+    eligible: list[tuple[str, str]] = field(default_factory=list)
+    member_of: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -98,8 +112,10 @@ class SeedTenant:
     users: list[tuple[str, str]] = field(default_factory=list)  # (alias, compute name)
     user_folders: bool = True  # create Users/<alias>/ in the notebooks share
     access_policy_vaults: list[str] = field(default_factory=list)  # the others use RBAC
+    no_soft_delete_vaults: list[str] = field(default_factory=list)  # enableSoftDelete: false
     allow_shared_key_access: bool | None = None  # None: not set (Azure then allows Shared Key)
     principals: list[SeedPrincipal] = field(default_factory=list)
+    groups: list[SeedGroup] = field(default_factory=list)
     log_analytics: list[SeedLogAnalytics] = field(default_factory=list)
     # managing tenants (Azure Lighthouse) whose tokens ARM accepts for this subscription
     delegated_to: list[str] = field(default_factory=list)
@@ -193,8 +209,10 @@ def _seed_one(backend: Backend, t: SeedTenant) -> None:
         if name.lower() in policy_vaults:
             res.properties["enableRbacAuthorization"] = False
             res.properties.setdefault("accessPolicies", [])
+        soft_delete = name.lower() not in {v.lower() for v in t.no_soft_delete_vaults}
+        res.properties["enableSoftDelete"] = soft_delete
         vault_resources.append(res)
-        kv.create_vault(name, t.tenant_id)
+        kv.create_vault(name, t.tenant_id).soft_delete = soft_delete
     for la in t.log_analytics:
         sub = la.subscription_id or t.subscription_id
         group = la.resource_group or t.resource_group
@@ -268,20 +286,39 @@ def _seed_access(
             app = identity.add_app(
                 t.tenant_id, sp.client_id, object_id=sp.object_id, secret=sp.secret
             )
-        for role_ref, scope in sp.roles:
-            role = role_by_name(role_ref) or role_by_id(role_ref)
-            if role is None:
-                raise UserInputError([f"tenant {t.tenant_id}: unknown role {role_ref!r}"])
-            authz.assign(
-                _scope(t, ws, storage, scope),
-                role.id,
-                app.object_id,
-                principal_type=sp.principal_type,
-            )
+        _seed_roles(backend, t, ws, storage, sp, app.object_id, sp.principal_type)
         if sp.secret_permissions:
             for res in policy_vaults:
                 _grant_policy(res, t.tenant_id, app.object_id, sp.secret_permissions)
+    for group in t.groups:
+        _seed_roles(backend, t, ws, storage, group, group.object_id, "Group")
     backend.arm.changed()
+
+
+def _seed_roles(
+    backend: Backend,
+    t: SeedTenant,
+    ws: Workspace,
+    storage: NamedResource,
+    who: SeedPrincipal | SeedGroup,
+    object_id: str,
+    principal_type: str,
+) -> None:
+    """A principal's or group's role assignments, eligible assignments and group memberships."""
+    authz = backend.authz
+    authz.set_principal_type(object_id, principal_type)
+    for pairs, eligible in ((who.roles, False), (who.eligible, True)):
+        for role_ref, scope in pairs:
+            role = role_by_name(role_ref) or role_by_id(role_ref)
+            if role is None:
+                raise UserInputError([f"tenant {t.tenant_id}: unknown role {role_ref!r}"])
+            at = _scope(t, ws, storage, scope)
+            if eligible:
+                authz.make_eligible(at, role.id, object_id, principal_type=principal_type)
+            else:
+                authz.assign(at, role.id, object_id, principal_type=principal_type)
+    for group_id in who.member_of:
+        authz.add_member(group_id, object_id)
 
 
 def seed_tenants_from_inventory(inventory: Any) -> list[SeedTenant]:

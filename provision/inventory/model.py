@@ -289,6 +289,9 @@ class User(FrozenModel):
     # As given, or derived by the tenant (compute_names.default_compute_name) before validation.
     compute: ComputeName | None = None
     object_id: Guid | None = None  # Entra object id: create-compute assigns the instance to it
+    # What the object id is: --grant-access sends it as the role assignment's principalType, and
+    # ARM refuses a mismatch (400 UnmatchedPrincipalType).
+    principal_type: Literal["User", "Group", "ServicePrincipal"] = "User"
 
     @model_validator(mode="before")
     @classmethod
@@ -314,6 +317,10 @@ class Tenant(FrozenModel):
     resource_group: ResourceGroup
     ml_workspace: WorkspaceName
     key_vault: VaultName
+    # The Entra tenant of the vault, where it is not the tenant's own (an MSSP's shared vault,
+    # each customer's secrets under its secret_prefix): Key Vault accepts only tokens of the
+    # vault's tenant (AKV10032), so its tokens are asked for there.
+    key_vault_tenant_id: Guid | None = None
     cloud: Literal["global", "usgov", "cn"] = "global"
     # absent: offboard the tenant (apply removes every secret and file the tool wrote for it);
     # such an entry needs only its coordinates (provision.inventory.rules.absent_tenant_fill).

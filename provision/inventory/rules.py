@@ -173,6 +173,22 @@ def msticpy_warns_msi_order(methods: list[str]) -> bool:
     return not (msi > index.get("cli", 99) or msi > index.get("devicecode", 99))
 
 
+# microsoft/msticpy#842 (fixed in 409de94d, released in 2.16.2): msticpy/auth/azure_auth_core.py
+# `_build_cli_client` passed Azure.tenant_id to AzureCliCredential and failed when `az` was
+# signed in with a managed identity (a compute instance's); since then it retries without the
+# tenant when the CLI's error is about the tenant.
+MSTICPY_CLI_TENANT_FIX = "2.16.2"
+
+
+def msticpy_cli_needs_tenant_fix(t: Tenant) -> bool:
+    """Whether the rendered settings hold Azure.tenant_id (always, for a tenant with analysts)
+    and msticpy's az_connect may use the Azure CLI (cli listed, or msticpy's defaults)."""
+    if not t.user_list or t.absent:
+        return False
+    methods: tuple[str, ...] = tuple(t.azure_auth_methods or MSTICPY_DEFAULT_AUTH_METHODS)
+    return "cli" in methods
+
+
 def auth_rules(t: Tenant) -> list[tuple[PathKey, str]]:
     """Where msticpy reads auth methods, and who a connection runs as (Azure.auth_methods).
 

@@ -12,8 +12,8 @@ Rules (docs/inventory.md, "The `msticpy:` block", states them for admins):
   `resource_group`, `cloud`, `use_keyring`), `Azure.cloud` (set `cloud`), and every secret
   setting the fields already provide (the pushed name is tied to it).
 * **Secrets.** Every text value `env:NAME` or `file:PATH` anywhere in the block is a secret
-  reference, resolved like the modelled ones: the rendered value becomes `{KeyVault: null}` (or
-  `{KeyVault: <prefix>-...}`, or `{EnvironmentVar: NAME}` with `secret_store: env`) and apply
+  reference, resolved like the modelled ones: the rendered value becomes `{KeyVault: <secret name>}`
+  (or `{EnvironmentVar: NAME}` with `secret_store: env`) and apply
   pushes it under the name msticpy computes from the setting path. A literal value where msticpy
   expects a secret is refused (its value is never shown). Existing msticpy references
   (`{KeyVault: ...}`, `{EnvironmentVar: ...}`) pass through unchanged.

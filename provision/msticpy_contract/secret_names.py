@@ -1,10 +1,17 @@
 """The secret names msticpy will look up for a tenant's secret settings.
 
 The secret names are the contract with the apply step: for every secret setting the rendered
-msticpyconfig holds `{KeyVault: null}` (or `{KeyVault: "<prefix>-<name>"}`), and msticpy resolves
-it (msticpy/auth/secret_settings.py, `SecretsClient._get_kv_vault_and_name`) to the vault named in
-the `KeyVault.VaultName` setting and a secret named after the setting's dotted path with every
-character outside `[0-9a-zA-Z-]` replaced by `-`. `secret_pushes` computes exactly those names.
+msticpyconfig holds `{KeyVault: "<secret name>"}`, the name msticpy would derive itself: the
+setting's dotted path with every character outside `[0-9a-zA-Z-]` replaced by `-`, after the
+tenant's `secret_prefix`. msticpy resolves a bare name to the vault named in `KeyVault.VaultName`
+(msticpy/auth/secret_settings.py, `SecretsClient._get_kv_vault_and_name`). `secret_pushes`
+computes exactly those names.
+
+The name is always written out, never `{KeyVault: null}`: msticpy's Kusto driver
+(msticpy/data/drivers/azure_kusto_driver.py, `_create_protected_args`) resolves a setting only
+when `value.get("KeyVault")` is truthy and hands `{KeyVault: None}` to Kusto's auth as a dict,
+while the readers built on `get_provider_settings` test `"KeyVault" in setting`. A name works
+in both.
 """
 
 from __future__ import annotations
@@ -102,9 +109,7 @@ def secret_reference(t: Tenant, s: SecretSetting) -> dict[str, Any]:
     """The msticpyconfig value that stands in for the secret."""
     if t.secret_store == "env":  # noqa: S105 (a storage mode, not a password)
         return {"EnvironmentVar": env_var_name(s)}
-    if t.secret_prefix:
-        return {"KeyVault": secret_name(t, s.setting_path)}
-    return {"KeyVault": None}
+    return {"KeyVault": secret_name(t, s.setting_path)}
 
 
 def env_var_name(s: SecretSetting) -> str:

@@ -48,6 +48,7 @@ class Lifecycle:
     prune: bool = False
     prune_max: int = DEFAULT_PRUNE_MAX
     delete_computes: bool = False
+    allow_permanent_delete: bool = False  # prune vaults without soft delete (deletes for good)
 
     def prunes(self, t: Tenant) -> bool:
         """Whether this run deletes `t`'s orphans: with --prune, or for an offboarded tenant."""

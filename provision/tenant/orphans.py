@@ -162,6 +162,7 @@ def plan(
     record: Record,
     tagged: Mapping[str, Slot[list[str] | Exception]] | TaggedSecrets,
     listings: Mapping[str, Listing],
+    workspace_vault_id: str | None,
 ) -> OrphansPlan:
     """Plan the tenant's orphans: report items, or delete items when pruning."""
     t = run.tenant
@@ -169,6 +170,7 @@ def plan(
     why = "tenant offboarded (state: absent)" if t.absent else "orphan"
     found: TaggedSecrets = {k: v.value if isinstance(v, Slot) else v for k, v in tagged.items()}
     items, deletes, notes, kept = _plan_secrets(run, pruning, why, found)
+    refuse_permanent_delete(run, deletes, workspace_vault_id)
     file_items, files, forget = _plan_files(
         record, candidate_paths(run, record), listings, pruning, why
     )
@@ -270,6 +272,38 @@ def _plan_files(
     return items, files, forget
 
 
+def refuse_permanent_delete(
+    run: TenantRun, deletes: list[tuple[str, str]], workspace_vault_id: str | None
+) -> None:
+    """Refuse to prune secrets from a vault without soft delete, unless --allow-permanent-delete.
+
+    Soft delete keeps a deleted secret recoverable; a vault with `enableSoftDelete: false`
+    (Microsoft.KeyVault 2023-07-01 vaults, read with the GET the access check uses) deletes it
+    for good. A vault that cannot be read is refused too: the safe side of not knowing.
+    """
+    if not deletes or run.settings.lifecycle.allow_permanent_delete:
+        return
+    from provision.access.arm import ArmReadError, read_vault
+    from provision.access.check import vault_id
+
+    t = run.tenant
+    for name in sorted({v for v, _ in deletes}, key=str.casefold):
+        count = sum(1 for v, _ in deletes if v == name)
+        try:
+            vault = read_vault(run.clients.ml(t), name, vault_id(t, name, workspace_vault_id))
+        except ArmReadError as exc:
+            raise TenantError(
+                f"vault {name}: cannot tell whether its {count} orphan secret(s) would be deleted "
+                f"softly ({exc}); pass --allow-permanent-delete to prune anyway"
+            ) from None
+        if not vault.soft_delete:
+            raise TenantError(
+                f"vault {name} has soft delete off (enableSoftDelete: false): pruning would "
+                f"delete {count} secret(s) permanently; pass --allow-permanent-delete if that is "
+                "intended"
+            )
+
+
 # -- apply -----------------------------------------------------------------------------------
 
 
@@ -284,9 +318,20 @@ def add_deletes(run: TenantRun, share: WorkspaceShare, planned: OrphansPlan, bat
     return len(planned.secrets) + len(planned.files)
 
 
-def delete_secret(clients: Clients, t: Tenant, vault: str, name: str) -> None:
-    """Soft-delete one secret (never purged); one already gone is not an error."""
-    from azure.core.exceptions import ResourceNotFoundError
+DELETE_HINT = (
+    "deleting needs the secrets Delete permission: an access policy with Get, List, Set, Delete "
+    "and Recover on access-policy vaults, or Key Vault Secrets Officer on RBAC vaults"
+)
 
-    with contextlib.suppress(ResourceNotFoundError):
-        clients.secrets(t, vault).begin_delete_secret(name).result()
+
+def delete_secret(clients: Clients, t: Tenant, vault: str, name: str) -> None:
+    """Soft-delete one secret (never purged); one already gone is not an error. A refusal is
+    one line naming the permission delete needs (an access-policy vault's `delete`)."""
+    from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+    try:
+        with contextlib.suppress(ResourceNotFoundError):
+            clients.secrets(t, vault).begin_delete_secret(name).result()
+    except AzureError as exc:
+        line = explain_azure_error(exc, t, f"deleting secret {vault}/{name}", DELETE_HINT)
+        raise TenantError(line) from None

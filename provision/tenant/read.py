@@ -125,7 +125,7 @@ def read_tenant(run: TenantRun, mode: ReadMode, reuse: Observation | None = None
     secrets_plan = secrets.plan(run, secret_slots)
     files_plan = files.plan(run, record, listings, downloads)
     all_listings = {**listings, **{f: slot.value for f, slot in orphan_folders.items()}}
-    orphans_plan = orphans.plan(run, record, tagged, all_listings)
+    orphans_plan = orphans.plan(run, record, tagged, all_listings, ws.key_vault_id)
     computes_plan = computes.plan(run, ws, record)
     access = (
         reuse.access
@@ -204,8 +204,9 @@ def read_metadata(run: TenantRun) -> TenantPlan:
         v: got if isinstance(got, Exception) else orphans.tagged_names(got, t.name)
         for v, got in listed.items()
     }
-    orphans_plan = orphans.plan(run, Record(record_module.Manifest(), ReadMode.PLAN), tagged, {})
-    computes_plan = computes.plan(run, ws, Record(record_module.Manifest(), ReadMode.PLAN))
+    no_record = Record(record_module.Manifest(), ReadMode.PLAN)  # files are not read
+    orphans_plan = orphans.plan(run, no_record, tagged, {}, ws.key_vault_id)
+    computes_plan = computes.plan(run, ws, no_record)
     access = plan_access(run.clients, run.fan, run.desired, ws.key_vault_id, run.settings.access)
     unread = [
         Change(Kind.FILE, path, Action.REPORT, "content not compared (--no-secret-values)")

@@ -9,9 +9,12 @@ Azure facts held here (see provision/access/rules.py and arm.py for the sources)
 - Key Vault answers a caller without rights 403 Forbidden, inner ForbiddenByRbac on RBAC vaults
   and AccessDenied on access-policy vaults (tests/emulator/test_emulator_access.py holds the
   emulator to Azure's wording).
-- Role assignments listed at the vault with `$filter=principalId eq '{id}'` include those at the
-  resource group and subscription (azure-rest-api-specs, Microsoft.Authorization 2022-04-01,
-  RoleAssignmentFilterParameter: "at, above or below the scope").
+- Role assignments listed at the vault with `$filter=atScope() and assignedTo('{id}')` include
+  those at the resource group and subscription and those of the analyst's groups, transitively
+  (azure-rest-api-specs, Microsoft.Authorization 2022-04-01 authorization-RoleAssignmentsCalls
+  .json; Microsoft Learn role-assignments-list-rest: "This filter is transitive for groups").
+- PIM-eligible assignments are listed by roleEligibilityScheduleInstances (Microsoft.Authorization
+  2020-10-01 RoleEligibilityScheduleInstance.json) and grant nothing until activated.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from provision.access.rules import SECRETS_USER_ROLE_ID, assignment_name
 from provision.azure import TenantCredential
 from provision.emulator import Emulator, seed_tenants_from_inventory
 from provision.emulator.requestlog import is_write
-from provision.emulator.seed import SeedPrincipal, SeedTenant
+from provision.emulator.seed import SeedGroup, SeedPrincipal, SeedTenant
 from provision.inventory.load import load_inventory
 from provision.render import render_tenants
 
@@ -180,7 +183,10 @@ def test_plan_reports_analysts_without_access_and_their_tokens_are_refused(
     }
     contoso_notes = doc["tenants"][0]["notes"]
     assert any("not checked for bob, carol.jones: no object_id" in n for n in contoso_notes)
-    assert any("Entra groups" in n for n in contoso_notes)
+    # RBAC vaults: ARM lists group grants too (assignedTo), so no caveat; access-policy vaults
+    # keep it (their group entries need Microsoft Graph)
+    assert not any("group" in n for n in contoso_notes)
+    assert any("unknown: via a group?" in n for n in doc["tenants"][1]["notes"])
     # apply without --grant-access never changes access
     ops = {r.get("op") for r in emu.requests() if is_write(r)}
     assert not ops & {"CreateRoleAssignment", "UpdateAccessPolicy", "UpdateVault"}
@@ -334,4 +340,121 @@ def test_unreadable_role_assignments_are_unknown_and_a_refused_grant_is_one_line
     assert len(errors) == 1, res.stdout
     assert "role assignment for alice on kv-contoso-nb (AuthorizationFailed)" in errors[0]
     assert "Role Based Access Control Administrator" in errors[0]
+    assert "Key Vault Data Access Administrator" in errors[0]  # the narrower role
     assert "Traceback" not in res.stdout + res.stderr
+
+
+ANALYSTS = "5e9d1f7a-2b6c-4d3e-8f4a-0b1c2d3e4f56"  # contoso's analyst group
+SOC = "6f0e2a8b-3c7d-4e4f-9a5b-1c2d3e4f5a67"  # a group whose members include ANALYSTS
+
+
+def test_a_group_grant_is_ok_eligible_is_reported_and_neither_is_granted(
+    tmp_path: Path, fleet: Path
+) -> None:
+    """alice reads through a group of a group (Key Vault Secrets User given to SOC, of which
+    ANALYSTS is a member): ARM's assignedTo filter is transitive, so she is ok and
+    --grant-access writes nothing for her. bob is only PIM-eligible for Key Vault Secrets User:
+    eligible, never granted standing access, and --require-access does not fail over it."""
+    _with_object_ids(fleet, {"bob": BOB})
+    seeds = _seeds(fleet)
+    seeds[0].groups += [
+        SeedGroup(SOC, roles=[("Key Vault Secrets User", "vault")]),
+        SeedGroup(ANALYSTS, member_of=[SOC]),
+    ]
+    for p in seeds[0].principals:
+        if p.object_id == ALICE:
+            p.member_of.append(ANALYSTS)
+        if p.object_id == BOB:
+            p.eligible.append(("Key Vault Secrets User", "resource-group"))
+    with Emulator(tmp_path / "emu-groups") as emu:
+        emu.seed(seeds)
+        applied = _run("apply", fleet, emu, "--tenant", "contoso")
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        code, doc = _plan(fleet, emu, "--tenant", "contoso", "--grant-access", "--require-access")
+        assert code == 0, doc
+        assert _access(doc) == {
+            "alice on kv-contoso-nb": (
+                "noop",
+                f"ok: Key Vault Secrets User on the vault kv-contoso-nb through group {SOC}",
+            ),
+            "bob on kv-contoso-nb": (
+                "report",
+                "eligible (PIM-eligible for Key Vault Secrets User on resource group "
+                "rg-contoso-soc: the analyst activates it; no standing access is granted over "
+                "it)",
+            ),
+        }
+        start = len(emu.requests())
+        granted = _run("apply", fleet, emu, "--tenant", "contoso", "--grant-access")
+        assert granted.returncode == 0, granted.stdout + granted.stderr
+        assert [r for r in emu.requests()[start:] if is_write(r)] == []
+        # the group grant works in Key Vault too: alice's own token reads the secrets
+        client = _analyst_vault(emu, CONTOSO_TID, ALICE, "kv-contoso-nb")
+        for name, value in _pushes(fleet, "contoso").items():
+            assert client.get_secret(name).value == value
+        # bob's eligibility gives him nothing until he activates it
+        with pytest.raises(HttpResponseError) as refused:
+            _analyst_vault(emu, CONTOSO_TID, BOB, "kv-contoso-nb").get_secret(name)
+        assert refused.value.status_code == 403
+        # ARM's own filters, as the REST docs describe them: principalId lists alice's own
+        # assignments (none), assignedTo adds her groups' (transitively)
+        listed = {
+            flt: _arm(
+                emu,
+                CONTOSO_TID,
+                CONTOSO_SUB,
+                f"{CONTOSO_VAULT_ID}/providers/Microsoft.Authorization/roleAssignments"
+                f"?api-version=2022-04-01&$filter={flt}",
+            ).json()["value"]
+            for flt in (f"principalId eq '{ALICE}'", f"atScope() and assignedTo('{ALICE}')")
+        }
+        assert listed[f"principalId eq '{ALICE}'"] == []
+        assert [
+            a["properties"]["principalId"] for a in listed[f"atScope() and assignedTo('{ALICE}')"]
+        ] == [SOC]
+        eligible = _arm(
+            emu,
+            CONTOSO_TID,
+            CONTOSO_SUB,
+            f"{CONTOSO_VAULT_ID}/providers/Microsoft.Authorization/roleEligibilityScheduleInstances"
+            f"?api-version=2020-10-01&$filter=assignedTo('{BOB}')",
+        ).json()["value"]
+        assert [e["properties"]["principalId"] for e in eligible] == [BOB]
+        assert eligible[0]["properties"]["roleDefinitionId"].endswith(SECRETS_USER_ROLE_ID)
+
+
+def test_grants_send_the_users_principal_type_and_a_mismatch_is_one_line(
+    tmp_path: Path, fleet: Path
+) -> None:
+    """The role assignment's principalType must be the object's own: ARM answers a group's id
+    sent as User with 400 UnmatchedPrincipalType ("The PrincipalId '...' has type 'Group',
+    which is different from specified PrincipalType 'User'."). A users entry says its type."""
+    text = fleet.read_text()
+    fleet.write_text(text.replace(f"object_id: {ALICE}}}", f"object_id: {ANALYSTS}}}"))
+    seeds = _seeds(fleet)
+    seeds[0].groups.append(SeedGroup(ANALYSTS))
+    with Emulator(tmp_path / "emu-types") as emu:
+        emu.seed(seeds)
+        refused = _run("apply", fleet, emu, "--tenant", "contoso", "--grant-access")
+        assert refused.returncode == 1
+        errors = [line for line in refused.stdout.splitlines() if "error:" in line]
+        assert len(errors) == 1, refused.stdout
+        assert "role assignment for alice on kv-contoso-nb (UnmatchedPrincipalType)" in errors[0]
+        assert "set principal_type (User, Group or ServicePrincipal)" in errors[0]
+        assert "Traceback" not in refused.stdout + refused.stderr
+
+        fleet.write_text(
+            fleet.read_text().replace(
+                f"object_id: {ANALYSTS}}}", f"object_id: {ANALYSTS}, principal_type: Group}}"
+            )
+        )
+        granted = _run("apply", fleet, emu, "--tenant", "contoso", "--grant-access")
+        assert granted.returncode == 0, granted.stdout + granted.stderr
+        got = _arm(
+            emu,
+            CONTOSO_TID,
+            CONTOSO_SUB,
+            f"{CONTOSO_VAULT_ID}/providers/Microsoft.Authorization/roleAssignments/"
+            f"{assignment_name(CONTOSO_VAULT_ID, ANALYSTS)}?api-version=2022-04-01",
+        ).json()["properties"]
+        assert (got["principalId"], got["principalType"]) == (ANALYSTS, "Group")

@@ -123,8 +123,8 @@ def test_msticpy_reads_the_render_of_an_imported_config_as_the_original(
     inventory_text = inventory.read_text(encoding="utf-8")
     for path, value in original.items():
         if path in plaintext:
-            assert now[path] == {"KeyVault": None}, path
             vault, secret = msticpy_secret_name(rendered, path)
+            assert now[path] == {"KeyVault": secret}, path
             push = pushes[(vault, secret)]  # apply writes exactly what msticpy looks up
             source = inventory.parent / push.source.removeprefix("file:")
             assert source.read_text(encoding="utf-8").strip() == str(value)

@@ -211,7 +211,49 @@ def test_a_registered_app_needs_its_own_secret(tmp_path_factory: pytest.TempPath
             disable_instance_discovery=True,
             connection_verify=str(emu.ca_cert),
         )
-        assert anyone.get_token(ARM_SCOPE).token.count(".") == 2
+        with pytest.raises(ClientAuthenticationError) as unknown:
+            anyone.get_token(ARM_SCOPE)
+        # Entra ID: AADSTS700016 "Application with identifier ... was not found in the
+        # directory" (unauthorized_client, 400), for a client id no application has.
+        assert "AADSTS700016" in str(unknown.value)
+        assert f"'any-client-id' was not found in the directory '{TENANT.tenant_id}'" in str(
+            unknown.value
+        )
+
+
+def test_the_authority_answers_unknown_clients_and_wrong_secrets_in_entras_error_json(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The token endpoint's refusals, on the wire: status, OAuth error, AADSTS code in
+    error_codes and error_description, as login.microsoftonline.com answers (MSAL reads these
+    fields: error, error_description, error_codes, correlation_id)."""
+    import requests
+
+    with Emulator(tmp_path_factory.mktemp("refusals")) as emu:
+        emu.seed([TENANT])
+        app = emu.endpoints["tenants"][TENANT.tenant_id]
+        url = f"{emu.endpoints['authority'].rstrip('/')}/{TENANT.tenant_id}/oauth2/v2.0/token"
+        answers = {}
+        for client_id, secret in (("made-up-client", "x"), (app["client_id"], "wrong")):
+            resp = requests.post(
+                url,
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": client_id,
+                    "client_secret": secret,
+                    "scope": "https://management.azure.com/.default",
+                },
+                verify=str(emu.ca_cert),
+                timeout=30,
+            )
+            body = resp.json()
+            answers[client_id] = (resp.status_code, body["error"], body["error_codes"])
+            assert body["error_description"].startswith(f"AADSTS{body['error_codes'][0]}: ")
+            assert "access_token" not in body
+        assert answers == {
+            "made-up-client": (400, "unauthorized_client", [700016]),
+            app["client_id"]: (401, "invalid_client", [7000215]),
+        }
 
 
 USER_PROGRAM = """

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from lifecycle_helpers import (
     CONTOSO_VAULT,
     ERIN,
@@ -206,3 +207,113 @@ def test_prune_never_deletes_a_secret_a_rendered_config_references(
 
     resolve = SecretsClient(use_keyring=False)._get_kv_vault_and_name
     assert resolve("TIProviders.VirusTotal.Args.AuthKey") == (FABRIKAM_VAULT, OLD_VT)
+
+
+def test_pruning_on_an_access_policy_vault_without_delete_names_the_missing_permission(
+    tmp_path: Path, fleet: Path
+) -> None:
+    """Key Vault checks each secret operation against the caller's access policy (Microsoft
+    Learn, "Azure Key Vault security: access policies"; azure-rest-api-specs Microsoft.KeyVault
+    SecretPermissions: get, list, set, delete, recover, ...): deleting needs `delete`, which the
+    apply identity's documented list once lacked (Get, List, Set, Recover). The vault answers
+    403 Forbidden (inner AccessDenied); the delete path says, in one line, what to add."""
+    from azure.core.rest import HttpRequest
+    from support.clients import ml_client
+
+    from provision.emulator import seed_tenants_from_inventory
+    from provision.emulator.identity.models import admin_object_id
+    from provision.inventory.load import load_inventory
+
+    seeds = seed_tenants_from_inventory(load_inventory(fleet))
+    fabrikam = next(s for s in seeds if s.workspace == "mlw-fabrikam")
+    fabrikam.access_policy_vaults = [FABRIKAM_VAULT]
+    with Emulator(tmp_path / "emu-policy") as emu:
+        emu.seed(seeds)
+        vault_id = (
+            f"/subscriptions/{fabrikam.subscription_id}/resourceGroups/{fabrikam.resource_group}"
+            f"/providers/Microsoft.KeyVault/vaults/{FABRIKAM_VAULT}"
+        )
+        entry = {
+            "tenantId": fabrikam.tenant_id,
+            "objectId": admin_object_id(fabrikam.tenant_id),
+            "permissions": {"secrets": ["Get", "List", "Set", "Recover"]},
+        }
+        ml = ml_client(
+            emu, fabrikam.subscription_id, credential=emu.tenant_credential(fabrikam.tenant_id)
+        )
+        replaced = ml._send_request(
+            HttpRequest(
+                "PUT",
+                f"{vault_id}/accessPolicies/replace",
+                params={"api-version": "2023-07-01"},
+                json={"properties": {"accessPolicies": [entry]}},
+            )
+        )
+        assert replaced.status_code == 200, replaced.text()
+        applied = tool("apply", fleet, emu, "-t", "fabrikam")
+        assert applied.returncode == 0, applied.stdout + applied.stderr  # get, list, set suffice
+        edit(
+            fleet,
+            '      VirusTotal:\n        args: {auth_key: "file:secrets/fabrikam-virustotal.txt"}\n',
+            '      OTX:\n        args: {auth_key: "file:secrets/fabrikam-virustotal.txt"}\n',
+        )
+        res = tool("apply", fleet, emu, "-t", "fabrikam", "--prune")
+        out = res.stdout + res.stderr
+        assert res.returncode == 1, out
+        assert "Traceback" not in out
+        errors = [line.strip() for line in out.splitlines() if "error:" in line]
+        assert len(errors) == 1, out
+        assert f"deleting secret {FABRIKAM_VAULT}/{OLD_VT}" in errors[0]
+        assert "Get, List, Set, Delete and Recover" in errors[0]
+        assert OLD_VT in {s.name for s in vault(emu, FABRIKAM_VAULT).list_properties_of_secrets()}
+
+
+def test_a_vault_without_soft_delete_is_pruned_only_when_permanent_delete_is_allowed(
+    tmp_path: Path, fleet: Path
+) -> None:
+    """A vault with `enableSoftDelete: false` (Microsoft.KeyVault 2023-07-01 vaults) deletes a
+    secret for good: nothing is left in deletedsecrets to recover. Pruning there is refused in
+    one line unless --allow-permanent-delete says it is intended."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    from provision.emulator import seed_tenants_from_inventory
+    from provision.inventory.load import load_inventory
+
+    seeds = seed_tenants_from_inventory(load_inventory(fleet))
+    next(s for s in seeds if s.workspace == "mlw-fabrikam").no_soft_delete_vaults = [FABRIKAM_VAULT]
+    with Emulator(tmp_path / "emu-hard") as emu:
+        emu.seed(seeds)
+        assert tool("apply", fleet, emu, "-t", "fabrikam").returncode == 0
+        edit(
+            fleet,
+            '      VirusTotal:\n        args: {auth_key: "file:secrets/fabrikam-virustotal.txt"}\n',
+            '      OTX:\n        args: {auth_key: "file:secrets/fabrikam-virustotal.txt"}\n',
+        )
+        kv = vault(emu, FABRIKAM_VAULT)
+        refused = tool("apply", fleet, emu, "-t", "fabrikam", "--prune")
+        out = refused.stdout + refused.stderr
+        assert refused.returncode == 1, out
+        errors = [line.strip() for line in out.splitlines() if "error:" in line]
+        assert errors == [
+            f"error: vault {FABRIKAM_VAULT} has soft delete off (enableSoftDelete: false): "
+            "pruning would delete 1 secret(s) permanently; pass --allow-permanent-delete if that "
+            "is intended"
+        ], out
+        assert OLD_VT in {s.name for s in kv.list_properties_of_secrets()}
+        # plan previews what apply would do with the flag
+        preview = plan_items(fleet, emu, "-t", "fabrikam", "--prune", "--allow-permanent-delete")
+        assert [(i["target"], i["action"]) for i in preview if "orphan" in i["detail"]] == [
+            (f"{FABRIKAM_VAULT}/{OLD_VT}", "delete")
+        ]
+
+        allowed = tool("apply", fleet, emu, "-t", "fabrikam", "--prune", "--allow-permanent-delete")
+        assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+        assert OLD_VT not in {s.name for s in kv.list_properties_of_secrets()}
+        assert list(kv.list_deleted_secrets()) == []  # gone for good, nothing to recover
+        with pytest.raises(ResourceNotFoundError):
+            kv.get_deleted_secret(OLD_VT)
+        # the soft-delete vault of the other tenant still keeps what it deletes
+        other = vault(emu, CONTOSO_VAULT)
+        other.set_secret("scratch", "x")
+        other.begin_delete_secret("scratch").result()
+        assert other.get_deleted_secret("scratch").recovery_id

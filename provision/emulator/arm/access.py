@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from provision.emulator.arm.exceptions import ArmError, ValidationError
 from provision.emulator.arm.models import NamedResource
 from provision.emulator.arm.shapes import json_body, json_response, named_body
-from provision.emulator.authz.models import RoleAssignment
+from provision.emulator.authz.models import RoleAssignment, RoleEligibility
 from provision.emulator.authz.roles import BUILTIN_ROLES, Role, role_by_id
 from provision.emulator.hostnames import vault_url
 from provision.emulator.wire import KV_PREFIX, WireRequest, WireResponse
@@ -26,7 +26,8 @@ __all__ = ["AccessOperations", "merge_access_policies"]
 
 _AUTHZ = "/providers/Microsoft.Authorization"
 _GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-_PRINCIPAL_FILTER = re.compile(r"(?:principalId\s+eq|assignedTo\()\s*'([^']+)'", re.IGNORECASE)
+_PRINCIPAL_FILTER = re.compile(r"principalId\s+eq\s*'([^']+)'", re.IGNORECASE)
+_ASSIGNED_TO_FILTER = re.compile(r"assignedTo\(\s*'([^']+)'\s*\)", re.IGNORECASE)
 _CATEGORIES = ("keys", "secrets", "certificates", "storage")
 
 
@@ -95,6 +96,41 @@ def _role_definition_id(scope: str, role_guid: str) -> str:
     return f"{prefix}{_AUTHZ}/roleDefinitions/{role_guid}"
 
 
+def _filter(req: WireRequest) -> dict[str, Any]:
+    """``$filter``: ``atScope()``, ``principalId eq '<id>'``, ``assignedTo('<id>')`` (and-ed)."""
+    flt = req.query.get("$filter", "")
+    principal = _PRINCIPAL_FILTER.search(flt)
+    assigned = _ASSIGNED_TO_FILTER.search(flt)
+    return {
+        "principal_id": principal.group(1) if principal else None,
+        "assigned_to": assigned.group(1) if assigned else None,
+        "at_scope": "atscope()" in flt.replace(" ", "").lower(),
+    }
+
+
+def _eligibility_body(item: RoleEligibility) -> dict[str, Any]:
+    return {
+        "properties": {
+            "scope": item.scope,
+            "roleDefinitionId": _role_definition_id(item.scope, item.role_definition_id),
+            "principalId": item.principal_id,
+            "principalType": item.principal_type,
+            "roleEligibilityScheduleId": item.id.replace(
+                "roleEligibilityScheduleInstances", "roleEligibilitySchedules"
+            ),
+            "status": "Provisioned",
+            "startDateTime": "2026-01-01T00:00:00Z",
+            "endDateTime": None,
+            "memberType": "Direct",
+            "condition": None,
+            "conditionVersion": None,
+        },
+        "id": item.id,
+        "type": "Microsoft.Authorization/roleEligibilityScheduleInstances",
+        "name": item.name,
+    }
+
+
 def _assignment_body(item: RoleAssignment) -> dict[str, Any]:
     return {
         "properties": {
@@ -147,7 +183,7 @@ class AccessOperations:
             "sku": {"family": "A", "name": "standard"},
             "accessPolicies": list(res.properties.get("accessPolicies") or []),
             "vaultUri": vault_url(req.base_url, KV_PREFIX, res.name, req.public_host),
-            "enableSoftDelete": True,
+            "enableSoftDelete": bool(res.properties.get("enableSoftDelete", True)),
             "softDeleteRetentionInDays": 90,
             "enableRbacAuthorization": bool(res.properties.get("enableRbacAuthorization", True)),
             "provisioningState": "Succeeded",
@@ -192,14 +228,15 @@ class AccessOperations:
 
     # --- role assignments ----------------------------------------------------------------------
     def op_ListRoleAssignments(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
-        flt = req.query.get("$filter", "")
-        principal = _PRINCIPAL_FILTER.search(flt)
-        items = self.backend.authz.list_for_scope(
-            p["scope"],
-            principal_id=principal.group(1) if principal else None,
-            at_scope="atscope()" in flt.replace(" ", "").lower(),
-        )
+        items = self.backend.authz.list_for_scope(p["scope"], **_filter(req))
         return json_response(200, {"value": [_assignment_body(a) for a in items]})
+
+    def op_ListRoleEligibilityScheduleInstances(
+        self, req: WireRequest, p: dict[str, str]
+    ) -> WireResponse:
+        """RoleEligibilityScheduleInstances_ListForScope (2020-10-01): the same filters."""
+        items = self.backend.authz.list_eligibilities(p["scope"], **_filter(req))
+        return json_response(200, {"value": [_eligibility_body(e) for e in items]})
 
     def op_GetRoleAssignment(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
         item = self.backend.authz.find(p["name"])
@@ -234,6 +271,17 @@ class AccessOperations:
                 code="RoleDefinitionDoesNotExist",
             )
         authz = self.backend.authz
+        given_type = str(props.get("principalType") or "User")
+        actual_type = authz.principal_types.get(principal_id.lower())
+        if actual_type is not None and actual_type.lower() != given_type.lower():
+            # ARM checks principalType against Entra's object (seen in Bicep and Terraform
+            # deployment reports of UnmatchedPrincipalType); the id is shown without dashes.
+            raise ArmError(
+                f"The PrincipalId '{principal_id.replace('-', '')}' has type '{actual_type}', "
+                f"which is different from specified PrincipalType '{given_type}'.",
+                status=400,
+                code="UnmatchedPrincipalType",
+            )
         existing = authz.find(name)
         for other in authz.list_for_scope(p["scope"], principal_id=principal_id, at_scope=True):
             same_scope = other.scope.rstrip("/").lower() == p["scope"].rstrip("/").lower()
@@ -258,7 +306,7 @@ class AccessOperations:
             role.id,
             principal_id,
             name=name.lower(),
-            principal_type=str(props.get("principalType") or "User"),
+            principal_type=given_type,
             description=props.get("description"),
         )
         return json_response(201, _assignment_body(item))

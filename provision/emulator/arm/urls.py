@@ -24,6 +24,11 @@ ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
     for method, pattern, op in (
         ("GET", r"/metadata/endpoints", "GetCloudMetadata"),
         ("GET", _SCOPE + _AUTHZ + r"/roleAssignments", "ListRoleAssignments"),
+        (
+            "GET",
+            _SCOPE + _AUTHZ + r"/roleEligibilityScheduleInstances",
+            "ListRoleEligibilityScheduleInstances",
+        ),
         ("GET", _SCOPE + _AUTHZ + r"/roleAssignments/(?P<name>[^/]+)", "GetRoleAssignment"),
         ("PUT", _SCOPE + _AUTHZ + r"/roleAssignments/(?P<name>[^/]+)", "CreateRoleAssignment"),
         ("DELETE", _SCOPE + _AUTHZ + r"/roleAssignments/(?P<name>[^/]+)", "DeleteRoleAssignment"),
@@ -90,6 +95,9 @@ ACTIONS: dict[str, str] = {
     "UpdateAccessPolicy": "Microsoft.KeyVault/vaults/accessPolicies/write",
     "UpdateStorageAccount": "Microsoft.Storage/storageAccounts/write",
     "ListRoleAssignments": "Microsoft.Authorization/roleAssignments/read",
+    "ListRoleEligibilityScheduleInstances": (
+        "Microsoft.Authorization/roleEligibilityScheduleInstances/read"
+    ),
     "GetRoleAssignment": "Microsoft.Authorization/roleAssignments/read",
     "CreateRoleAssignment": "Microsoft.Authorization/roleAssignments/write",
     "DeleteRoleAssignment": "Microsoft.Authorization/roleAssignments/delete",

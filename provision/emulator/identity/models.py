@@ -30,7 +30,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from provision.emulator.identity.exceptions import InvalidClient, TenantNotFound
+from provision.emulator.identity.exceptions import InvalidClient, TenantNotFound, UnauthorizedClient
 
 __all__ = [
     "ANY_TENANT",
@@ -196,11 +196,13 @@ class IdentityBackend:
 
     # --- grants -----------------------------------------------------------------------------
     def client_credentials(self, tenant_id: str, client_id: str, secret: str) -> Principal:
-        """The principal a client-credentials grant authenticates (any secret for unknown apps)."""
+        """The principal a client-credentials grant authenticates. Only registered applications
+        sign in (AADSTS700016 otherwise); an application registered without a secret accepts
+        any (the seed's analysts, whose tokens tests ask for)."""
         tenant = self.canonical_tenant(tenant_id)
         app = self.apps.get(f"{tenant}/{client_id}".lower())
         if app is None:
-            return Principal(tenant, _client_object_id(tenant, client_id), client_id)
+            raise UnauthorizedClient(client_id, tenant)
         if app.secret is not None and not hmac.compare_digest(app.secret.encode(), secret.encode()):
             raise InvalidClient(client_id)
         return Principal(tenant, app.object_id, app.client_id)

@@ -76,6 +76,8 @@ class Vault:
     tenant_id: str
     secrets: dict[str, Secret] = field(default_factory=dict)  # keyed by lower-case name
     deleted: dict[str, DeletedSecret] = field(default_factory=dict)
+    # enableSoftDelete: false (vaults made before soft delete was enforced): a delete is final
+    soft_delete: bool = True
 
 
 def _check_name(name: str) -> None:
@@ -218,6 +220,8 @@ class KeyVaultBackend:
 
     # --- soft delete --------------------------------------------------------------------------
     def delete_secret(self, vault: str, name: str) -> DeletedSecret:
+        """Soft-delete the secret; in a vault without soft delete it is gone at once (nothing
+        kept to recover or purge: the answer carries no recoveryId)."""
         secret = self._secret(vault, name)
         store = self.get_vault(vault)
         now = int(time.time())
@@ -225,7 +229,8 @@ class KeyVaultBackend:
             secret=secret, deleted_date=now, scheduled_purge_date=now + RETENTION_DAYS * _DAY
         )
         del store.secrets[name.lower()]
-        store.deleted[name.lower()] = deleted
+        if store.soft_delete:
+            store.deleted[name.lower()] = deleted
         self._changed()
         return deleted
 
@@ -282,6 +287,7 @@ class KeyVaultBackend:
                 {
                     "name": v.name,
                     "tenant_id": v.tenant_id,
+                    "soft_delete": v.soft_delete,
                     "secrets": [_secret_to_dict(s) for s in v.secrets.values()],
                     "deleted": [
                         {
@@ -299,7 +305,11 @@ class KeyVaultBackend:
     def load_dict(self, data: dict[str, Any]) -> None:
         self.vaults.clear()
         for raw in data.get("vaults", []):
-            vault = Vault(name=raw["name"], tenant_id=raw["tenant_id"])
+            vault = Vault(
+                name=raw["name"],
+                tenant_id=raw["tenant_id"],
+                soft_delete=raw.get("soft_delete", True),
+            )
             for s in raw.get("secrets", []):
                 secret = _secret_from_dict(s)
                 vault.secrets[secret.name.lower()] = secret

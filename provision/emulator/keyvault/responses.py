@@ -309,6 +309,15 @@ class KeyVaultWire(ServiceWire):
 
     def op_DeleteSecret(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
         deleted = self.kv.delete_secret(req.scope, p["name"])
+        vault = self.kv.find_vault(req.scope)
+        if vault is not None and not vault.soft_delete:
+            # Without soft delete Key Vault answers the DeletedSecretBundle without recoveryId,
+            # deletedDate or scheduledPurgeDate; its recoveryLevel is Purgeable (SDK's
+            # DeleteRecoverPollingMethod is finished at once when recoveryId is absent).
+            body = _bundle(req.scope, deleted.secret, deleted.secret.latest, value=False)
+            body["attributes"].update(recoveryLevel="Purgeable")
+            body["attributes"].pop("recoverableDays", None)
+            return _json(200, body)
         return _json(200, _deleted(req.scope, deleted, bundle=True))
 
     def op_GetDeletedSecret(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
