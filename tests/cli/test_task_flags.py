@@ -35,6 +35,7 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         *LIFECYCLE,
         ("delete-computes", "-"),
         ("no-secret-values", None),  # long only (provision.tasks.LONG_ONLY)
+        ("allow-permanent-delete", None),  # long only
     ],
     "apply": [
         *RUN,
@@ -45,6 +46,7 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         *LIFECYCLE,
         ("delete-computes", "d"),
         ("break-lock", None),  # long only (provision.tasks.LONG_ONLY)
+        ("allow-permanent-delete", None),  # long only
     ],
     "verify": [*RUN, ("templates", "m"), ("max-concurrency", "a"), ("storage-auth", "s")],
     "emulator": [

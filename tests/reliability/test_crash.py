@@ -335,7 +335,7 @@ def test_rerun_deletes_temporary_files_a_killed_run_left(tmp_path: Path, folder:
     (account,) = {account for account, _ in desired_state(a.path).files}
     with Emulator(tmp_path / "emu") as emu:
         emu.seed(seed_tenants_from_inventory(load_inventory(a.path)))
-        opts = RunOptions(str(a.path), endpoints=str(emu.endpoints_file))
+        opts = RunOptions(inventory=str(a.path), endpoints=str(emu.endpoints_file))
         from provision.commands.apply import run as apply_command
 
         assert apply_command(opts) == 0
@@ -343,5 +343,7 @@ def test_rerun_deletes_temporary_files_a_killed_run_left(tmp_path: Path, folder:
         name = "state.json" if folder.startswith(STATE_DIR) else "msticpyconfig.yaml"
         left = f"{folder}/{TEMP_MARK}0123456789ab-{name}"
         reader.share(account).get_file_client(left).upload_file(b"half of a")
-        assert apply_command(RunOptions(str(b.path), endpoints=str(emu.endpoints_file))) == 0
+        assert (
+            apply_command(RunOptions(inventory=str(b.path), endpoints=str(emu.endpoints_file))) == 0
+        )
         assert TEMP_MARK + "0123456789ab-" + name not in reader.list_files(account, folder)
