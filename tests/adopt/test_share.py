@@ -138,3 +138,28 @@ def test_import_from_share_without_a_config_there_is_one_line(fleet: Path, emu: 
         "error: mlw-contoso-hunting:Users/bob/msticpyconfig.yaml: no Users/bob/msticpyconfig.yaml "
         "on the share"
     ]
+
+
+def test_importing_the_tools_own_config_never_prunes_what_it_references(
+    fleet: Path, emu: Emulator
+) -> None:
+    # "Pick up her edits": the analyst's config is the tool's own rendered file. Its
+    # {KeyVault: <name>} references stay references (the msticpy: block); the secrets they name
+    # are still read by every analyst, so plan --prune must list no delete for them.
+    assert (
+        run_invoke("apply", "-i", str(fleet), "--endpoints", str(emu.endpoints_file)).returncode
+        == 0
+    )
+    imported = run_invoke(
+        "import", "--from-share", "-t", "contoso", "--user", "alice", "-i", str(fleet),
+        "--endpoints", str(emu.endpoints_file), "--replace", "-e", "CONTOSO",
+    )  # fmt: skip
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    plan = run_invoke(
+        "plan", "-t", "contoso", "--prune", "--json", "-i", str(fleet),
+        "--endpoints", str(emu.endpoints_file),
+    )  # fmt: skip
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    [tenant] = json.loads(plan.stdout)["tenants"]
+    deletes = [i["target"] for i in tenant["items"] if i["action"] == "delete"]
+    assert not [t for t in deletes if t.startswith("kv-contoso-nb/")], deletes
