@@ -33,57 +33,21 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from provision import demo_sandbox as sandbox
+from provision.demo_sandbox import (
+    AML_HOME,
+    DEMO_KERNEL,
+    FOREIGN_NAMES,
+    FOREIGN_PREFIXES,
+    IMAGE_KERNELS,
+)
 from provision.errors import UserInputError
 
 __all__ = ["DemoOptions", "run_demo"]
-
-IMAGE_KERNELS = ("python310-sdkv2", "python3")  # AML images' kernel, and a Jupyter default
-DEMO_KERNEL = IMAGE_KERNELS[0]
-AML_HOME = "/home/azureuser"
-KERNEL_TIMEOUT_S = 240.0
-RESULT_MARK = "MSTICPY-PROVISION-DEMO "
-# Variables of this shell that would make the kernel's Azure clients act as someone else.
-_FOREIGN_PREFIXES = ("AZURE_", "AZUREML_", "IDENTITY_", "MSI_", "ARM_")
-_FOREIGN_NAMES = {"MSTICPYCONFIG", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"}
-
-# Runs inside the analyst's kernel. Prints one line: RESULT_MARK + JSON. Values of secrets are
-# hashed there and only the digests leave the kernel.
-KERNEL_CODE = r"""
-import hashlib, json, os, sys
-out = {"msticpyconfig": os.environ.get("MSTICPYCONFIG"), "keys": [], "error": None}
-try:
-    import msticpy
-    out["msticpy"] = msticpy.__version__
-    from msticpy.common.pkg_config import get_config
-    out["vault"] = get_config("KeyVault", {}).get("VaultName")
-    from msticpy.auth.secret_settings import SecretsClient
-    from msticpy.common.provider_settings import get_provider_settings
-    for name, settings in sorted(get_provider_settings("TIProviders").items()):
-        for arg, raw in sorted(settings.args.data.items()):
-            if not callable(raw):
-                continue  # a plain value; Key Vault references are accessors
-            path = f"TIProviders.{name}.Args.{arg}"
-            value = settings.args[arg]
-            out["keys"].append({
-                "path": path,
-                "secret": SecretsClient.format_kv_name(path),
-                "sha256": hashlib.sha256(str(value).encode()).hexdigest(),
-            })
-    from msticpy.context.tilookup import TILookup
-    ti = TILookup()
-    out["configured"] = sorted(get_config("TIProviders", {}))
-    out["loaded"] = sorted(ti.loaded_providers)
-    out["unloaded"] = sorted(str(p) for p in getattr(ti, "unloaded_providers", []) or [])
-except Exception as exc:
-    text = str(exc).strip().splitlines()
-    out["error"] = f"{type(exc).__module__}.{type(exc).__name__}: {text[0] if text else ''}"
-print("__MARK__" + json.dumps(out))
-""".replace("__MARK__", RESULT_MARK)
 
 
 @dataclass(frozen=True)
@@ -168,22 +132,6 @@ def _pick(inv: Any, tenant: str | None, user: str | None) -> tuple[Any, Any]:
     return t, u
 
 
-@contextlib.contextmanager
-def _environ(changes: dict[str, str]) -> Iterator[None]:
-    """This process's environment with `changes`, restored afterwards (jupyter_client's
-    KernelSpecManager reads JUPYTER_PATH from it)."""
-    saved = {k: os.environ.get(k) for k in changes}
-    os.environ.update(changes)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def _onboarded(emu: Any, seed: Any, alias: str) -> bool:
     from azure.core.exceptions import ResourceNotFoundError
 
@@ -220,104 +168,6 @@ def _onboard(inventory: str, tenant: str) -> tuple[int, str]:
     with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
         code = run_reporting_errors(lambda: int(onboard.run(opts)))
     return code, buffer.getvalue()
-
-
-def _materialise(emu: Any, seed: Any, alias: str, folder: Path) -> list[str]:
-    """Copy the files of Users/<alias>/ on the emulated share into `folder`."""
-    share = _share(emu, seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    names = []
-    for item in share.list_directories_and_files(f"Users/{alias}"):
-        if item["is_directory"]:
-            continue
-        data = share.get_file_client(f"Users/{alias}/{item['name']}").download_file().readall()
-        (folder / item["name"]).write_bytes(data)
-        names.append(str(item["name"]))
-    return sorted(names)
-
-
-def _kernelspecs(sandbox: Path) -> tuple[Path, dict[str, str]]:
-    """The image's kernelspecs in a temporary Jupyter path, and the variables that make
-    jupyter_client see only them."""
-    root = sandbox / "jupyter"
-    kernels = root / "path" / "kernels"
-    for name in IMAGE_KERNELS:
-        (kernels / name).mkdir(parents=True)
-        doc = {
-            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": f"Python ({name})",
-            "language": "python",
-        }
-        (kernels / name / "kernel.json").write_text(json.dumps(doc, indent=1) + "\n")
-    env = {
-        "JUPYTER_PATH": str(root / "path"),
-        "JUPYTER_DATA_DIR": str(root / "data"),
-        "JUPYTER_CONFIG_DIR": str(root / "config"),
-        "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
-        "JUPYTER_PREFER_ENV_PATH": "0",
-        "IPYTHONDIR": str(root / "ipython"),
-    }
-    return kernels, env
-
-
-def _az_standin(sandbox: Path) -> Path:
-    """A folder holding ``az``: the instance's Azure CLI, signed in with the managed identity
-    (`provision.emulator.az_standin`; msticpy's ``cli`` auth method runs it)."""
-    from provision.emulator import az_standin
-
-    folder = sandbox / "bin"
-    folder.mkdir(exist_ok=True)
-    program = folder / "az"
-    source = Path(az_standin.__file__).read_text(encoding="utf-8")
-    program.write_text(f"#!{sys.executable} -I\n{source}", encoding="utf-8")
-    program.chmod(0o755)
-    return folder
-
-
-def _outside(sandbox: Path) -> dict[str, str]:
-    """Kernelspecs jupyter_client sees outside the sandbox (the startup script would patch
-    them: the demo refuses to run then)."""
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    found = KernelSpecManager(ensure_native_kernel=False).find_kernel_specs()
-    return {
-        name: folder
-        for name, folder in found.items()
-        if not Path(folder).resolve().is_relative_to(sandbox.resolve())
-    }
-
-
-def _run_kernel(kernels: Path, env: dict[str, str], cwd: Path, log: Path) -> dict[str, Any]:
-    """Start the patched kernel with jupyter_client, run KERNEL_CODE, return its result."""
-    from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import KernelManager
-
-    specs = KernelSpecManager(kernel_dirs=[str(kernels)], ensure_native_kernel=False)
-    manager = KernelManager(kernel_name=DEMO_KERNEL, kernel_spec_manager=specs)
-    chunks: list[str] = []
-    with log.open("w", encoding="utf-8") as kernel_log:  # the kernel's own stdout and stderr
-        manager.start_kernel(env=env, cwd=str(cwd), stdout=kernel_log, stderr=kernel_log)
-    try:
-        client = manager.client()
-        client.start_channels()
-        try:
-            client.wait_for_ready(timeout=KERNEL_TIMEOUT_S)
-
-            def collect(msg: dict[str, Any]) -> None:
-                if msg["msg_type"] == "stream":
-                    chunks.append(msg["content"]["text"])
-
-            client.execute_interactive(KERNEL_CODE, timeout=KERNEL_TIMEOUT_S, output_hook=collect)
-        finally:
-            client.stop_channels()
-    finally:
-        manager.shutdown_kernel(now=True)
-    text = "".join(chunks)
-    for line in text.splitlines():
-        if line.startswith(RESULT_MARK):
-            result: dict[str, Any] = json.loads(line[len(RESULT_MARK) :])
-            return result
-    raise RuntimeError("the kernel printed no result")
 
 
 def _missing_access(emu: Any, t: Any, user: Any) -> str:
@@ -413,12 +263,12 @@ class _Demo:
         checks.step(2, "Boot: the analyst's compute instance, in a sandbox")
         checks.note(f"sandbox: {vm.sandbox} (removed afterwards); ~ is {AML_HOME} moved there")
         checks.short = [(str(vm.home), "~"), (str(vm.sandbox), "<sandbox>")]
-        files = _materialise(emu, self.seed, vm.alias, vm.user_folder)
+        files = sandbox.materialise(_share(emu, self.seed), vm.alias, vm.user_folder)
         checks.ok(f"Users/{vm.alias}/ of the workspace share mounted at {vm.user_folder}")
         checks.note(f"files: {', '.join(files)}")
-        kernels, jupyter_env = _kernelspecs(vm.sandbox)
-        with _environ(jupyter_env):
-            outside = _outside(vm.sandbox)
+        kernels, jupyter_env = sandbox.kernelspecs(vm.sandbox)
+        with sandbox.environ(jupyter_env):
+            outside = sandbox.outside(vm.sandbox)
         if outside:
             checks.fail(
                 "kernelspecs outside the sandbox are visible to jupyter_client and would be "
@@ -449,7 +299,7 @@ class _Demo:
             **{
                 k: v
                 for k, v in os.environ.items()
-                if not k.startswith(_FOREIGN_PREFIXES) and k not in _FOREIGN_NAMES
+                if not k.startswith(FOREIGN_PREFIXES) and k not in FOREIGN_NAMES
             },
             **jupyter_env,
             "HOME": str(vm.home),
@@ -502,7 +352,7 @@ class _Demo:
             "no_proxy": NO_PROXY,
             "REQUESTS_CA_BUNDLE": str(emu.ca_bundle),
             "SSL_CERT_FILE": str(emu.ca_bundle),
-            "PATH": os.pathsep.join([str(_az_standin(vm.sandbox)), os.environ["PATH"]]),
+            "PATH": os.pathsep.join([str(sandbox.az_standin(vm.sandbox)), os.environ["PATH"]]),
         }
         checks.note(
             f"signed in as {user.alias}: tokens from the managed-identity endpoint for "
@@ -515,8 +365,8 @@ class _Demo:
         )
         mark = len(emu.requests())
         kernels = Path(jupyter_env["JUPYTER_PATH"]) / "kernels"
-        with _environ(jupyter_env):  # its connection file goes to the sandbox's runtime
-            result = _run_kernel(kernels, env, vm.user_folder, vm.sandbox / "kernel.log")
+        with sandbox.environ(jupyter_env):  # its connection file goes to the sandbox's runtime
+            result = sandbox.run_kernel(kernels, env, vm.user_folder, vm.sandbox / "kernel.log")
         if result["msticpyconfig"] == str(vm.config):
             checks.ok(f"msticpy {result.get('msticpy')} reads MSTICPYCONFIG={vm.config}")
         else:

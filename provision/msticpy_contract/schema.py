@@ -4,7 +4,8 @@ msticpy describes its settings in ``msticpy/resources/mpconfig_defaults.yaml`` a
 config with ``MpConfigControls(get_mpconfig_definitions(), cfg).validate_all_settings()``
 (``msticpy/config/mp_config_control.py``). msticpy is heavy and only a test dependency here, so
 this package restates those rules as our own declarative table (``schema_table.RULES``) plus a
-small walker (this module) that applies them the way msticpy's walker does. The tests compare both on many configs.
+small walker (this module) that applies them the way msticpy's walker does. The tests compare
+both on many configs.
 
 Verdict (what "same result as msticpy" means)
 ---------------------------------------------

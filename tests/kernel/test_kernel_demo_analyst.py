@@ -133,13 +133,13 @@ def test_a_user_without_object_id_is_refused_in_one_line(fleet: Path, tmp_path: 
 def test_az_standin_gives_azure_cli_credential_the_analysts_token(
     fleet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from provision.demo_analyst import _az_standin
+    from provision.demo_sandbox import az_standin
 
     inventory = load_inventory(fleet)
     contoso = inventory.tenants[0]
     with Emulator(tmp_path / "emu") as emu:
         emu.seed(seed_tenants_from_inventory(inventory))
-        folder = _az_standin(tmp_path)
+        folder = az_standin(tmp_path)
         monkeypatch.setenv("PATH", os.pathsep.join([str(folder), os.environ["PATH"]]))
         monkeypatch.setenv(
             "IDENTITY_ENDPOINT", f"{emu.base_url}{MSI_PREFIX}/{contoso.tenant_id}/token"
