@@ -1,0 +1,74 @@
+"""The help texts of the tasks' flags (`invoke --help TASK`), shared between tasks."""
+
+from __future__ import annotations
+
+from provision.options import DEFAULT_MAX_CONCURRENCY, DEFAULT_PRUNE_MAX
+
+INVENTORY_HELP = "inventory YAML file (version: 1)"
+TENANT_HELP = "only this tenant (repeatable); default: every tenant"
+LOCAL_HELP = "run against the embedded local Azure emulator, seeded from the inventory"
+ENDPOINTS_HELP = "endpoints.json of a running emulator (from `invoke emulator`)"
+JSON_HELP = "print a JSON document instead of tables"
+TEMPLATES_HELP = "folder with your own copy of the templates (default: the built-in ones)"
+LOCK_HELP = "seconds to wait for another apply holding a tenant's lock (default 0: fail)"
+CONCURRENCY_HELP = (
+    f"requests in flight at once across the fleet (default {DEFAULT_MAX_CONCURRENCY})"
+)
+PRUNE_HELP = (
+    "delete orphans: secrets tagged for the tenant that it no longer pushes, and files the tool "
+    "wrote in user folders the inventory no longer declares (default: only report them)"
+)
+PRUNE_MAX_HELP = (
+    f"refuse to prune a vault holding more orphan secrets than this (default {DEFAULT_PRUNE_MAX})"
+)
+DELETE_COMPUTES_HELP = (
+    "also delete the compute instances msticpy-provision created for tenants with state: absent"
+)
+ALLOW_PERMANENT_DELETE_HELP = (
+    "prune even in a vault without soft delete (enableSoftDelete: false), where a deleted "
+    "secret is gone for good (default: refuse)"
+)
+LIFECYCLE_HELP = {
+    "prune": PRUNE_HELP,
+    "prune_max": PRUNE_MAX_HELP,
+    "delete_computes": DELETE_COMPUTES_HELP,
+}
+STORAGE_AUTH_HELP = (
+    "how to sign in to the workspace file share: auto (default: an Entra ID token where the "
+    "storage account forbids Shared Key or listKeys is denied, else the account key), key, or "
+    "token (never calls listKeys: a read-only plan identity)"
+)
+
+REQUIRE_ACCESS_HELP = (
+    "fail a tenant (exit 1, one line) when an analyst with an object_id cannot be shown to read "
+    "its vault (missing or unknown access); for CI"
+)
+GRANT_ACCESS_HELP = (
+    "grant each analyst with an object_id what is missing to read the vault: Key Vault Secrets "
+    "User on RBAC vaults, an access policy with secrets Get and List otherwise (never removes "
+    "or changes other access)"
+)
+GRANT_PREVIEW_HELP = "show the grants apply --grant-access would make (reads only)"
+BREAK_LOCK_HELP = (
+    "break a lease on a tenant's lock that this tool did not take (one without its holder "
+    "record: anyone who can write the share can take one); the tool's own locks are never broken "
+    "while their holder lives"
+)
+NO_SECRET_VALUES_HELP = (
+    "read no secret value and no file content (for pull requests): secrets are judged by their "  # noqa: S105
+    "vault's metadata and reported as not compared; needs no secret source, only Reader on the "
+    "workspace and Key Vault Reader"
+)
+ACCESS_HELP = {"require_access": REQUIRE_ACCESS_HELP, "grant_access": GRANT_ACCESS_HELP}
+
+# Flags shared by every task that talks to Azure.
+RUN_HELP = {
+    "inventory": INVENTORY_HELP,
+    "tenant": TENANT_HELP,
+    "local": LOCAL_HELP,
+    "endpoints": ENDPOINTS_HELP,
+    "json": JSON_HELP,
+    "templates": TEMPLATES_HELP,
+    "max_concurrency": CONCURRENCY_HELP,
+    "storage_auth": STORAGE_AUTH_HELP,
+}
