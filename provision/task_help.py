@@ -54,8 +54,8 @@ BREAK_LOCK_HELP = (
     "record: anyone who can write the share can take one); the tool's own locks are never broken "
     "while their holder lives"
 )
-NO_SECRET_VALUES_HELP = (
-    "read no secret value and no file content (for pull requests): secrets are judged by their "  # noqa: S105
+METADATA_ONLY_HELP = (
+    "read no secret value and no file content (for pull requests): secrets are judged by their "
     "vault's metadata and reported as not compared; needs no secret source, only Reader on the "
     "workspace and Key Vault Reader"
 )

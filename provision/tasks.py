@@ -36,7 +36,7 @@ from provision.task_help import (
     LIFECYCLE_HELP,
     LOCAL_HELP,
     LOCK_HELP,
-    NO_SECRET_VALUES_HELP,
+    METADATA_ONLY_HELP,
     REQUIRE_ACCESS_HELP,
     RUN_HELP,
     TEMPLATES_HELP,
@@ -173,7 +173,7 @@ def render(
         "1 on errors (orphans count only with --prune)",
         "require_access": REQUIRE_ACCESS_HELP,
         "grant_access": GRANT_PREVIEW_HELP,
-        "no_secret_values": NO_SECRET_VALUES_HELP,
+        "no_secret_values": METADATA_ONLY_HELP,
         "allow_permanent_delete": ALLOW_PERMANENT_DELETE_HELP,
     },
 )
