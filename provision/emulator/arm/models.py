@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 from provision.emulator.arm.exceptions import ArmError, ResourceNotFound, ValidationError
@@ -56,11 +56,13 @@ class ArmBackend(ResourceBackend):
     def __init__(self) -> None:
         super().__init__()
         self.operations: dict[str, AsyncOperation] = {}
-        self.lro_polls = 1  # InProgress answers before an operation reports Succeeded
+        # How long a compute operation runs; 0 finishes it at once.
+        self.lro_seconds = 1.0
         self.lro_retry_after = 1  # seconds, sent as Retry-After while an operation runs
 
     # --- computes ---------------------------------------------------------------------------------
     def compute(self, ws: Workspace, name: str) -> Compute:
+        self.settle()
         found = ws.computes.get(name.lower())
         if found is None:
             raise ResourceNotFound(f"{WORKSPACE_TYPE}/{ws.name}/computes", name, ws.resource_group)
@@ -116,10 +118,10 @@ class ArmBackend(ResourceBackend):
             location=ws.location,
             workspace=(ws.subscription_id, ws.resource_group, ws.name),
             compute=name,
-            polls_left=self.lro_polls,
+            duration=self.lro_seconds,
         )
         self.operations[op.id] = op
-        if op.polls_left <= 0:
+        if op.due:
             self._finish(op)
         self._changed()
         return compute, created, op
@@ -155,11 +157,11 @@ class ArmBackend(ResourceBackend):
             location=ws.location,
             workspace=(ws.subscription_id, ws.resource_group, ws.name),
             compute=compute.name,
-            polls_left=self.lro_polls,
+            duration=self.lro_seconds,
             kind="delete",
         )
         self.operations[op.id] = op
-        if op.polls_left <= 0:
+        if op.due:
             self._finish(op)
         self._changed()
         return op
@@ -168,13 +170,22 @@ class ArmBackend(ResourceBackend):
         op = self.operations.get(op_id)
         if op is None or op.subscription_id.lower() != subscription_id.lower():
             raise ResourceNotFound(f"{ML_PROVIDER}/locations/computeOperationsStatus", op_id, "")
-        if op.status == "InProgress":
-            if op.polls_left <= 0:
-                self._finish(op)
-            else:
-                op.polls_left -= 1
+        if op.due:
+            self._finish(op)
             self._changed()
         return op
+
+    def settle(self) -> None:
+        """Finish every operation whose time has come (called before computes are read)."""
+        due = [op for op in self.operations.values() if op.due]
+        for op in due:
+            self._finish(op)
+        if due:
+            self._changed()
+
+    def list_computes(self, ws: Workspace) -> list[Compute]:
+        self.settle()
+        return [ws.computes[k] for k in sorted(ws.computes)]
 
     def _finish(self, op: AsyncOperation) -> None:
         op.status, op.end = "Succeeded", time.time()
@@ -232,8 +243,13 @@ class ArmBackend(ResourceBackend):
         self.log_analytics = {_key(r): NamedResource(**r) for r in data.get("log_analytics", [])}
         self.operations = {}
         for raw in data.get("operations", []):
-            op = AsyncOperation(**{**raw, "workspace": tuple(raw["workspace"])})
+            known = {k: v for k, v in raw.items() if k in _OPERATION_FIELDS}
+            known.setdefault("duration", 0.0)  # a state file from before durations: done
+            op = AsyncOperation(**{**known, "workspace": tuple(raw["workspace"])})
             self.operations[op.id] = op
+
+
+_OPERATION_FIELDS = frozenset(f.name for f in fields(AsyncOperation))
 
 
 def _key(raw: dict[str, Any]) -> tuple[str, str, str]:

@@ -96,8 +96,13 @@ class AsyncOperation:
     location: str
     workspace: tuple[str, str, str]
     compute: str
-    polls_left: int
+    # seconds after `start` at which the operation has finished, whether or not anyone polls
+    duration: float
     status: str = "InProgress"
     kind: str = "put"  # put (create or update) or delete
     start: float = field(default_factory=time.time)
     end: float | None = None
+
+    @property
+    def due(self) -> bool:
+        return self.status == "InProgress" and time.time() >= self.start + self.duration

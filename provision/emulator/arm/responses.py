@@ -328,7 +328,7 @@ class ArmWire(AccessOperations, ResourceOperations, ServiceWire):
 
     def op_ListComputes(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
         ws = self._ws(p)
-        items = [_compute_body(ws, ws.computes[k]) for k in sorted(ws.computes)]
+        items = [_compute_body(ws, c) for c in self.arm.list_computes(ws)]
         return _json(200, {"value": items})
 
     def op_GetCompute(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
