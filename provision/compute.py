@@ -14,9 +14,20 @@ where `apply` keeps it and `plan` compares it. A changed script (new tool versio
 kernel mode) is refused by existing instances until they are recreated; `plan` says so.
 
 Setup scripts can only be given when the instance is created, and the 2020-08-01 models of
-azure-mgmt-machinelearningservices do not know them, so the PUT goes at api-version 2024-04-01
-through the ML client's own pipeline (`_send_request`: same credential, retries and transport),
-and the long-running operation is followed through its Azure-AsyncOperation URL.
+azure-mgmt-machinelearningservices do not know them, so the PUT goes at api-version 2025-12-01
+(`COMPUTE_INSTANCE_API_VERSION`: the first stable version that also carries the compute
+policy's `idleTimeBeforeShutdown`, `schedules` and `enableSSO`) through the ML client's own
+pipeline (`_send_request`: same credential, retries and transport), and the long-running
+operation is followed through its Azure-AsyncOperation URL.
+
+The instance is tagged `managed-by: msticpy-provision`, `tenant` and `alias` (Computes take
+`tags`; ARM returns them on every read), so offboarding recognises the tool's instances by their
+tags first and by the launcher's script data only as a fallback.
+
+Azure creates no compute instance where the workspace's storage account refuses Shared Key
+(Microsoft Learn, "Create a compute instance", prerequisites: "In the storage account, the
+'Allow storage account key access' option must be enabled for compute instance creation to be
+successful"), so create-compute checks `allowSharedKeyAccess` first and refuses up front.
 """
 
 from __future__ import annotations
@@ -29,13 +40,17 @@ import shlex
 import sys
 from typing import Any
 
+from provision.compute_rules import minutes_form
 from provision.errors import AzureOperationError, Problem, TenantError, UserInputError
+from provision.inventory.compute_policy import ComputePolicy
 from provision.inventory.model import Inventory, Tenant, User
 from provision.render import STARTUP_LOG, STARTUP_SCRIPT, TenantRender, sh_literal
 from provision.share import WorkspaceShare
+from provision.vault import MANAGED_BY
 from provision.workspace import (
-    COMPUTE_API_VERSION,
+    COMPUTE_INSTANCE_API_VERSION,
     SHARE_SCRIPT_SOURCES,
+    SHARED_KEY_OFF,
     ComputeInfo,
     discover,
     explain_azure_error,
@@ -44,6 +59,7 @@ from provision.workspace import (
 from provision.yamlsource import load_yaml_text, read_text_bounded
 
 STARTUP_TIMEOUT = "15m"
+DEFAULT_VM_SIZE = "Standard_DS3_v2"
 # Where the notebook share is mounted on a compute instance; an inline script starts in the
 # share's Users folder (.../code/Users), which is the fallback.
 SHARE_USERS_MOUNT = "/home/azureuser/cloudfiles/code/Users"
@@ -117,10 +133,30 @@ def launcher_pin(script_data: str | None) -> tuple[str, str] | None:
     return (words[0], pin.group(1)) if len(words) == 1 else None
 
 
+SHARED_KEY_PREREQUISITE = (
+    "Azure ML: \"In the storage account, the 'Allow storage account key access' option must be "
+    'enabled for compute instance creation to be successful" (Microsoft Learn, Create a compute '
+    "instance, prerequisites)"
+)
+
+
+def compute_tags(tenant: str, alias: str) -> dict[str, str]:
+    """The tags create-compute puts on an instance (offboard recognises instances by them)."""
+    return {"managed-by": MANAGED_BY, "tenant": tenant, "alias": alias}
+
+
 def compute_body(
-    location: str, size: str, alias: str, tenant_id: str, object_id: str, script: bytes
+    location: str,
+    size: str,
+    alias: str,
+    tenant_id: str,
+    object_id: str,
+    script: bytes,
+    policy: ComputePolicy | None = None,
+    tags: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The 2024-04-01 PUT body: assigned to the analyst, inline launcher pinned to `script`."""
+    """The 2025-12-01 PUT body: assigned to the analyst, inline launcher pinned to `script`,
+    and the compute policy's idle shutdown, schedules, SSO and identity."""
     launcher = launcher_script(alias, script_sha256(script))
     props: dict[str, Any] = {
         "vmSize": size,
@@ -139,10 +175,29 @@ def compute_body(
             "assignedUser": {"objectId": object_id, "tenantId": tenant_id}
         },
     }
-    return {
+    body: dict[str, Any] = {
         "location": location,
         "properties": {"computeType": "ComputeInstance", "properties": props},
     }
+    if tags:
+        body["tags"] = dict(tags)
+    if policy is not None:
+        props.update(policy_properties(policy))
+        if policy.identity is not None:
+            body["identity"] = policy.identity.arm()
+    return body
+
+
+def policy_properties(policy: ComputePolicy) -> dict[str, Any]:
+    """ComputeInstanceProperties (2025-12-01) the policy sets; vmSize is given separately."""
+    props: dict[str, Any] = {}
+    if policy.idle_shutdown is not None:
+        props["idleTimeBeforeShutdown"] = minutes_form(policy.idle_shutdown)
+    if policy.schedules is not None:
+        props["schedules"] = {"computeStartStop": [s.arm() for s in policy.schedules]}
+    if policy.sso is not None:
+        props["enableSSO"] = policy.sso
+    return props
 
 
 def compute_report(c: ComputeInfo | None, user: User, render: TenantRender) -> str:
@@ -194,6 +249,20 @@ def _user_entry(inv: Inventory, t: Tenant, alias: str) -> tuple[User, Problem] |
     return user, where
 
 
+def policy_summary(policy: ComputePolicy) -> list[str]:
+    """What the policy set on a new instance, one line each (for create-compute's output)."""
+    out = []
+    if policy.idle_shutdown is not None:
+        out.append(f"idle shutdown after {policy.idle_shutdown}")
+    for s in policy.schedules or ():
+        out.append(f"{s.action} at cron {s.cron!r} ({s.time_zone})")
+    if policy.identity is not None:
+        out.append(f"managed identity: {policy.identity.type}")
+    if policy.kernel is not None:
+        out.append(f"pinned kernel: {policy.kernel.requirement} (built by the startup script)")
+    return out
+
+
 def sso_step(alias: str, name: str) -> str:
     """What the analyst does once: Azure creates an instance made for another user with SSO off."""
     return (
@@ -203,8 +272,11 @@ def sso_step(alias: str, name: str) -> str:
     )
 
 
-def create_compute(inv: Inventory, r: TenantRender, alias: str, size: str, endpoints: Any) -> int:
-    """Create `alias`'s instance, assigned to the analyst, with our launcher; 0 on success."""
+def create_compute(
+    inv: Inventory, r: TenantRender, alias: str, size: str | None, endpoints: Any
+) -> int:
+    """Create `alias`'s instance, assigned to the analyst, with our launcher and the user's
+    compute policy (`size`, when given, wins over the policy's vm_size); 0 on success."""
     from azure.core.exceptions import AzureError
 
     from provision.azure import Clients
@@ -238,6 +310,12 @@ def create_compute(inv: Inventory, r: TenantRender, alias: str, size: str, endpo
             ws = discover(clients, t)
         except TenantError as exc:
             raise AzureOperationError(f"{t.name}: {exc}") from None
+        if ws.storage_auth_reason == SHARED_KEY_OFF:
+            raise AzureOperationError(
+                f"{t.name}: cannot create compute instance {name}: storage account "
+                f"{ws.storage_account} does not allow Shared Key (allowSharedKeyAccess: false); "
+                f"{SHARED_KEY_PREREQUISITE}"
+            )
         existing = ws.computes.get(name)
         if existing is not None:
             report = compute_report(existing, user, r)
@@ -261,7 +339,18 @@ def create_compute(inv: Inventory, r: TenantRender, alias: str, size: str, endpo
                 f"run `invoke apply -i {inv.path} -t {t.name}` first"
             )
         location = ws.location or "eastus"
-        body = compute_body(location, size, alias, t.tenant_id, user.object_id, script)
+        policy = t.policy_for(user)
+        vm_size = size or policy.vm_size or DEFAULT_VM_SIZE
+        body = compute_body(
+            location,
+            vm_size,
+            alias,
+            t.tenant_id,
+            user.object_id,
+            script,
+            policy,
+            compute_tags(t.name, alias),
+        )
         try:
             _put_and_wait(clients, t, name, body)
         except AzureError as exc:
@@ -279,6 +368,8 @@ def create_compute(inv: Inventory, r: TenantRender, alias: str, size: str, endpo
             f"{user.object_id}); at every boot it runs {startup_script_path(alias)} only if its "
             f"SHA-256 is {script_sha256(script)[:12]}... (pinned in an inline launcher)"
         )
+        for line in policy_summary(policy):
+            print(f"  {line}")
         print(sso_step(alias, name))
         return 0
     finally:
@@ -291,7 +382,7 @@ def _put_and_wait(clients: Any, t: Any, name: str, body: dict[str, Any]) -> str:
     from provision.lro import arm_sender, wait_for_operation
 
     ml = clients.ml(t)
-    url = f"{workspace_path(t)}/computes/{name}?api-version={COMPUTE_API_VERSION}"
+    url = f"{workspace_path(t)}/computes/{name}?api-version={COMPUTE_INSTANCE_API_VERSION}"
     resp = ml._send_request(HttpRequest("PUT", url, json=body))
 
     def progress(state: str, elapsed: float) -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "SCHEDULE_STATUSES",
     "cron_problem",
     "duration_problem",
+    "minutes_form",
     "parse_duration",
     "time_zone_problem",
     "windows_time_zones",
@@ -82,6 +83,15 @@ def parse_duration(text: str) -> timedelta | None:
     except (isodate.ISO8601Error, ValueError):
         return None
     return value if isinstance(value, timedelta) else None
+
+
+def minutes_form(text: str) -> str:
+    """`text` as Azure's own clients write it: PT<minutes>M (azure-ai-ml's ComputeInstance reads
+    `idle_time_before_shutdown_minutes` only from that form), when it is whole minutes."""
+    value = parse_duration(text)
+    if value is None or value.total_seconds() % 60:
+        return text
+    return f"PT{int(value.total_seconds() // 60)}M"
 
 
 def duration_problem(text: str) -> str | None:

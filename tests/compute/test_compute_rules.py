@@ -94,3 +94,15 @@ def test_every_time_zone_azure_ai_ml_offers_is_accepted() -> None:
 def test_unknown_time_zones_are_refused(zone: str, why: str) -> None:
     problem = time_zone_problem(zone)
     assert problem is not None and why in problem
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [("PT2H", "PT120M"), ("P1D", "PT1440M"), ("PT60M", "PT60M"), ("PT15M30S", "PT15M30S")],
+)
+def test_idle_time_is_written_in_minutes_as_azure_clients_read_it(text: str, written: str) -> None:
+    # azure-ai-ml's ComputeInstance._load_from_rest reads idle_time_before_shutdown_minutes only
+    # from the PT<n>M form.
+    from provision.compute_rules import minutes_form
+
+    assert minutes_form(text) == written

@@ -175,3 +175,30 @@ def test_only_an_absent_tenant_may_leave_out_its_settings(tmp_path: Path, fleet:
         load_inventory(fleet)
     messages = [p.message for p in err.value.problems]
     assert any("sentinel" in p.path for p in err.value.problems if p.path), messages
+
+
+def test_offboarding_recognises_the_tools_instances_by_their_tags(
+    fleet: Path, emu: Emulator
+) -> None:
+    """ARM need not return an inline script's data verbatim; the tags create-compute sets are
+    what ARM returns on every read (`managed-by`, `tenant`, `alias`)."""
+    from provision.compute import compute_tags
+    from provision.offboard import tool_computes
+
+    emu.backend.arm.lro_seconds = 0
+    t = _fabrikam(fleet)
+    clients = Clients(0, load_endpoints_file(str(emu.endpoints_file)))
+    try:
+        location = discover(clients, t).location
+        for name, tags in (
+            ("fab-tagged-ci", compute_tags("fabrikam", "dave")),
+            ("fab-other-ci", compute_tags("contoso", "dave")),  # another tenant's
+        ):
+            body = compute_body(location, "Standard_DS3_v2", "x", t.tenant_id, t.tenant_id, b"x")
+            body["properties"]["properties"].pop("setupScripts")  # no script data to read
+            body["tags"] = tags
+            assert _put_and_wait(clients, t, name, body) == "Succeeded"
+        found = tool_computes(t, discover(clients, t), set())
+    finally:
+        clients.close()
+    assert found == {"fab-tagged-ci": "dave"}
