@@ -195,8 +195,10 @@ def policy_properties(policy: ComputePolicy) -> dict[str, Any]:
         props["idleTimeBeforeShutdown"] = minutes_form(policy.idle_shutdown)
     if policy.schedules is not None:
         props["schedules"] = {"computeStartStop": [s.arm() for s in policy.schedules]}
-    if policy.sso is not None:
-        props["enableSSO"] = policy.sso
+    if policy.sso is False:
+        # An instance made for another user starts with SSO off and only that user can turn it
+        # on (DESIGN.md, Compute instances): asking for it would change nothing.
+        props["enableSSO"] = False
     return props
 
 
@@ -394,4 +396,162 @@ def _put_and_wait(clients: Any, t: Any, name: str, body: dict[str, Any]) -> str:
         f"{t.name}: creating compute instance {name}",
         resource_url=url,
         progress=progress,
+    )
+
+
+# --- the compute policy against an existing instance ----------------------------------------
+#
+# What apply may change on an existing instance, and what it leaves alone (checked in the REST
+# spec, machinelearningservices stable/2024-04-01 and 2025-12-01, and Microsoft Learn, "Create
+# a compute instance"):
+# - idle shutdown: POST .../computes/{name}/updateIdleShutdownSetting {idleTimeBeforeShutdown}
+#   ("You can also change the idle time using: REST API"): apply does it.
+# - VM size: "It isn't possible to change the virtual machine size of compute instance once
+#   it's created": only a re-creation changes it.
+# - schedules and identity: set at creation (ARM templates); the stable API has no action for
+#   them and Compute_Update (PATCH) takes only AmlCompute scale settings: a re-creation (or
+#   studio, for schedules) changes them.
+# - SSO: only the assigned user can enable it (create on behalf of): the analyst's step.
+# apply never re-creates an analyst's instance.
+
+FIX_UPDATE = "update"  # apply changes it (updateIdleShutdownSetting)
+FIX_RECREATE = "recreate"  # only deleting and re-creating the instance changes it
+FIX_ANALYST = "analyst"  # only the analyst can change it
+
+
+def _schedule_key(s: tuple[str, str, str, str, str]) -> tuple[str, ...]:
+    action, trigger, expression, zone, status = s
+    return (action.lower(), trigger.lower(), " ".join(expression.split()), zone, status.lower())
+
+
+def _schedules_text(items: list[tuple[str, ...]]) -> str:
+    if not items:
+        return "none"
+    return ", ".join(
+        f"{a} {e!r} {z}" + ("" if st == "enabled" else " (disabled)") for a, _, e, z, st in items
+    )
+
+
+def policy_differences(c: ComputeInfo, policy: ComputePolicy) -> list[dict[str, str]]:
+    """How instance `c` differs from `policy`: one {field, actual, desired, fix} per difference
+    (the keys the JSON plan carries under `policy`). Fields the policy leaves unset are not
+    compared."""
+    from provision.compute_rules import parse_duration
+
+    out: list[dict[str, str]] = []
+    if policy.idle_shutdown is not None:
+        actual = c.idle_time_before_shutdown
+        if actual is None or parse_duration(actual) != parse_duration(policy.idle_shutdown):
+            out.append(
+                {
+                    "field": "idle_shutdown",
+                    "actual": actual or "off",
+                    "desired": minutes_form(policy.idle_shutdown),
+                    "fix": FIX_UPDATE,
+                }
+            )
+    if policy.schedules is not None:
+        have = sorted(_schedule_key(s) for s in c.schedules)
+        want = sorted(
+            _schedule_key((s.action, "Cron", s.cron, s.time_zone, "Enabled"))
+            for s in policy.schedules
+        )
+        if have != want:
+            out.append(
+                {
+                    "field": "schedules",
+                    "actual": _schedules_text(have),
+                    "desired": _schedules_text(want),
+                    "fix": FIX_RECREATE,
+                }
+            )
+    if policy.vm_size is not None and (c.vm_size or "").lower() != policy.vm_size.lower():
+        out.append(
+            {
+                "field": "vm_size",
+                "actual": c.vm_size or "unknown",
+                "desired": policy.vm_size,
+                "fix": FIX_RECREATE,
+            }
+        )
+    if policy.sso is not None and c.enable_sso is not None and c.enable_sso != policy.sso:
+        out.append(
+            {
+                "field": "sso",
+                "actual": "on" if c.enable_sso else "off",
+                "desired": "on" if policy.sso else "off",
+                "fix": FIX_ANALYST,
+            }
+        )
+    if policy.identity is not None:
+        want_type = policy.identity.arm()["type"]
+        if (c.identity_type or "None").lower() != want_type.lower():
+            out.append(
+                {
+                    "field": "identity",
+                    "actual": c.identity_type or "none",
+                    "desired": want_type,
+                    "fix": FIX_RECREATE,
+                }
+            )
+    return out
+
+
+_LABELS = {
+    "idle_shutdown": "idle shutdown",
+    "schedules": "start/stop schedules",
+    "vm_size": "VM size",
+    "sso": "SSO",
+    "identity": "managed identity",
+}
+
+
+def difference_text(d: dict[str, str]) -> str:
+    """One line for a plan's detail column."""
+    what = f"{_LABELS[d['field']]} {d['actual']}, policy {d['desired']}"
+    if d["fix"] == FIX_UPDATE:
+        return f"{what}: apply sets it (updateIdleShutdownSetting)"
+    if d["fix"] == FIX_ANALYST:
+        return f"{what}: only the assigned analyst can change it (studio: Compute > Enable SSO)"
+    return (
+        f"{what}: needs re-creation (delete the instance, then create-compute); apply never "
+        "re-creates an analyst's instance"
+    )
+
+
+def update_idle_shutdown(ml: Any, t: Tenant, name: str, value: str) -> None:
+    """POST updateIdleShutdownSetting (Compute_UpdateIdleShutdownSetting: 200, no body)."""
+    from azure.core.rest import HttpRequest
+
+    url = (
+        f"{workspace_path(t)}/computes/{name}/updateIdleShutdownSetting"
+        f"?api-version={COMPUTE_INSTANCE_API_VERSION}"
+    )
+    resp = ml._send_request(HttpRequest("POST", url, json={"idleTimeBeforeShutdown": value}))
+    resp.raise_for_status()
+
+
+KERNEL_STATUS = ".msticpy-provision-kernel-status.json"  # in Users/<alias>/ (startup script)
+
+
+def kernel_status_text(raw: bytes | None, requirement: str) -> str:
+    """What the instance last reported about its pinned kernel (the share file is writable by
+    every workspace user: a report, never a basis for a decision)."""
+    import json
+
+    if raw is None:
+        return f"pinned kernel {requirement}: no status yet (the instance has not booted with it)"
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+        result, when = str(doc["result"]), str(doc.get("when") or "?")
+        installed = doc.get("installed_version") or "none"
+        detail = " ".join(str(doc.get("detail") or "").split())[:200]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return f"pinned kernel {requirement}: status file unreadable"
+    stale = (
+        "" if doc.get("requirement") == requirement else f" (reported for {doc.get('requirement')})"
+    )
+    return (
+        f"pinned kernel {requirement}: {result} at {when}, msticpy {installed} installed"
+        f"{stale}{': ' + detail if result == 'failed' and detail else ''} (as the instance reports)"
     )

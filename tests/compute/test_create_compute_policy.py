@@ -104,7 +104,8 @@ def test_create_compute_applies_the_users_policy_and_tags_the_instance(tmp_path:
         # the user's PT2H (over the defaults' PT60M), written in minutes as Azure's clients do
         assert inner["idleTimeBeforeShutdown"] == "PT120M"
         assert inner["vmSize"] == "Standard_DS3_v2"  # defaults.compute_policy.vm_size
-        assert inner["enableSSO"] is True
+        # made on behalf of frank: SSO starts off whatever the policy says; only he can turn it on
+        assert inner["enableSSO"] is False
         crons = [
             (s["action"], s["cron"]["expression"], s["cron"]["timeZone"])
             for s in inner["schedules"]["computeStartStop"]

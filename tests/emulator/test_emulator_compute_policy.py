@@ -161,3 +161,16 @@ def test_a_create_where_storage_refuses_shared_key_fails_as_the_operation_ends(
     finally:
         emu.backend.arm.lro_seconds = 1.0
         _send(ml, "PATCH", patch, {"properties": {"allowSharedKeyAccess": True}})
+
+
+def test_an_instance_made_for_another_user_starts_with_sso_off(
+    emu: Emulator, ml: MachineLearningServicesMgmtClient
+) -> None:
+    # Microsoft Learn, "Create a compute instance", Create on behalf of; DESIGN.md (Compute
+    # instances): only the assigned user can enable SSO.
+    assigned = {"assignedUser": {"objectId": TENANT.tenant_id, "tenantId": TENANT.tenant_id}}
+    name = _created(emu, ml, enableSSO=True, personalComputeInstanceSettings=assigned)
+    inner = _send(ml, "GET", _url(emu, name)).json()["properties"]["properties"]
+    assert inner["enableSSO"] is False
+    own = _created(emu, ml)
+    assert _send(ml, "GET", _url(emu, own)).json()["properties"]["properties"]["enableSSO"] is True

@@ -124,8 +124,11 @@ class ArmBackend(ResourceBackend):
             compute.idle_time_before_shutdown = inner["idleTimeBeforeShutdown"]
         if "schedules" in inner:
             compute.schedules = _stored_schedules(inner["schedules"])
-        if "enableSSO" in inner:
-            compute.enable_sso = bool(inner["enableSSO"])
+        if created:
+            # Created on behalf of a user, SSO starts off and only that user can turn it on
+            # (Microsoft Learn, "Create a compute instance", Create on behalf of).
+            on_behalf = bool(assigned.get("objectId"))
+            compute.enable_sso = False if on_behalf else inner.get("enableSSO", True) is not False
         if tags is not None:
             compute.tags = dict(tags)
         if isinstance(body.get("identity"), dict):
