@@ -98,6 +98,8 @@ def duration_problem(text: str) -> str | None:
     """Why `text` is not an idle-shutdown time Azure accepts, or None."""
     value = parse_duration(text)
     if value is None:
+        if isinstance(text, str) and re.fullmatch(r"P(?:\d+Y)?(?:\d+M)?(?:\d+[WD])*(?:T.*)?", text):
+            return f"{text} counts months or years, which have no fixed length; use days (P1D)"
         return (
             f"{text!r} is not an ISO 8601 duration (write minutes as PT60M, hours as PT2H, "
             "days as P1D)"

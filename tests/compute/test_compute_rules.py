@@ -34,7 +34,7 @@ def test_durations_azure_accepts(text: str) -> None:
         ("60m", "not an ISO 8601 duration"),
         ("PT14M", "at least PT15M"),
         ("PT72H1M", "at most P3D"),
-        ("P1M", "not an ISO 8601 duration"),  # months have no fixed length
+        ("P1M", "no fixed length"),  # months have no fixed length
     ],
 )
 def test_durations_azure_refuses(text: str, why: str) -> None:

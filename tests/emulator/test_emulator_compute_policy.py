@@ -137,6 +137,7 @@ def test_update_idle_shutdown_setting_changes_only_the_idle_time(
     assert inner["idleTimeBeforeShutdown"] == "PT2H" and inner["vmSize"] == "Standard_DS3_v2"
     refused = _send(ml, "POST", url, {"idleTimeBeforeShutdown": "PT5M"})
     assert refused.status_code == 400 and "idleTimeBeforeShutdown" in refused.text()
+    assert _send(ml, "POST", url, {}).status_code == 400  # the setting is required
     missing = _send(ml, "POST", _url(emu, "ci-nobody", "/updateIdleShutdownSetting"), {})
     assert missing.status_code == 404
 

@@ -183,6 +183,8 @@ class ArmBackend(ResourceBackend):
         if compute.compute_type != "ComputeInstance":
             raise ValidationError("Idle shutdown can only be set on a compute instance.")
         value = body.get("idleTimeBeforeShutdown")
+        if value is None:
+            raise ValidationError("idleTimeBeforeShutdown is required.")
         _check_idle_time(value, "")
         compute.idle_time_before_shutdown = value
         compute.modified_on = time.time()

@@ -1,5 +1,6 @@
 """ARM wire layer: JSON bodies shaped like the Microsoft.MachineLearningServices examples in
-azure-rest-api-specs (2020-08-01 for workspaces and computes, 2024-04-01 for setupScripts),
+azure-rest-api-specs (2020-08-01 for workspaces and computes, 2024-04-01 for setupScripts,
+2025-12-01 for a compute instance's idleTimeBeforeShutdown, schedules, enableSSO and tags),
 ARM error bodies, and long-running compute PUTs polled through ``Azure-AsyncOperation``.
 
 Storage accounts and vaults answer GET with their emulator endpoints (``primaryEndpoints.file``
