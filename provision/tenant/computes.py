@@ -28,10 +28,12 @@ from provision.compute import (
 from provision.fanout import Batch
 from provision.offboard import compute_items, delete_compute, tool_computes
 from provision.plan import Action, Change, Kind
-from provision.share import USERS, WorkspaceShare
+from provision.share import USERS, FileTooLarge, WorkspaceShare
 from provision.tenant.context import TenantRun
 from provision.tenant.record import Record
 from provision.workspace import WorkspaceInfo
+
+KERNEL_STATUS_LIMIT = 16 * 1024  # the startup script writes a few hundred bytes
 
 
 @dataclass(frozen=True)
@@ -77,13 +79,12 @@ def plan(
                 if fix:
                     updates.append((name, diff["desired"]))
             if policy.kernel is not None and share is not None:
-                raw = share.download(f"{USERS}/{user.alias}/{KERNEL_STATUS}")
                 items.append(
                     Change(
                         Kind.COMPUTE,
                         f"{name}/kernel",
                         Action.REPORT,
-                        kernel_status_text(raw[0] if raw else None, policy.kernel.requirement),
+                        _kernel_status(share, user.alias, policy.kernel.requirement),
                     )
                 )
         return ComputesPlan(reports=tuple(items), idle_updates=tuple(updates))
@@ -93,6 +94,17 @@ def plan(
         offboarded=tuple(compute_items(tools, delete)),
         deletes=tuple(sorted(tools)) if delete else (),
     )
+
+
+def _kernel_status(share: WorkspaceShare, alias: str, requirement: str) -> str:
+    """The pinned kernel's status the instance left on the share (a small file, read bounded)."""
+    from azure.core.exceptions import AzureError
+
+    try:
+        raw = share.download(f"{USERS}/{alias}/{KERNEL_STATUS}", limit=KERNEL_STATUS_LIMIT)
+    except (FileTooLarge, AzureError):
+        return f"pinned kernel {requirement}: status file unreadable"
+    return kernel_status_text(raw[0] if raw else None, requirement)
 
 
 def add_updates(run: TenantRun, planned: ComputesPlan, batch: Batch) -> int:
