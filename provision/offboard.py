@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from provision.compute import launcher_pin, startup_script_path
 from provision.plan import Action, Change, Kind
+from provision.vault import MANAGED_BY
 from provision.workspace import COMPUTE_API_VERSION, WorkspaceInfo, workspace_path
 
 if TYPE_CHECKING:
@@ -25,10 +26,22 @@ if TYPE_CHECKING:
 
 
 def tool_computes(t: Tenant, ws: WorkspaceInfo, aliases: set[str]) -> dict[str, str]:
-    """Compute name -> alias, for every instance create-compute made for one of `aliases`."""
+    """Compute name -> alias, for every instance create-compute made for one of `aliases`.
+
+    First by the tags create-compute puts on it (`managed-by: msticpy-provision`, this tenant,
+    the alias): ARM returns tags on every read. Then, for instances made before they were tagged,
+    by the launcher's inline script data (only where ARM returns it verbatim) or the share path
+    of our startup script.
+    """
     found: dict[str, str] = {}
     folded = {a.casefold(): a for a in aliases | {u.alias for u in t.user_list}}
     for name, c in ws.computes.items():
+        tags = c.tag_map
+        if tags.get("managed-by") == MANAGED_BY and tags.get("tenant") == t.name:
+            alias = folded.get(tags.get("alias", "").casefold())
+            if alias is not None:
+                found[name] = alias
+            continue
         pin = launcher_pin(c.script_data) if c.raw_script_source == "inline" else None
         if pin is not None and pin[0].casefold() in folded:
             found[name] = folded[pin[0].casefold()]

@@ -75,6 +75,9 @@ class Change:
     # Why a secret or file is planned as it is, as a value (apply acts on it; `detail` is for
     # people and may say more).
     reason: Reason = Reason.NONE
+    # A compute instance against its compute policy: {field, actual, desired, fix}
+    # (provision.compute.policy_differences); carried by the JSON plan under "policy".
+    policy: Mapping[str, str] | None = None
 
     @classmethod
     def because(cls, kind: Kind, target: str, action: Action, reason: Reason) -> Change:
@@ -90,6 +93,7 @@ class Change:
             "target": self.target,
             "action": str(self.action),
             "detail": self.detail,
+            **({"policy": dict(self.policy)} if self.policy is not None else {}),
         }
 
 

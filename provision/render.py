@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import shlex
 import shutil
 import subprocess
@@ -31,7 +32,7 @@ from jinja2.loaders import split_template_path
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from provision.errors import Problem, UserInputError
-from provision.inventory.model import Inventory, Tenant
+from provision.inventory.model import Inventory, Tenant, User
 from provision.kernel import assigned_config
 from provision.msticpy_contract.secret_names import SecretPush, secret_pushes
 from provision.msticpy_contract.settings import (
@@ -269,10 +270,19 @@ class Renderer:
                 nb = self._render(NBUSER_SETTINGS, ctx)
                 self._check(NBUSER_SETTINGS, assigned_config(nb) == config_path)
                 files[NBUSER_SETTINGS] = RenderedFile(NBUSER_SETTINGS, nb.encode("utf-8"))
+            pin = kernel_pin_context(t, user)
             script = self._render(
-                STARTUP_SCRIPT, {**ctx, "log_file": STARTUP_LOG, "patcher_source": self._patcher}
+                STARTUP_SCRIPT,
+                {
+                    **ctx,
+                    "log_file": STARTUP_LOG,
+                    "patcher_source": self._patcher,
+                    "kernel_pin": pin,
+                },
             )
             self._check(STARTUP_SCRIPT, _script_ok(script, self._patcher, config_path))
+            if pin is not None:  # a template that leaves the pin out would silently not pin
+                self._check(STARTUP_SCRIPT, sh_literal(pin["requirement"]) in script)
             files[STARTUP_SCRIPT] = RenderedFile(STARTUP_SCRIPT, script.encode("utf-8"))
             users[user.alias] = files
         return TenantRender(
@@ -337,6 +347,26 @@ def _parse_json(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return _Unparsable()
+
+
+def kernel_pin_context(t: Tenant, user: User) -> dict[str, str] | None:
+    """What the startup script needs for the user's pinned msticpy kernel, or None."""
+    pin = t.policy_for(user).kernel
+    if pin is None:
+        return None
+    return {
+        "requirement": pin.requirement,
+        "version": pin.version,
+        "index_url": pin.index_url or "",
+        "wheelhouse": pin.wheelhouse or "",
+        "kernel_name": pinned_kernel_name(t.name, pin.version),
+        "display_name": f"msticpy {pin.version} ({t.name})",
+    }
+
+
+def pinned_kernel_name(tenant: str, version: str) -> str:
+    """The kernelspec name of a tenant's pinned msticpy (Jupyter allows [a-zA-Z0-9._-])."""
+    return re.sub(r"[^a-zA-Z0-9._-]", "-", f"msticpy-{tenant}-{version}")
 
 
 class _Unparsable:

@@ -364,7 +364,7 @@ def patch_kernel(
         "inventory": INVENTORY_HELP,
         "tenant": "the tenant whose workspace gets the instance",
         "user": "user alias; the instance runs Users/<alias>/ startup script at every boot",
-        "size": "VM size (default Standard_DS3_v2)",
+        "size": "VM size (default: the user's compute_policy.vm_size, else Standard_DS3_v2)",
         "local": LOCAL_HELP,
         "endpoints": ENDPOINTS_HELP,
     },
@@ -376,7 +376,7 @@ def create_compute(
     tenant: str,
     user: str,
     *,
-    size: str = "Standard_DS3_v2",
+    size: str = "",
     local: bool = False,
     endpoints: str | None = None,
 ) -> int:

@@ -2,12 +2,15 @@
 compute instances.
 
 Uses azure-mgmt-machinelearningservices (api-version 2020-08-01) for the workspace and its keys.
-Compute instances are listed at api-version 2024-04-01 through the client's own pipeline
-(`_send_request`), because the 2020-08-01 models do not carry `setupScripts`, which the plan
-reports (is the instance's startup script ours?). The notebook share's name is the
-`fileShareName` of the workspace's `workspaceworkingdirectory` datastore (AzureFile; shape in
-azure-rest-api-specs machinelearningservices 2024-04-01, Datastore examples), read the same way;
-when that datastore cannot be read, the well-known name is used and the plan says so.
+Compute instances are listed at api-version 2025-12-01 through the client's own pipeline
+(`_send_request`), because the 2020-08-01 models do not carry `setupScripts` (is the instance's
+startup script ours?), nor the idle shutdown, schedules and SSO flag the plan compares with the
+compute policy (the first stable version whose ComputeInstanceProperties carry
+`idleTimeBeforeShutdown` and `enableSSO`; 2024-04-01 and 2024-10-01 have only `schedules`).
+The notebook share's name is the `fileShareName` of the workspace's `workspaceworkingdirectory`
+datastore (AzureFile; shape in azure-rest-api-specs machinelearningservices 2024-04-01,
+Datastore examples), read the same way; when that datastore cannot be read, the well-known name
+is used and the plan says so.
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ log = logging.getLogger(__name__)
 CODE_SHARE = "code-391ff5ac-6576-460f-ba4d-7e03433c68b6"  # AML's notebook share (DESIGN.md)
 WORKING_DATASTORE = "workspaceworkingdirectory"
 COMPUTE_API_VERSION = "2024-04-01"
+# Why discovery chose token access where the account refuses Shared Key (create-compute refuses
+# to create an instance there: Azure needs key access for it).
+SHARED_KEY_OFF = "the storage account does not allow Shared Key (allowSharedKeyAccess: false)"
+# Compute instances: read, created and changed at this version (see the module docstring).
+COMPUTE_INSTANCE_API_VERSION = "2025-12-01"
 # Microsoft.Storage/storageAccounts GET: `properties.allowSharedKeyAccess` (absent means allowed).
 STORAGE_API_VERSION = "2023-05-01"
 SHARE_SCRIPT_SOURCES = frozenset({"workspaceStorage", "workspace"})
@@ -58,6 +66,17 @@ class ComputeInfo:
     startup_script: str | None  # share path, when scriptSource is workspaceStorage or workspace
     raw_script_source: str | None = None
     script_data: str | None = None  # scriptData as Azure returns it (base64 for inline)
+    tags: tuple[tuple[str, str], ...] = ()
+    vm_size: str | None = None
+    idle_time_before_shutdown: str | None = None
+    # schedules.computeStartStop as (action, triggerType, cron expression, time zone, status)
+    schedules: tuple[tuple[str, str, str, str, str], ...] = ()
+    enable_sso: bool | None = None
+    identity_type: str | None = None
+
+    @property
+    def tag_map(self) -> dict[str, str]:
+        return dict(self.tags)
 
 
 @dataclass(frozen=True)
@@ -294,9 +313,7 @@ def _storage_key(
     if storage_auth == StorageAuth.TOKEN:
         return None, _token_access(t, "--storage-auth token")
     if storage_auth == StorageAuth.AUTO and shared_key_allowed(ml, account_id) is False:
-        return None, _token_access(
-            t, "the storage account does not allow Shared Key (allowSharedKeyAccess: false)"
-        )
+        return None, _token_access(t, SHARED_KEY_OFF)
     try:
         keys = keys_job.result() if keys_job is not None else _list_keys(ml, t)
     except AzureError as exc:
@@ -404,7 +421,7 @@ def _list_computes(ml: Any, t: Tenant) -> dict[str, ComputeInfo]:
     from azure.core.rest import HttpRequest
 
     computes: dict[str, ComputeInfo] = {}
-    url = f"{workspace_path(t)}/computes?api-version={COMPUTE_API_VERSION}"
+    url = f"{workspace_path(t)}/computes?api-version={COMPUTE_INSTANCE_API_VERSION}"
     while url:
         resp = ml._send_request(HttpRequest("GET", url))
         resp.raise_for_status()
@@ -433,4 +450,23 @@ def _compute_info(item: dict[str, Any]) -> ComputeInfo | None:
         startup_script=startup.get("scriptData") if source in SHARE_SCRIPT_SOURCES else None,
         raw_script_source=source,
         script_data=startup.get("scriptData"),
+        tags=tuple(sorted((str(k), str(v)) for k, v in (item.get("tags") or {}).items())),
+        vm_size=inner.get("vmSize"),
+        idle_time_before_shutdown=inner.get("idleTimeBeforeShutdown"),
+        schedules=tuple(
+            _schedule(s) for s in (inner.get("schedules") or {}).get("computeStartStop") or []
+        ),
+        enable_sso=inner.get("enableSSO"),
+        identity_type=(item.get("identity") or {}).get("type"),
+    )
+
+
+def _schedule(s: dict[str, Any]) -> tuple[str, str, str, str, str]:
+    cron = s.get("cron") or {}
+    return (
+        str(s.get("action") or ""),
+        str(s.get("triggerType") or ""),
+        str(cron.get("expression") or ""),
+        str(cron.get("timeZone") or "UTC"),
+        str(s.get("status") or "Enabled"),
     )

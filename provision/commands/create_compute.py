@@ -14,5 +14,5 @@ def run(
     opts = RunOptions(inventory=inventory, tenant=[tenant], local=local, endpoints=endpoints)
     inv, renders = prepare(inventory, [tenant], None)
     with endpoints_for(opts, inv) as ep:
-        code: int = create_compute(inv, renders[0], user, size, ep)
+        code: int = create_compute(inv, renders[0], user, size or None, ep)
     return code

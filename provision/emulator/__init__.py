@@ -92,8 +92,9 @@ Deliberate differences from Azure, all documented where they are implemented:
   too (``azure.core.exceptions.ServiceRequestError``/``ServiceResponseError``, after retries).
 - Secret ids in Key Vault bodies use ``https://<vault>.vault.azure.net/secrets/...`` (the SDK
   parses ids as ``/secrets/<name>/<version>``); nextLinks point at the emulator.
-- Compute instances never boot; a compute PUT reports InProgress ``backend.arm.lro_polls``
-  times (default 1), then Succeeded, and the instance is Running.
+- Compute instances never boot; a compute PUT or DELETE runs for ``backend.arm.lro_seconds``
+  (default 1 s) of wall-clock time, polled or not, then Succeeded, and the instance is Running
+  (or gone).
 """
 
 from __future__ import annotations

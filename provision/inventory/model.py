@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from provision.errors import Problem, UserInputError, did_you_mean
 from provision.inventory.compute_names import fill_default_compute_names
+from provision.inventory.compute_policy import ComputePolicy, merge_policies
 from provision.inventory.fields import (
     Alias,
     AuthMethod,
@@ -292,6 +293,8 @@ class User(FrozenModel):
     # What the object id is: --grant-access sends it as the role assignment's principalType, and
     # ARM refuses a mismatch (400 UnmatchedPrincipalType).
     principal_type: Literal["User", "Group", "ServicePrincipal"] = "User"
+    # merged over the tenant's compute_policy (provision.inventory.compute_policy)
+    compute_policy: ComputePolicy | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -338,6 +341,8 @@ class Tenant(FrozenModel):
     users: list[User]  # may be empty: the tenant's files and secrets, no user folders yet
     # Any further msticpy settings, in msticpy's own structure (provision.msticpy_contract.block).
     msticpy: dict[str, Any] = Field(default_factory=dict)
+    # How the users' compute instances are set up (provision.inventory.compute_policy).
+    compute_policy: ComputePolicy = ComputePolicy()
 
     @model_validator(mode="before")
     @classmethod
@@ -354,6 +359,10 @@ class Tenant(FrozenModel):
     @property
     def user_list(self) -> list[User]:
         return list(self.users)
+
+    def policy_for(self, user: User) -> ComputePolicy:
+        """The user's compute policy: theirs merged over the tenant's (itself over defaults)."""
+        return merge_policies(self.compute_policy, user.compute_policy)
 
     @property
     def default_workspace(self) -> SentinelWorkspace:

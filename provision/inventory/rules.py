@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from provision.errors import Problem
+from provision.inventory.compute_policy import kernel_pin_problems
 from provision.inventory.fields import KV_SECRET_NAME_RE
 from provision.inventory.model import DataProviders, Tenant
 from provision.msticpy_contract.block_rules import block_problems
@@ -121,6 +122,7 @@ def tenant_rules(t: Tenant) -> list[tuple[PathKey, str]]:
                 )
             )
     out.extend(block_problems(t))
+    out.extend(kernel_pin_problems(t))
     return out
 
 

@@ -126,7 +126,7 @@ def read_tenant(run: TenantRun, mode: ReadMode, reuse: Observation | None = None
     files_plan = files.plan(run, record, listings, downloads)
     all_listings = {**listings, **{f: slot.value for f, slot in orphan_folders.items()}}
     orphans_plan = orphans.plan(run, record, tagged, all_listings, ws.key_vault_id)
-    computes_plan = computes.plan(run, ws, record)
+    computes_plan = computes.plan(run, ws, record, share)
     access = (
         reuse.access
         if reuse is not None

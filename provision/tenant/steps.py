@@ -73,6 +73,7 @@ def _apply(run: TenantRun, obs: Observation) -> tuple[int, dict[str, Slot[str | 
     written = files.add_writes(run, obs.share, obs.files, batch)
     orphans.add_deletes(run, obs.share, obs.orphans, batch)
     computes.add_deletes(run, obs.computes, batch)
+    computes.add_updates(run, obs.computes, batch)
     run.fan.run(batch)
     granted = grant_access(run.clients, run.fan, run.tenant, obs.access)
     return len(batch) + granted, written

@@ -87,7 +87,7 @@ def test_create_compute_assigns_the_analyst_and_pins_the_script(tmp_path: Path) 
         assert (
             run_invoke("apply", "-i", str(inv), "-t", "contoso", "--endpoints", ep).returncode == 0
         )
-        emu.backend.arm.lro_polls = 2
+        emu.backend.arm.lro_seconds = 2.5
         res = run_invoke(
             "create-compute",
             "-i",

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from azure.core.exceptions import (
@@ -117,6 +118,7 @@ def test_compute_put_with_setup_scripts_is_a_long_running_operation(
     assert first.json()["status"] == "InProgress"
     during = ml.machine_learning_compute.get(TENANT.resource_group, TENANT.workspace, name)
     assert during.properties.provisioning_state == "Creating"
+    time.sleep(emu.backend.arm.lro_seconds)  # operations end by elapsed time, as in Azure
     second = ml._client.send_request(HttpRequest("GET", status_url))
     assert second.json()["status"] == "Succeeded"
 

@@ -80,9 +80,13 @@ def test_every_routed_operation_is_classified_by_the_one_rule() -> None:
     assert writes["keyvault"] == KEYVAULT_WRITES
     assert writes["files"] == FILES_WRITES
     # ARM: a write exactly when the operation needs a write or delete permission (its RBAC
-    # action, as the emulator's AuthorizationFailed messages name it).
+    # action, as the emulator's AuthorizationFailed messages name it), or is a POST action that
+    # changes the resource (updateIdleShutdownSetting; listKeys/action only reads).
+    changing_actions = {"UpdateIdleShutdownSetting"}
     assert writes["arm"] == {
-        op for op, action in arm_urls.ACTIONS.items() if action.endswith(("/write", "/delete"))
+        op
+        for op, action in arm_urls.ACTIONS.items()
+        if action.endswith(("/write", "/delete")) or op in changing_actions
     }
     # An operation is read or written whatever method carries it (HEAD and GET alike).
     for service, pairs in routes.items():

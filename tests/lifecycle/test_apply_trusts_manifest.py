@@ -104,7 +104,8 @@ def test_a_changed_sentinel_entry_is_checked_before_apply_writes(
     res = tool("apply", fleet, emu, "-t", "contoso")
     assert res.returncode == 1
     assert f"workspace_id {wrong} is not the id of Log Analytics workspace" in res.stdout
-    assert "inventory.yaml:26" in res.stdout  # the line of the entry's workspace_id
+    line = fleet.read_text().splitlines().index(f"        workspace_id: {wrong}") + 1
+    assert f"inventory.yaml:{line}:" in res.stdout  # the line of the entry's workspace_id
     assert ops_of(emu, start).count(READ_LAW) == 1  # the changed entry; ContosoDev as recorded
     assert writes_since(emu, start) == []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,7 @@ def _fabrikam(fleet: Path) -> Tenant:
 
 def _create_compute(emu: Emulator, fleet: Path) -> None:
     """An instance as create-compute makes it: our inline launcher pinned for dave."""
-    emu.backend.arm.lro_polls = 0
+    emu.backend.arm.lro_seconds = 0
     t = _fabrikam(fleet)
     clients = Clients(0, load_endpoints_file(str(emu.endpoints_file)))
     try:
@@ -124,7 +125,7 @@ def test_compute_delete_is_a_long_running_operation_as_in_azure(fleet: Path, emu
     # (examples/Compute/delete.json): underlyingResourceAction (Delete or Detach) is required;
     # the answer is 202 with an Azure-AsyncOperation status URL.
     _create_compute(emu, fleet)
-    emu.backend.arm.lro_polls = 1
+    emu.backend.arm.lro_seconds = 0.5
     t = _fabrikam(fleet)
     ml = ml_client(emu, t.subscription_id)
     url = f"{workspace_path(t)}/computes/{COMPUTE}?api-version={COMPUTE_API_VERSION}"
@@ -135,7 +136,34 @@ def test_compute_delete_is_a_long_running_operation_as_in_azure(fleet: Path, emu
     status_url = started.headers["Azure-AsyncOperation"]
     assert re.search(r"/computeOperationsStatus/", status_url)
     assert ml._send_request(HttpRequest("GET", status_url)).json()["status"] == "InProgress"
+    time.sleep(0.6)
     assert ml._send_request(HttpRequest("GET", status_url)).json()["status"] == "Succeeded"
+    assert _compute_status(emu, t) == 404
+
+
+def test_a_compute_deleted_without_polling_is_gone_once_the_operation_has_had_its_time(
+    fleet: Path, emu: Emulator
+) -> None:
+    # Azure runs a long-running operation whether or not the client polls it: `az ml compute
+    # delete --no-wait` sends the DELETE and never reads the Azure-AsyncOperation URL, and the
+    # instance still disappears. The emulator finishes operations by elapsed time.
+    _create_compute(emu, fleet)
+    emu.backend.arm.lro_seconds = 0.3
+    t = _fabrikam(fleet)
+    ml = ml_client(emu, t.subscription_id)
+    url = f"{workspace_path(t)}/computes/{COMPUTE}?api-version={COMPUTE_API_VERSION}"
+    assert (
+        ml._send_request(
+            HttpRequest("DELETE", url + "&underlyingResourceAction=Delete")
+        ).status_code
+        == 202
+    )
+    listing = f"{workspace_path(t)}/computes?api-version={COMPUTE_API_VERSION}"
+    names = [c["name"] for c in ml._send_request(HttpRequest("GET", listing)).json()["value"]]
+    assert COMPUTE in names  # still deleting
+    time.sleep(0.4)
+    names = [c["name"] for c in ml._send_request(HttpRequest("GET", listing)).json()["value"]]
+    assert COMPUTE not in names
     assert _compute_status(emu, t) == 404
 
 
@@ -147,3 +175,30 @@ def test_only_an_absent_tenant_may_leave_out_its_settings(tmp_path: Path, fleet:
         load_inventory(fleet)
     messages = [p.message for p in err.value.problems]
     assert any("sentinel" in p.path for p in err.value.problems if p.path), messages
+
+
+def test_offboarding_recognises_the_tools_instances_by_their_tags(
+    fleet: Path, emu: Emulator
+) -> None:
+    """ARM need not return an inline script's data verbatim; the tags create-compute sets are
+    what ARM returns on every read (`managed-by`, `tenant`, `alias`)."""
+    from provision.compute import compute_tags
+    from provision.offboard import tool_computes
+
+    emu.backend.arm.lro_seconds = 0
+    t = _fabrikam(fleet)
+    clients = Clients(0, load_endpoints_file(str(emu.endpoints_file)))
+    try:
+        location = discover(clients, t).location
+        for name, tags in (
+            ("fab-tagged-ci", compute_tags("fabrikam", "dave")),
+            ("fab-other-ci", compute_tags("contoso", "dave")),  # another tenant's
+        ):
+            body = compute_body(location, "Standard_DS3_v2", "x", t.tenant_id, t.tenant_id, b"x")
+            body["properties"]["properties"].pop("setupScripts")  # no script data to read
+            body["tags"] = tags
+            assert _put_and_wait(clients, t, name, body) == "Succeeded"
+        found = tool_computes(t, discover(clients, t), set())
+    finally:
+        clients.close()
+    assert found == {"fab-tagged-ci": "dave"}

@@ -15,9 +15,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
+from provision.compute_rules import (
+    MAX_SCHEDULES,
+    POWER_ACTIONS,
+    SCHEDULE_STATUSES,
+    cron_problem,
+    duration_problem,
+    time_zone_problem,
+)
 from provision.emulator.arm.exceptions import ArmError, ResourceNotFound, ValidationError
 from provision.emulator.arm.records import (
     COMPUTE_TYPE,
@@ -56,11 +64,13 @@ class ArmBackend(ResourceBackend):
     def __init__(self) -> None:
         super().__init__()
         self.operations: dict[str, AsyncOperation] = {}
-        self.lro_polls = 1  # InProgress answers before an operation reports Succeeded
+        # How long a compute operation runs; 0 finishes it at once.
+        self.lro_seconds = 1.0
         self.lro_retry_after = 1  # seconds, sent as Retry-After while an operation runs
 
     # --- computes ---------------------------------------------------------------------------------
     def compute(self, ws: Workspace, name: str) -> Compute:
+        self.settle()
         found = ws.computes.get(name.lower())
         if found is None:
             raise ResourceNotFound(f"{WORKSPACE_TYPE}/{ws.name}/computes", name, ws.resource_group)
@@ -90,6 +100,14 @@ class ArmBackend(ResourceBackend):
         scripts = inner.get("setupScripts")
         if scripts is not None:
             _check_setup_scripts(scripts)
+        _check_idle_time(inner.get("idleTimeBeforeShutdown"), "properties.properties.")
+        if inner.get("schedules") is not None:
+            _check_schedules(inner["schedules"])
+        tags = body.get("tags")
+        if tags is not None and (
+            not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values())
+        ):
+            raise ValidationError("tags must be an object of strings.")
         assigned = (inner.get("personalComputeInstanceSettings") or {}).get("assignedUser") or {}
         existing = ws.computes.get(name.lower())
         created = existing is None
@@ -102,6 +120,19 @@ class ArmBackend(ResourceBackend):
         compute.description = props.get("description", compute.description)
         if scripts is not None:
             compute.setup_scripts = scripts
+        if "idleTimeBeforeShutdown" in inner:
+            compute.idle_time_before_shutdown = inner["idleTimeBeforeShutdown"]
+        if "schedules" in inner:
+            compute.schedules = _stored_schedules(inner["schedules"])
+        if created:
+            # Created on behalf of a user, SSO starts off and only that user can turn it on
+            # (Microsoft Learn, "Create a compute instance", Create on behalf of).
+            on_behalf = bool(assigned.get("objectId"))
+            compute.enable_sso = False if on_behalf else inner.get("enableSSO", True) is not False
+        if tags is not None:
+            compute.tags = dict(tags)
+        if isinstance(body.get("identity"), dict):
+            compute.identity = body["identity"]
         if assigned.get("objectId"):
             compute.assigned_object_id = str(assigned["objectId"])
             compute.assigned_tenant_id = str(assigned.get("tenantId") or ws.tenant_id)
@@ -116,13 +147,49 @@ class ArmBackend(ResourceBackend):
             location=ws.location,
             workspace=(ws.subscription_id, ws.resource_group, ws.name),
             compute=name,
-            polls_left=self.lro_polls,
+            duration=self.lro_seconds,
+            error=self._create_blocker(ws) if created else None,
         )
         self.operations[op.id] = op
-        if op.polls_left <= 0:
+        if op.due:
             self._finish(op)
         self._changed()
         return compute, created, op
+
+    def _create_blocker(self, ws: Workspace) -> tuple[str, str] | None:
+        """Why creating a compute instance in `ws` fails once it runs, or None.
+
+        Microsoft Learn, "Create a compute instance", prerequisites: "In the storage account,
+        the 'Allow storage account key access' option must be enabled for compute instance
+        creation to be successful." Azure documents no error for it; the emulator accepts the
+        PUT and ends the operation Failed with the storage service's own refusal
+        (KeyBasedAuthenticationNotPermitted), the instance in CreateFailed.
+        """
+        account = self.find_named("storage", ws.storage_account)
+        if account is not None and account.properties.get("allowSharedKeyAccess") is False:
+            return (
+                "KeyBasedAuthenticationNotPermitted",
+                "Key based authentication is not permitted on this storage account. "
+                "Compute instance creation needs 'Allow storage account key access' on the "
+                f"workspace's storage account {ws.storage_account}.",
+            )
+        return None
+
+    def update_idle_shutdown(self, ws: Workspace, name: str, body: dict[str, Any]) -> Compute:
+        """Compute_UpdateIdleShutdownSetting: POST .../computes/{name}/updateIdleShutdownSetting
+        with an IdleShutdownSetting body; 200 with no body (azure-rest-api-specs,
+        machinelearningservices stable/2024-04-01)."""
+        compute = self.compute(ws, name)
+        if compute.compute_type != "ComputeInstance":
+            raise ValidationError("Idle shutdown can only be set on a compute instance.")
+        value = body.get("idleTimeBeforeShutdown")
+        if value is None:
+            raise ValidationError("idleTimeBeforeShutdown is required.")
+        _check_idle_time(value, "")
+        compute.idle_time_before_shutdown = value
+        compute.modified_on = time.time()
+        self._changed()
+        return compute
 
     def _check_region_unique(self, name: str, location: str) -> None:
         """Compute names are unique per Azure region across every subscription (Azure ML docs,
@@ -155,11 +222,11 @@ class ArmBackend(ResourceBackend):
             location=ws.location,
             workspace=(ws.subscription_id, ws.resource_group, ws.name),
             compute=compute.name,
-            polls_left=self.lro_polls,
+            duration=self.lro_seconds,
             kind="delete",
         )
         self.operations[op.id] = op
-        if op.polls_left <= 0:
+        if op.due:
             self._finish(op)
         self._changed()
         return op
@@ -168,21 +235,33 @@ class ArmBackend(ResourceBackend):
         op = self.operations.get(op_id)
         if op is None or op.subscription_id.lower() != subscription_id.lower():
             raise ResourceNotFound(f"{ML_PROVIDER}/locations/computeOperationsStatus", op_id, "")
-        if op.status == "InProgress":
-            if op.polls_left <= 0:
-                self._finish(op)
-            else:
-                op.polls_left -= 1
+        if op.due:
+            self._finish(op)
             self._changed()
         return op
 
+    def settle(self) -> None:
+        """Finish every operation whose time has come (called before computes are read)."""
+        due = [op for op in self.operations.values() if op.due]
+        for op in due:
+            self._finish(op)
+        if due:
+            self._changed()
+
+    def list_computes(self, ws: Workspace) -> list[Compute]:
+        self.settle()
+        return [ws.computes[k] for k in sorted(ws.computes)]
+
     def _finish(self, op: AsyncOperation) -> None:
-        op.status, op.end = "Succeeded", time.time()
+        op.status, op.end = ("Failed" if op.error else "Succeeded"), time.time()
         sub, group, name = op.workspace
         ws = self.workspaces.get((sub.lower(), group.lower(), name.lower()))
         if ws is not None:
             compute = ws.computes.get(op.compute.lower())
-            if compute is not None and op.kind == "delete":
+            if compute is not None and op.error:
+                compute.provisioning_state, compute.state = "Failed", "CreateFailed"
+                compute.error = op.error
+            elif compute is not None and op.kind == "delete":
                 del ws.computes[op.compute.lower()]
             elif compute is not None:
                 compute.provisioning_state = "Succeeded"
@@ -215,7 +294,10 @@ class ArmBackend(ResourceBackend):
         }
         self.workspaces = {}
         for raw in data.get("workspaces", []):
-            computes = [Compute(**c) for c in raw["computes"]]
+            computes = [
+                Compute(**{**c, "error": tuple(c["error"]) if c.get("error") else None})
+                for c in raw["computes"]
+            ]
             ws = Workspace(
                 **{k: v for k, v in raw.items() if k != "computes"},
                 computes={c.name.lower(): c for c in computes},
@@ -232,12 +314,86 @@ class ArmBackend(ResourceBackend):
         self.log_analytics = {_key(r): NamedResource(**r) for r in data.get("log_analytics", [])}
         self.operations = {}
         for raw in data.get("operations", []):
-            op = AsyncOperation(**{**raw, "workspace": tuple(raw["workspace"])})
+            known = {k: v for k, v in raw.items() if k in _OPERATION_FIELDS}
+            known.setdefault("duration", 0.0)  # a state file from before durations: done
+            if known.get("error"):
+                known["error"] = tuple(known["error"])
+            op = AsyncOperation(**{**known, "workspace": tuple(raw["workspace"])})
             self.operations[op.id] = op
+
+
+_OPERATION_FIELDS = frozenset(f.name for f in fields(AsyncOperation))
 
 
 def _key(raw: dict[str, Any]) -> tuple[str, str, str]:
     return (raw["subscription_id"].lower(), raw["resource_group"].lower(), raw["name"].lower())
+
+
+def _check_idle_time(value: Any, where: str) -> None:
+    if value is None:
+        return
+    problem = duration_problem(value) if isinstance(value, str) else "must be a string"
+    if problem:
+        raise ValidationError(f"{where}idleTimeBeforeShutdown: {problem}.")
+
+
+def _check_schedules(schedules: Any) -> None:
+    """ComputeSchedules (2025-12-01): computeStartStop[] with action, triggerType and cron."""
+    where = "properties.properties.schedules"
+    if not isinstance(schedules, dict):
+        raise ValidationError(f"{where} must be an object.")
+    items = schedules.get("computeStartStop") or []
+    if not isinstance(items, list):
+        raise ValidationError(f"{where}.computeStartStop must be an array.")
+    if len(items) > MAX_SCHEDULES:
+        raise ValidationError(
+            f"{where}.computeStartStop: a compute instance takes at most {MAX_SCHEDULES} schedules."
+        )
+    for i, item in enumerate(items):
+        at = f"{where}.computeStartStop[{i}]"
+        if not isinstance(item, dict):
+            raise ValidationError(f"{at} must be an object.")
+        if item.get("action") not in POWER_ACTIONS:
+            raise ValidationError(f"{at}.action must be Start or Stop.")
+        if item.get("status", "Enabled") not in SCHEDULE_STATUSES:
+            raise ValidationError(f"{at}.status must be Enabled or Disabled.")
+        trigger = item.get("triggerType")
+        if trigger == "Recurrence":
+            continue  # accepted and kept as given; the tool writes only cron schedules
+        if trigger != "Cron":
+            raise ValidationError(f"{at}.triggerType must be Recurrence or Cron.")
+        cron = item.get("cron")
+        if not isinstance(cron, dict):
+            raise ValidationError(f"{at}.cron is required when triggerType is Cron.")
+        problem = cron_problem(cron.get("expression"))
+        if problem:
+            raise ValidationError(f"{at}.cron.expression: {problem}.")
+        zone = cron.get("timeZone", "UTC")
+        problem = time_zone_problem(zone) if isinstance(zone, str) else "must be a string"
+        if problem:
+            raise ValidationError(f"{at}.cron.timeZone: {problem}.")
+
+
+def _stored_schedules(schedules: Any) -> dict[str, Any] | None:
+    """The schedules as ARM reads them back: each with its system id and provisioning status,
+    the time zone defaulted to UTC and the status to Enabled."""
+    if schedules is None:
+        return None
+    out = []
+    for item in schedules.get("computeStartStop") or []:
+        stored = {
+            "id": str(uuid.uuid4()),
+            "provisioningStatus": "Completed",
+            "status": item.get("status", "Enabled"),
+            "action": item["action"],
+            "triggerType": item["triggerType"],
+        }
+        if item["triggerType"] == "Cron":
+            stored["cron"] = {"timeZone": "UTC", **item["cron"]}
+        else:
+            stored["recurrence"] = item.get("recurrence")
+        out.append(stored)
+    return {"computeStartStop": out}
 
 
 def _check_setup_scripts(scripts: Any) -> None:

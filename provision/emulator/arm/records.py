@@ -51,6 +51,14 @@ class Compute:
     modified_on: float = field(default_factory=time.time)
     setup_scripts: dict[str, Any] | None = None
     description: str | None = None
+    # ComputeInstanceProperties (2025-12-01): as given at creation or by updateIdleShutdownSetting
+    idle_time_before_shutdown: str | None = None
+    schedules: dict[str, Any] | None = None
+    enable_sso: bool | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    identity: dict[str, Any] | None = None
+    # why the create failed (code, message), for an instance in CreateFailed
+    error: tuple[str, str] | None = None
 
 
 @dataclass
@@ -96,8 +104,15 @@ class AsyncOperation:
     location: str
     workspace: tuple[str, str, str]
     compute: str
-    polls_left: int
+    # seconds after `start` at which the operation has finished, whether or not anyone polls
+    duration: float
     status: str = "InProgress"
     kind: str = "put"  # put (create or update) or delete
     start: float = field(default_factory=time.time)
     end: float | None = None
+    # the error the operation ends with (code, message); None: it succeeds
+    error: tuple[str, str] | None = None
+
+    @property
+    def due(self) -> bool:
+        return self.status == "InProgress" and time.time() >= self.start + self.duration

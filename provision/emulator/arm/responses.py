@@ -1,5 +1,6 @@
 """ARM wire layer: JSON bodies shaped like the Microsoft.MachineLearningServices examples in
-azure-rest-api-specs (2020-08-01 for workspaces and computes, 2024-04-01 for setupScripts),
+azure-rest-api-specs (2020-08-01 for workspaces and computes, 2024-04-01 for setupScripts,
+2025-12-01 for a compute instance's idleTimeBeforeShutdown, schedules, enableSSO and tags),
 ARM error bodies, and long-running compute PUTs polled through ``Azure-AsyncOperation``.
 
 Storage accounts and vaults answer GET with their emulator endpoints (``primaryEndpoints.file``
@@ -125,9 +126,14 @@ def _compute_body(ws: Workspace, c: Compute) -> dict[str, Any]:
             "userOrgId": ws.tenant_id,
             "userId": c.assigned_object_id or "",
         },
-        "errors": None,
+        "errors": ([{"error": {"code": c.error[0], "message": c.error[1]}}] if c.error else None),
         "state": c.state,
+        "enableSSO": c.enable_sso if c.enable_sso is not None else True,
     }
+    if c.idle_time_before_shutdown is not None:
+        inner["idleTimeBeforeShutdown"] = c.idle_time_before_shutdown
+    if c.schedules is not None:
+        inner["schedules"] = c.schedules
     if c.assigned_object_id:
         inner["personalComputeInstanceSettings"] = {
             "assignedUser": {
@@ -137,11 +143,12 @@ def _compute_body(ws: Workspace, c: Compute) -> dict[str, Any]:
         }
     if c.setup_scripts is not None:
         inner["setupScripts"] = c.setup_scripts
-    return {
+    body: dict[str, Any] = {
         "id": f"{workspace_id(ws)}/computes/{c.name}",
         "name": c.name,
         "type": COMPUTE_TYPE,
         "location": c.location,
+        "tags": dict(c.tags),
         "properties": {
             "computeType": c.compute_type,
             "computeLocation": c.location,
@@ -154,6 +161,9 @@ def _compute_body(ws: Workspace, c: Compute) -> dict[str, Any]:
             "properties": inner,
         },
     }
+    if c.identity is not None:
+        body["identity"] = c.identity
+    return body
 
 
 class ArmWire(AccessOperations, ResourceOperations, ServiceWire):
@@ -328,7 +338,7 @@ class ArmWire(AccessOperations, ResourceOperations, ServiceWire):
 
     def op_ListComputes(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
         ws = self._ws(p)
-        items = [_compute_body(ws, ws.computes[k]) for k in sorted(ws.computes)]
+        items = [_compute_body(ws, c) for c in self.arm.list_computes(ws)]
         return _json(200, {"value": items})
 
     def op_GetCompute(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
@@ -353,6 +363,11 @@ class ArmWire(AccessOperations, ResourceOperations, ServiceWire):
         headers = {"Azure-AsyncOperation": status_url, "Retry-After": str(self.arm.lro_retry_after)}
         return _json(202, None, headers)
 
+    def op_UpdateIdleShutdownSetting(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
+        ws = self._ws(p)
+        self.arm.update_idle_shutdown(ws, p["compute"], json_body(req))
+        return _json(200, None)
+
     def op_GetAsyncOperation(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
         op = self.arm.poll(p["sub"], p["op"])
         body: dict[str, Any] = {
@@ -361,6 +376,8 @@ class ArmWire(AccessOperations, ResourceOperations, ServiceWire):
             "status": op.status,
             "startTime": iso_utc(op.start),
         }
+        if op.error:
+            body["error"] = {"code": op.error[0], "message": op.error[1]}
         headers = {}
         if op.end is not None:
             body["endTime"] = iso_utc(op.end)

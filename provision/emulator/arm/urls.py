@@ -60,6 +60,11 @@ ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("PUT", _WS + r"/computes/(?P<compute>[^/]+)", "CreateOrUpdateCompute"),
         ("DELETE", _WS + r"/computes/(?P<compute>[^/]+)", "DeleteCompute"),
         (
+            "POST",
+            _WS + r"/computes/(?P<compute>[^/]+)/updateIdleShutdownSetting",
+            "UpdateIdleShutdownSetting",
+        ),
+        (
             "GET",
             _SUB + _ML + r"/locations/(?P<location>[^/]+)/computeOperationsStatus/"
             r"(?P<op>[^/]+)",
@@ -87,6 +92,9 @@ ACTIONS: dict[str, str] = {
     "GetCompute": "Microsoft.MachineLearningServices/workspaces/computes/read",
     "CreateOrUpdateCompute": "Microsoft.MachineLearningServices/workspaces/computes/write",
     "DeleteCompute": "Microsoft.MachineLearningServices/workspaces/computes/delete",
+    "UpdateIdleShutdownSetting": (
+        "Microsoft.MachineLearningServices/workspaces/computes/updateIdleShutdownSetting/action"
+    ),
     "GetAsyncOperation": "Microsoft.MachineLearningServices/locations/computeOperationsStatus/read",
     "GetStorageAccount": "Microsoft.Storage/storageAccounts/read",
     "ListStorageAccountKeys": "Microsoft.Storage/storageAccounts/listKeys/action",
