@@ -149,6 +149,7 @@ def compute_body(
     location: str,
     size: str,
     alias: str,
+    *,
     tenant_id: str,
     object_id: str,
     script: bytes,
@@ -347,11 +348,11 @@ def create_compute(
             location,
             vm_size,
             alias,
-            t.tenant_id,
-            user.object_id,
-            script,
-            policy,
-            compute_tags(t.name, alias),
+            tenant_id=t.tenant_id,
+            object_id=user.object_id,
+            script=script,
+            policy=policy,
+            tags=compute_tags(t.name, alias),
         )
         try:
             _put_and_wait(clients, t, name, body)

@@ -1,10 +1,13 @@
 """Compute instances of an offboarded tenant (`state: absent`): found, reported, deleted on request.
 
-An instance is the tool's when create-compute made it for one of the tenant's aliases: its
-startup script is our inline launcher pinned for that alias (or, for older instances, our startup
+An instance is the tool's when create-compute made it for one of the tenant's aliases: its tags
+(`managed-by: msticpy-provision`, `tenant`, `alias`, written at creation) say so; an instance
+tagged for another tenant is never this one's. Instances made before they were tagged are
+recognised by their startup script: our inline launcher pinned for the alias (or our startup
 script on the share). An instance that merely has a user's compute name is not taken for ours.
 The aliases are those the inventory still lists and those whose folders the tenant's record
-names (provision.tenant.record).
+names; the record is trusted only with its digest in Key Vault (provision.tenant.record), so a
+record forged on the share adds no alias.
 
 Apply deletes them only with `--delete-computes`: an ARM DELETE on
 `.../workspaces/{ws}/computes/{name}?api-version=2024-04-01&underlyingResourceAction=Delete`
@@ -37,9 +40,11 @@ def tool_computes(t: Tenant, ws: WorkspaceInfo, aliases: set[str]) -> dict[str, 
     folded = {a.casefold(): a for a in aliases | {u.alias for u in t.user_list}}
     for name, c in ws.computes.items():
         tags = c.tag_map
-        if tags.get("managed-by") == MANAGED_BY and tags.get("tenant") == t.name:
+        if tags.get("managed-by") == MANAGED_BY:
+            # Tagged by create-compute: the tags alone decide. An instance tagged for another
+            # tenant (tenants sharing a workspace) is never this one's, whatever its script.
             alias = folded.get(tags.get("alias", "").casefold())
-            if alias is not None:
+            if tags.get("tenant") == t.name and alias is not None:
                 found[name] = alias
             continue
         pin = launcher_pin(c.script_data) if c.raw_script_source == "inline" else None

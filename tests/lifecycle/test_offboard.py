@@ -62,7 +62,14 @@ def _create_compute(emu: Emulator, fleet: Path) -> None:
     clients = Clients(0, load_endpoints_file(str(emu.endpoints_file)))
     try:
         location = discover(clients, t).location
-        body = compute_body(location, "Standard_DS3_v2", "dave", t.tenant_id, t.tenant_id, b"x")
+        body = compute_body(
+            location,
+            "Standard_DS3_v2",
+            "dave",
+            tenant_id=t.tenant_id,
+            object_id=t.tenant_id,
+            script=b"x",
+        )
         assert _put_and_wait(clients, t, COMPUTE, body) == "Succeeded"
     finally:
         clients.close()
@@ -194,7 +201,14 @@ def test_offboarding_recognises_the_tools_instances_by_their_tags(
             ("fab-tagged-ci", compute_tags("fabrikam", "dave")),
             ("fab-other-ci", compute_tags("contoso", "dave")),  # another tenant's
         ):
-            body = compute_body(location, "Standard_DS3_v2", "x", t.tenant_id, t.tenant_id, b"x")
+            body = compute_body(
+                location,
+                "Standard_DS3_v2",
+                "x",
+                tenant_id=t.tenant_id,
+                object_id=t.tenant_id,
+                script=b"x",
+            )
             body["properties"]["properties"].pop("setupScripts")  # no script data to read
             body["tags"] = tags
             assert _put_and_wait(clients, t, name, body) == "Succeeded"

@@ -185,3 +185,55 @@ def test_a_pull_request_plan_reads_no_secret_value_and_no_file(fleet: Path, emu:
     vault_client.begin_delete_secret("TIProviders-OTX-Args-AuthKey").result()
     again = tool("plan", fleet, emu, "-t", "contoso", "--no-secret-values", "--detailed-exitcode")
     assert again.returncode == 2 and "TIProviders-OTX-Args-AuthKey" in again.stdout
+
+
+def test_delete_computes_takes_only_instances_azure_marks_as_this_tenants(
+    fleet: Path, emu: Emulator
+) -> None:
+    # Tenants sharing a workspace: another tenant's instance for its analyst zed sits beside
+    # fabrikam's. A record forged to name zed as fabrikam's must not get it deleted: the tags
+    # Azure keeps on each instance (written by create-compute) decide, never the share.
+    from provision.azure import Clients, load_endpoints_file
+    from provision.compute import _put_and_wait, compute_body, compute_tags
+    from provision.inventory.load import load_inventory
+    from provision.workspace import discover
+
+    assert tool("apply", fleet, emu).returncode == 0
+    emu.backend.arm.lro_seconds = 0
+    t = next(x for x in load_inventory(fleet).tenants if x.name == "fabrikam")
+    clients = Clients(0, load_endpoints_file(str(emu.endpoints_file)))
+    try:
+        location = discover(clients, t).location
+        for name, alias, owner in (
+            ("fab-dave-ci", "dave", "fabrikam"),
+            ("ctso-zed-ci", "zed", "contoso"),
+            # tagged for contoso, yet its launcher is pinned for an alias fabrikam also has
+            ("ctso-dave-ci", "dave", "contoso"),
+        ):
+            body = compute_body(
+                location, "Standard_DS3_v2", alias, tenant_id=t.tenant_id,
+                object_id=t.tenant_id, script=b"x", tags=compute_tags(owner, alias),
+            )  # fmt: skip
+            assert _put_and_wait(clients, t, name, body) == "Succeeded"
+    finally:
+        clients.close()
+    share = share_of(emu, fleet, "fabrikam")
+    zed = "Users/zed/msticpyconfig.yaml"
+    _forge(share, "fabrikam", {zed: {"etag": "0x1", "md5": "0" * 32}})
+    _offboard(fleet)
+
+    res = tool("apply", fleet, emu, "-t", "fabrikam", "--delete-computes")
+    assert res.returncode == 0, res.stdout + res.stderr
+    listed = {c["name"] for c in _computes(emu, t)}
+    assert {"ctso-zed-ci", "ctso-dave-ci"} <= listed and "fab-dave-ci" not in listed
+
+
+def _computes(emu: Emulator, t: object) -> list[dict[str, object]]:
+    from azure.core.rest import HttpRequest
+    from support.clients import ml_client
+
+    from provision.workspace import COMPUTE_API_VERSION, workspace_path
+
+    ml = ml_client(emu, t.subscription_id)  # type: ignore[attr-defined]
+    url = f"{workspace_path(t)}/computes?api-version={COMPUTE_API_VERSION}"  # type: ignore[arg-type]
+    return list(ml._send_request(HttpRequest("GET", url)).json()["value"])
