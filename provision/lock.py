@@ -113,10 +113,11 @@ def is_tool_holder(info: dict[str, str]) -> bool:
     )
 
 
-FOREIGN = (
+FOREIGN_HOLDER = (
     "the tenant's lock is held by something other than this tool (a lease without the holder "
-    "record this tool writes): check who took it, or pass --break-lock to break it"
+    "record this tool writes)"
 )
+FOREIGN = f"{FOREIGN_HOLDER}: check who took it, or pass --break-lock to break it"
 
 
 def describe_holder(info: dict[str, str]) -> str:

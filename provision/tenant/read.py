@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from provision.access import AccessPlan, plan_access
 from provision.errors import Problem, TenantError
 from provision.fanout import Batch
+from provision.lock import FOREIGN_HOLDER
 from provision.plan import Action, Change, Kind, TenantPlan
 from provision.sentinel_check import check_sentinel_workspaces
 from provision.share import WorkspaceShare
@@ -34,10 +35,7 @@ from provision.workspace import StorageAuth, WorkspaceInfo, discover
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-FOREIGN_LOCK = (
-    "the tenant's lock is held by something other than this tool (a lease without the holder "
-    "record this tool writes): apply will refuse; check who took it, or apply with --break-lock"
-)
+FOREIGN_LOCK = f"{FOREIGN_HOLDER}: apply will refuse; check who took it, or apply with --break-lock"
 
 
 @dataclass(frozen=True)
