@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from azure.keyvault.secrets import SecretClient
 
     from provision.inventory.model import SentinelWorkspace, Tenant
+
+log = logging.getLogger(__name__)
 
 DIGEST_ROLE = "record-digest"
 DIGEST_CONTENT_TYPE = "text/plain; sha256 of the msticpy-provision record"
@@ -209,15 +212,27 @@ class Record:
         record that does not match its digest, which the next read ignores."""
         if manifest == self.manifest and not self.notes:
             return
+        from azure.core.exceptions import AzureError
+
         body = manifest.to_json()
         share.write_state(body)
-        set_value(
-            vault,
-            digest_name(share.tenant),
-            hashlib.sha256(body).hexdigest(),
-            content_type=DIGEST_CONTENT_TYPE,
-            tags={"managed-by": MANAGED_BY, "tenant": share.tenant, "role": DIGEST_ROLE},
-        )
+        try:
+            set_value(
+                vault,
+                digest_name(share.tenant),
+                hashlib.sha256(body).hexdigest(),
+                content_type=DIGEST_CONTENT_TYPE,
+                tags={"managed-by": MANAGED_BY, "tenant": share.tenant, "role": DIGEST_ROLE},
+            )
+        except AzureError as exc:
+            # What apply wrote stands; without its digest the next read ignores the record and
+            # says why (e.g. a `secret_store: env` tenant whose identity may not write secrets).
+            log.warning(
+                "tenant %s: the record's digest was not written (%s): the next plan reads "
+                "everything and prunes nothing",
+                share.tenant,
+                type(exc).__name__,
+            )
 
 
 def digest_name(tenant: str) -> str:
