@@ -99,7 +99,13 @@ def kernelspecs(sandbox: Path) -> tuple[Path, dict[str, str]]:
             "language": "python",
         }
         (kernels / name / "kernel.json").write_text(json.dumps(doc, indent=1) + "\n")
-    env = {
+    return kernels, jupyter_env(root)
+
+
+def jupyter_env(root: Path) -> dict[str, str]:
+    """The variables that confine Jupyter and IPython to `root`: kernelspecs under
+    `root/path/kernels` only, data, config, runtime and IPython folders of their own."""
+    return {
         "JUPYTER_PATH": str(root / "path"),
         "JUPYTER_DATA_DIR": str(root / "data"),
         "JUPYTER_CONFIG_DIR": str(root / "config"),
@@ -107,7 +113,6 @@ def kernelspecs(sandbox: Path) -> tuple[Path, dict[str, str]]:
         "JUPYTER_PREFER_ENV_PATH": "0",
         "IPYTHONDIR": str(root / "ipython"),
     }
-    return kernels, env
 
 
 def az_standin(sandbox: Path) -> Path:

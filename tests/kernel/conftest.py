@@ -11,6 +11,7 @@ import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from kernel_helpers import KernelHome, PatchRunner, Result
 
+from provision.demo_sandbox import jupyter_env
 from provision.kernel import run_patch_kernel
 
 
@@ -25,14 +26,7 @@ def kernel_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> KernelHome:
     """
     root = tmp_path / "jupyter"
     home = KernelHome(root=root, kernels=root / "path" / "kernels")
-    home.env = {
-        "JUPYTER_PATH": str(root / "path"),
-        "JUPYTER_DATA_DIR": str(root / "data"),
-        "JUPYTER_CONFIG_DIR": str(root / "config"),
-        "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
-        "JUPYTER_PREFER_ENV_PATH": "0",
-        "IPYTHONDIR": str(root / "ipython"),
-    }
+    home.env = jupyter_env(root)
     for key, value in home.env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("MSTICPYCONFIG", raising=False)
