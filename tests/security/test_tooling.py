@@ -145,6 +145,38 @@ def runtime_closure(root: str = "msticpy-provision") -> dict[str, str]:
     return seen
 
 
+# Imported inside a function that only `invoke demo-analyst` runs: the `demo` extra brings them.
+DEMO_ONLY = {"msticpy", "ipykernel"}
+
+
+def test_every_module_the_product_imports_is_installed_with_it() -> None:
+    """`pip install msticpy-provision` (no extra) must bring every third-party module that
+    provision/ imports: a module that only a test extra brings would fail on an admin's
+    machine (the README's quick start installs no extra)."""
+    import ast
+    import sys
+
+    closure = set(runtime_closure())
+    by_module = md.packages_distributions()
+    missing = []
+    for path in sorted((REPO / "provision").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top == "provision" or top in DEMO_ONLY:
+                    continue
+                dists = {re.sub(r"[-_.]+", "-", d).lower() for d in by_module.get(top, [])}
+                if not dists & closure:
+                    missing.append(f"{path.relative_to(REPO)}: {name} ({sorted(dists)})")
+    assert missing == [], "imported but not a runtime dependency:\n" + "\n".join(missing)
+
+
 # vulnerability id -> why it does not affect this project (passed as --ignore-vuln)
 PIP_AUDIT_IGNORED: dict[str, str] = {}
 
