@@ -84,16 +84,19 @@ def add_downloads(
     record: Record,
     listings: Mapping[str, Listing],
     batch: Batch,
-) -> dict[str, Slot[Download]]:
-    """Every listed file whose content the record cannot vouch for."""
-    out = {}
+) -> dict[str, Slot[Download] | bool]:
+    """Per listed file, the record's verdict on its content (True: it holds the rendered
+    bytes), or the download added to `batch` where the record cannot vouch for it."""
+    out: dict[str, Slot[Download] | bool] = {}
     for path, f in run.desired.files.items():
         folder, _, name = path.rpartition("/")
         remote = (listings[folder] or {}).get(name)
         if remote is None or _too_large(remote):
             continue
-        if record.vouches_for(path, remote, f.content) is None:
-            out[path] = batch.add(functools.partial(share.download, path))
+        verdict = record.vouches_for(path, remote, f.content)
+        out[path] = (
+            batch.add(functools.partial(share.download, path)) if verdict is None else verdict
+        )
     return out
 
 
@@ -111,7 +114,7 @@ def plan(
     run: TenantRun,
     record: Record,
     listings: Mapping[str, Listing],
-    downloads: Mapping[str, Slot[Download]],
+    reads: Mapping[str, Slot[Download] | bool],
 ) -> FilesPlan:
     items: dict[str, Change] = {}
     etags: dict[str, str | None] = {}
@@ -122,18 +125,19 @@ def plan(
     for path, f in run.desired.files.items():
         folder, _, name = path.rpartition("/")
         remote = (listings[folder] or {}).get(name)
-        got = downloads[path].value if path in downloads else None
-        if remote is None or (path in downloads and got is None):
+        read = reads.get(path)
+        got = read.value if isinstance(read, Slot) else None
+        if remote is None or (isinstance(read, Slot) and got is None):
             items[path] = Change.because(Kind.FILE, path, Action.CREATE, Reason.ABSENT_FILE)
             continue
-        if _too_large(remote):
-            # Not read, so neither compared nor kept as a backup: left alone, and said.
+        if isinstance(read, bool):  # the record vouched for it
+            etags[path] = remote.etag
+            items[path] = _same(path, read)
+            continue
+        if got is None:  # listed, not read: larger than the tool reads
+            # Neither compared nor kept as a backup: left alone, and said.
             items[path] = Change(Kind.FILE, path, Action.REPORT, TOO_LARGE)
             too_large.append(f"{path}: {remote.size:,} bytes, {TOO_LARGE}")
-            continue
-        if got is None:  # the record vouched for it
-            etags[path] = remote.etag
-            items[path] = _same(path, bool(record.vouches_for(path, remote, f.content)))
             continue
         content, etag = got
         etags[path] = etag
