@@ -38,6 +38,7 @@ from provision.fanout import Batch, Slot
 from provision.msticpy_contract.secret_names import referenced_secrets
 from provision.plan import Action, Change, DesiredState, Kind
 from provision.share import WorkspaceShare
+from provision.tenant import secrets
 from provision.tenant.context import TenantRun
 from provision.tenant.files import CONTENT_TYPES, Listing, folder_of
 from provision.tenant.record import Record, TaggedSecrets, is_digest
@@ -98,13 +99,11 @@ def spelled(d: DesiredState) -> dict[str, str]:
 # -- read ------------------------------------------------------------------------------------
 
 
-def managed_secret_names(client: object, tenant: str) -> list[str]:
-    """Names of the secrets the tool wrote for `tenant` in one vault (tags only, no values)."""
-    return tagged_names(client.list_properties_of_secrets(), tenant)  # type: ignore[attr-defined]
-
-
-def tagged_names(listed: Iterable[Any], tenant: str) -> list[str]:
-    """Of a vault's secret properties, the names tagged as written by the tool for `tenant`."""
+def tagged_names(listed: Iterable[Any] | Exception, tenant: str) -> list[str] | Exception:
+    """Of a vault's secret properties (secrets.list_properties), the names tagged as written by
+    the tool for `tenant`; the listing's error as it is."""
+    if isinstance(listed, Exception):
+        return listed
     names = []
     for props in listed:
         tags = props.tags or {}
@@ -116,10 +115,7 @@ def tagged_names(listed: Iterable[Any], tenant: str) -> list[str]:
 
 
 def _listed(run: TenantRun, vault: str) -> list[str] | Exception:
-    try:
-        return managed_secret_names(run.clients.secrets(run.tenant, vault), run.tenant.name)
-    except Exception as exc:  # reported per vault by the plan
-        return exc
+    return tagged_names(secrets.list_properties(run, vault), run.tenant.name)
 
 
 def add_vault_listings(

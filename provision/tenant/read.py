@@ -199,8 +199,7 @@ def read_metadata(run: TenantRun) -> TenantPlan:
     listed = {v: slot.value for v, slot in listed_slots.items()}
     secrets_plan = secrets.plan_by_metadata(run, listed)
     tagged: record_module.TaggedSecrets = {
-        v: got if isinstance(got, Exception) else orphans.tagged_names(got, t.name)
-        for v, got in listed.items()
+        v: orphans.tagged_names(got, t.name) for v, got in listed.items()
     }
     no_record = Record(record_module.Manifest(), ReadMode.PLAN)  # files are not read
     orphans_plan = orphans.plan(run, no_record, tagged, {}, ws.key_vault_id)
