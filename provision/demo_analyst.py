@@ -224,7 +224,7 @@ class _Demo:
         self.t, self.user = _pick(self.inv, opts.tenant, opts.user)
         self.seeds = seed_tenants_from_inventory(self.inv)
         self.seed = next(s for s in self.seeds if s.tenant_id == self.t.tenant_id)
-        self.state = local_state_dir()
+        self.state = local_state_dir(self.inv.path)
         self.checks = Checks()
 
     def emulator(self) -> Any:

@@ -55,6 +55,7 @@ class RunOptions:
     allow_permanent_delete: bool = False  # prune in vaults without soft delete (no recovery)
     break_lock: bool = False  # apply: break a lease on the tenant's lock this tool did not take
     no_secret_values: bool = False  # plan: read no secret value and no file content
+    fresh: bool = False  # --local: forget the local world of this inventory first
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tenant", tuple(self.tenant))
@@ -68,6 +69,8 @@ class RunOptions:
         out: list[str] = []
         if self.local and self.endpoints:
             out.append("--local and --endpoints exclude each other")
+        if self.fresh and not self.local:
+            out.append("--fresh starts the local emulator's world over: use it with --local")
         if self.max_concurrency < 1:
             out.append(f"--max-concurrency {self.max_concurrency}: use 1 or more")
         if self.prune_max < 0:

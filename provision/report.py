@@ -9,9 +9,15 @@ import json
 import os
 import sys
 import threading
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from provision.plan import TenantResult
+
+if TYPE_CHECKING:
+    from provision.readiness import Readiness
+
+Readinesses = Mapping[str, "Readiness"]
 
 
 def rich_escape(text: str) -> str:
@@ -46,17 +52,27 @@ SCHEMA_VERSION = 1
 
 
 def as_document(
-    mode: str, results: list[TenantResult], extra: dict[str, Any] | None = None
+    mode: str,
+    results: list[TenantResult],
+    extra: dict[str, Any] | None = None,
+    readiness: Readinesses | None = None,
 ) -> dict[str, Any]:
     """The report as one JSON document (docs/plan-output.md)."""
     t = totals(results)
+    ready = readiness or {}
     return {
         "schema_version": SCHEMA_VERSION,
         "mode": mode,
         "ok": t["failed"] == 0,
         "changes_pending": any(r.changes for r in results) if mode == "plan" else None,
         "totals": t,
-        "tenants": [r.as_dict() for r in results],
+        "tenants": [
+            {
+                **r.as_dict(),
+                **({"readiness": ready[r.tenant].as_dict()} if r.tenant in ready else {}),
+            }
+            for r in results
+        ],
         **(extra or {}),
     }
 
@@ -66,13 +82,50 @@ def summary_line(mode: str, results: list[TenantResult]) -> str:
     verb = {"plan": "Plan", "apply": "Applied", "verify": "Verify"}[mode]
     return (
         f"{verb}: {t['create']} to create, {t['update']} to update, {t['delete']} to delete, "
-        f"{t['noop']} unchanged across {t['tenants']} tenants; {t['failed']} failed"
+        f"{t['noop']} unchanged across {tenants(t['tenants'])}; {t['failed']} failed"
         if mode == "plan"
         else f"{verb}: {t['create']} created, {t['update']} updated, {t['delete']} deleted, "
-        f"{t['noop']} unchanged across {t['tenants']} tenants; {t['failed']} failed"
+        f"{t['noop']} unchanged across {tenants(t['tenants'])}; {t['failed']} failed"
         if mode == "apply"
-        else f"{verb}: {t['tenants'] - t['failed']} of {t['tenants']} tenants match the inventory"
+        else f"{verb}: {t['tenants'] - t['failed']} of {tenants(t['tenants'])} match the inventory"
     )
+
+
+def tenants(n: int) -> str:
+    """ "1 tenant", "2 tenants"."""
+    return f"{n} tenant" if n == 1 else f"{n} tenants"
+
+
+def status_text(r: TenantResult, readiness: Readinesses | None = None) -> str:
+    """A tenant's status for people: FAILED, ok, or ok with how many of its analysts are ready
+    (provision.readiness)."""
+    if r.error:
+        return "[red]FAILED[/red]"
+    ready = (readiness or {}).get(r.tenant)
+    if ready is None or not ready.analysts:
+        return "[green]ok[/green]"
+    n, total = ready.ready, len(ready.analysts)
+    style = "green" if n == total else "yellow"
+    return f"[green]ok[/green] — [{style}]{n}/{total} analysts ready[/{style}]"
+
+
+def print_next_steps(readiness: Readinesses) -> None:
+    """What is left before every analyst can use their notebooks, with the commands."""
+    pending = [r for r in readiness.values() if r.steps]
+    if not pending:
+        return
+    console = _console()
+    console.print("\nNext steps:")
+    where = {"terminal": " (in the instance's terminal)", "analyst": " (the analyst, once)"}
+    for r in pending:
+        console.print(f"  {r.tenant} ({r.ready}/{len(r.analysts)} analysts ready):")
+        for s in r.steps:
+            users = ", ".join(s.users)
+            console.print(
+                f"    - {s.what} [{users}]{where.get(s.where, '')}", markup=False, soft_wrap=True
+            )
+            if s.command:
+                console.print(f"        {s.command}", markup=False, soft_wrap=True)
 
 
 def _console() -> Any:
@@ -83,31 +136,60 @@ def _console() -> Any:
     return Console(file=sys.stdout, highlight=False, soft_wrap=False, width=width)
 
 
-def print_summary(mode: str, results: list[TenantResult]) -> None:
-    """One line per tenant and the total: for steps whose items were already shown."""
+def print_summary(
+    mode: str, results: list[TenantResult], readiness: Readinesses | None = None
+) -> None:
+    """The total, then one line per tenant: for steps whose items were already shown. An apply's
+    counts are what it changed; a verify's line says what reading back found."""
     console = _console()
-    for r in results:
-        c = r.counts()
-        status = f"[red]FAILED: {rich_escape(r.error)}[/red]" if r.error else "[green]ok[/green]"
-        console.print(
-            f"  {r.tenant}: {status}  (+{c['create']} ~{c['update']} -{c['delete']} ={c['noop']})",
-            soft_wrap=True,
-        )
     console.print(summary_line(mode, results))
+    for r in results:
+        if r.error:
+            status = f"[red]FAILED: {rich_escape(r.error)}[/red]"
+        else:
+            status = status_text(r, readiness)
+        if mode == "verify":
+            c = r.counts()
+            checked = sum(c.values())
+            line = f"  {r.tenant}: {status}  ({checked} items read back)"
+        else:
+            line = f"  {r.tenant}: {status}  {counts_text(r)}"
+        console.print(line, soft_wrap=True)
 
 
-def print_tables(mode: str, results: list[TenantResult], show_noop: bool = False) -> None:
+def counts_text(r: TenantResult) -> str:
+    c = r.counts()
+    return f"(+{c['create']} ~{c['update']} -{c['delete']} ={c['noop']})"
+
+
+# Notes that restate how a tenant is set up: the same on every run, so a table shows them only
+# when the tenant has changes (every note is always in --json; docs/plan-output.md).
+# (An analyst without object_id is a readiness step, printed under "Next steps".)
+SETUP_NOTES = ("file share access: ", "secrets go to ", "vault access not checked for ")
+
+
+def shown_notes(r: TenantResult) -> tuple[list[str], int]:
+    """The notes a table prints, and how many setup notes it leaves to --json."""
+    if r.changes:
+        return r.notes, 0
+    shown = [n for n in r.notes if not n.startswith(SETUP_NOTES)]
+    return shown, len(r.notes) - len(shown)
+
+
+def print_tables(
+    mode: str,
+    results: list[TenantResult],
+    show_noop: bool = False,
+    readiness: Readinesses | None = None,
+) -> None:
     from rich.table import Table
 
     console = _console()
     for r in results:
-        counts = r.counts()
-        status = "[red]FAILED[/red]" if r.error else "[green]ok[/green]"
-        title = (
-            f"{r.tenant}: {status}  (+{counts['create']} ~{counts['update']} "
-            f"-{counts['delete']} ={counts['noop']})"
-        )
-        table = Table(title=title, title_justify="left", show_lines=False, expand=False)
+        # The title is printed on its own: as a table's title rich pads it to the table's width
+        # (trailing spaces in a piped log).
+        console.print(f"{r.tenant}: {status_text(r, readiness)}  {counts_text(r)}")
+        table = Table(show_lines=False, expand=False)
         table.add_column("kind")
         table.add_column("target", overflow="fold")
         table.add_column("action")
@@ -119,14 +201,20 @@ def print_tables(mode: str, results: list[TenantResult], show_noop: bool = False
             table.add_row(item.kind, item.target, f"[{style}]{item.action}[/{style}]", item.detail)
         if table.row_count:
             console.print(table)
-        else:
-            console.print(title)
         # Notes and errors are never wrapped: one problem, one line (for people and for grep).
-        for note in r.notes:
+        notes, hidden = shown_notes(r)
+        for note in notes:
             console.print(f"  note: {note}", soft_wrap=True, markup=False)
+        if hidden:
+            noun = "note" if hidden == 1 else "notes"
+            console.print(
+                f"  ({hidden} setup {noun}: shown when the tenant has changes, and in --json)"
+            )
         if r.error:
             console.print(f"  [red]error:[/red] {rich_escape(r.error)}", soft_wrap=True)
     console.print(summary_line(mode, results))
+    if readiness:
+        print_next_steps(readiness)
 
 
 def print_json(document: dict[str, Any]) -> None:

@@ -6,7 +6,11 @@ from provision.options import DEFAULT_MAX_CONCURRENCY, DEFAULT_PRUNE_MAX
 
 INVENTORY_HELP = "inventory YAML file (version: 1)"
 TENANT_HELP = "only this tenant (repeatable); default: every tenant"
-LOCAL_HELP = "run against the embedded local Azure emulator, seeded from the inventory"
+LOCAL_HELP = (
+    "run against the embedded local Azure emulator, a world made from the inventory itself (it "
+    "cannot catch wrong coordinates); its state is kept per inventory"
+)
+FRESH_HELP = "with --local: forget this inventory's local world first and start over"
 ENDPOINTS_HELP = "endpoints.json of a running emulator (from `invoke emulator`)"
 JSON_HELP = "print a JSON document instead of tables"
 TEMPLATES_HELP = "folder with your own copy of the templates (default: the built-in ones)"
@@ -71,4 +75,5 @@ RUN_HELP = {
     "templates": TEMPLATES_HELP,
     "max_concurrency": CONCURRENCY_HELP,
     "storage_auth": STORAGE_AUTH_HELP,
+    "fresh": FRESH_HELP,
 }

@@ -60,7 +60,7 @@ class _Flag(Argument):
 
 
 # Flags that change or break something others rely on: spelled out, never one mistyped letter.
-LONG_ONLY = frozenset({"break-lock", "no-secret-values", "allow-permanent-delete"})
+LONG_ONLY = frozenset({"break-lock", "no-secret-values", "allow-permanent-delete", "fresh"})
 
 
 class _Task(Task[Any]):
@@ -197,6 +197,7 @@ def plan(
     delete_computes: bool = False,
     no_secret_values: bool = False,
     allow_permanent_delete: bool = False,
+    fresh: bool = False,
 ) -> int:
     """Show what apply would change in Key Vault and the workspace file shares (reads only)."""
     opts = _run_options(locals())
@@ -224,6 +225,7 @@ def _apply_flags(
     delete_computes: bool = False,
     break_lock: bool = False,
     allow_permanent_delete: bool = False,
+    fresh: bool = False,
 ) -> dict[str, Any]:
     """The flags of apply and onboard, declared once (both tasks take this signature)."""
     return _flags(locals())
@@ -290,6 +292,7 @@ def verify(
     templates: str | None = None,
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     storage_auth: str = "auto",
+    fresh: bool = False,
 ) -> int:
     """Read back every secret and file and report any that differ from the inventory."""
     opts = _run_options(locals())

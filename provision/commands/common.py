@@ -6,6 +6,7 @@ file, or the local emulator), one engine session per run, and reporting. The run
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sys
 from collections.abc import Iterator
@@ -87,8 +88,34 @@ LOCAL_DIR_ENV = "MSTICPY_PROVISION_LOCAL_DIR"
 DEFAULT_LOCAL_DIR = ".msticpy-provision/local-emulator"
 
 
-def local_state_dir() -> Path:
-    return Path(os.environ.get(LOCAL_DIR_ENV) or DEFAULT_LOCAL_DIR)
+def local_state_dir(inventory: str | Path | None = None) -> Path:
+    """The local emulator's state: `$MSTICPY_PROVISION_LOCAL_DIR` when set, else one folder per
+    inventory under `.msticpy-provision/local-emulator/`, keyed by the inventory's absolute path
+    (`inventory-1a2b3c4d5e6f`), so two inventories never share a world."""
+    explicit = os.environ.get(LOCAL_DIR_ENV)
+    if explicit:
+        return Path(explicit)
+    root = Path(DEFAULT_LOCAL_DIR)
+    if inventory is None:
+        return root
+    path = Path(inventory).resolve()
+    key = hashlib.sha256(str(path).encode("utf-8")).hexdigest()[:12]
+    return root / f"{path.stem}-{key}"
+
+
+def start_over(state: Path) -> None:
+    """--fresh: forget the local world and its request log (the emulator's CA is kept)."""
+    from provision.emulator.server import REQUESTS_NAME
+    from provision.emulator.state import SNAPSHOT_NAME
+
+    for name in (SNAPSHOT_NAME, REQUESTS_NAME):
+        (state / name).unlink(missing_ok=True)
+
+
+LOCAL_IS = (
+    "--local: a throwaway Azure made from {inventory} itself, so it cannot catch a wrong tenant, "
+    "subscription, workspace or vault name; it shows what the tool does, not that Azure agrees"
+)
 
 
 @contextlib.contextmanager
@@ -105,10 +132,16 @@ def endpoints_for(opts: RunOptions, inv: Inventory) -> Iterator[Endpoints | None
     from provision.emulator import Emulator
     from provision.emulator.seed import seed_tenants_from_inventory
 
-    state = local_state_dir()
+    state = local_state_dir(inv.path)
+    if opts.fresh:
+        start_over(state)
+    print(LOCAL_IS.format(inventory=inv.path), file=sys.stderr)
     # Seeded before it listens: endpoints.json appears only once the world is there.
     with Emulator(state_dir=state).start(seed_tenants_from_inventory(inv)) as emu:
-        print(f"local Azure emulator: {emu.endpoints['arm']} (state in {state})", file=sys.stderr)
+        print(
+            f"local Azure emulator: {emu.endpoints['arm']} (state in {state}; --fresh starts over)",
+            file=sys.stderr,
+        )
         yield load_endpoints_file(emu.endpoints_file)
 
 
@@ -188,13 +221,21 @@ def run_engine(
         return run(mode, renders, values)
 
 
-def report_results(mode: str, opts: RunOptions, results: list[TenantResult]) -> None:
+def report_results(
+    mode: str,
+    opts: RunOptions,
+    results: list[TenantResult],
+    renders: list[TenantRender] | None = None,
+) -> None:
+    from provision.readiness import assess_all
     from provision.report import as_document, print_json, print_tables, write_step_summary
 
+    # verify reads what is there; apply's items are its plan, done once it succeeds
+    ready = assess_all(renders or [], results, opts.inventory, applied=mode == "apply")
     if opts.json:
-        print_json(as_document(mode, results))
+        print_json(as_document(mode, results, readiness=ready))
     else:
-        print_tables(mode, results)
+        print_tables(mode, results, readiness=ready)
     write_step_summary(mode, results)
 
 
@@ -203,5 +244,5 @@ def run_mode(mode: str, opts: RunOptions) -> list[TenantResult]:
     inv, renders = prepare(opts.inventory, list(opts.tenant), opts.templates)
     with endpoints_for(opts, inv) as ep:
         results = run_engine(mode, opts, inv, renders, ep)
-    report_results(mode, opts, results)
+    report_results(mode, opts, results, renders)
     return results

@@ -19,18 +19,23 @@ if TYPE_CHECKING:
 
 def run(opts: RunOptions) -> int:
     """validate -> plan -> apply -> verify, against one set of endpoints."""
+    from provision.readiness import assess_all
     from provision.report import (
         as_document,
         print_json,
+        print_next_steps,
         print_summary,
         print_tables,
         write_step_summary,
+    )
+    from provision.report import (
+        tenants as tenants_text,
     )
 
     tenants = list(opts.tenant)
     inv, renders, values = prepare_with_values(opts.inventory, tenants, opts.templates, True)
     if not opts.json:
-        print(f"validated {inv.path}: {len(renders)} tenants")
+        print(f"validated {inv.path}: {tenants_text(len(renders))}")
     with endpoints_for(opts, inv) as ep, engine_session(opts, ep, inv) as run:
         # plan and apply keep the tenants' clients (and their tokens) for the next step
         planned = run("plan", renders, values, keep_clients=True)
@@ -43,17 +48,21 @@ def run(opts: RunOptions) -> int:
         verified = run("verify", ok_renders, values) if ok_renders else []
     failed_plan = [p for p in planned if p.error]
     final = failed_plan + [v if v.error else a for a, v in zip(applied, verified, strict=True)]
+    # What the analysts can use is what verify read back, after the apply.
+    ready = assess_all(renders, failed_plan + verified, opts.inventory)
     if opts.json:
         print_json(
             as_document(
                 "apply",
                 final,
                 {"plan": [p.as_dict() for p in planned], "verify": [v.as_dict() for v in verified]},
+                readiness=ready,
             )
         )
     else:
-        print_summary("verify", verified)
+        print_summary("verify", verified, ready)
         _print_where(inv, final, opts)
+        print_next_steps(ready)
     write_step_summary("apply", final)
     return 1 if any(r.error for r in final) else 0
 
@@ -72,9 +81,10 @@ def _print_where(inv: Inventory, results: list[TenantResult], opts: RunOptions) 
             f"{res.get('file_share', '?')}, under Users/<alias>/ for {users}"
         )
     if opts.local:
-        state = local_state_dir()
+        state = local_state_dir(inv.path)
         print(
             f"\nThe local emulator's state is in {state}. Inspect it with:\n"
-            f"  invoke emulator --state-dir {state}     (in another terminal)\n"
-            f"  invoke plan -i {opts.inventory} --endpoints {state}/endpoints.json"
+            f"  msticpy-provision emulator --state-dir {state}     (in another terminal)\n"
+            f"  msticpy-provision plan -i {opts.inventory} --endpoints {state}/endpoints.json\n"
+            f"Start over with --fresh."
         )
