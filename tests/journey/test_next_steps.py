@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -116,3 +117,33 @@ def test_tables_end_no_line_with_spaces_when_piped(tmp_path: Path, fleet: Path) 
     assert "across 2 tenants" in out
     one = run_tool(tmp_path, "plan", "-i", str(fleet), "--local", "-t", "contoso").stdout
     assert "across 1 tenant;" in one
+
+
+def test_the_readmes_quick_start_output_is_what_onboard_prints(tmp_path: Path) -> None:
+    """README.md shows the end of the quick start: each line it shows (but `...`), in order, is a
+    line onboard prints, the SHA-256 written as <sha256>."""
+    from markdown_docs import README
+
+    text = README.read_text(encoding="utf-8")
+    quick = text[text.index("## Quick start") : text.index("## Adopting")]
+    shown = quick.split("```console\n", 1)[1].split("```", 1)[0].splitlines()
+    # from the clone's root, as the quick start runs it (its state in a folder of its own)
+    res = subprocess.run(
+        [str(BIN / "msticpy-provision"), "onboard", "-i", "examples/inventory.yaml", "--local"],
+        cwd=EXAMPLE.parent.parent,
+        env={**os.environ, "MSTICPY_PROVISION_LOCAL_DIR": str(tmp_path / "local")},
+        text=True,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    printed = [
+        re.sub(r'echo "[0-9a-f]{64}  ', 'echo "<sha256>  ', x) for x in res.stdout.splitlines()
+    ]
+    at = 0
+    for line in shown:
+        if line.strip() == "...":
+            continue
+        assert line in printed[at:], line
+        at = printed.index(line, at) + 1
+    assert shown[-1].strip() == "..." or at == len(printed)
