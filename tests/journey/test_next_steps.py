@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import BIN, EXAMPLE
+from support import BIN, EXAMPLE, REPO
 
 from provision.inventory.load import load_inventory
 from provision.render import STARTUP_SCRIPT, render_tenants
@@ -122,15 +122,13 @@ def test_tables_end_no_line_with_spaces_when_piped(tmp_path: Path, fleet: Path) 
 def test_the_readmes_quick_start_output_is_what_onboard_prints(tmp_path: Path) -> None:
     """README.md shows the end of the quick start: each line it shows (but `...`), in order, is a
     line onboard prints, the SHA-256 written as <sha256>."""
-    from markdown_docs import README
-
-    text = README.read_text(encoding="utf-8")
+    text = (REPO / "README.md").read_text(encoding="utf-8")
     quick = text[text.index("## Quick start") : text.index("## Adopting")]
     shown = quick.split("```console\n", 1)[1].split("```", 1)[0].splitlines()
     # from the clone's root, as the quick start runs it (its state in a folder of its own)
     res = subprocess.run(
         [str(BIN / "msticpy-provision"), "onboard", "-i", "examples/inventory.yaml", "--local"],
-        cwd=EXAMPLE.parent.parent,
+        cwd=REPO,
         env={**os.environ, "MSTICPY_PROVISION_LOCAL_DIR": str(tmp_path / "local")},
         text=True,
         capture_output=True,
