@@ -60,7 +60,9 @@ class _Flag(Argument):
 
 
 # Flags that change or break something others rely on: spelled out, never one mistyped letter.
-LONG_ONLY = frozenset({"break-lock", "no-secret-values", "allow-permanent-delete", "fresh"})
+LONG_ONLY = frozenset(
+    {"break-lock", "no-secret-values", "allow-permanent-delete", "fresh", "repo", "apply"}
+)
 
 
 class _Task(Task[Any]):
@@ -584,3 +586,29 @@ def import_config(
 
 
 ns.add_task(import_config)
+
+
+@task(
+    help={
+        "tenant": "the tenant to set up for the workflows",
+        "inventory": "inventory file (default: inventory.yaml, as the workflows read it)",
+        "repo": "the GitHub repository OWNER/NAME the workflows run in (default: git's origin)",
+        "apply": "run the commands (az and gh, signed in) instead of printing them",
+    },
+)
+@_user_errors
+def ci_setup(
+    c: Context,
+    tenant: str,
+    *,
+    inventory: str = "inventory.yaml",
+    repo: str | None = None,
+    apply: bool = False,
+) -> int:
+    """Print (or, with --apply, run) the az and gh commands a tenant needs for the workflows."""
+    from provision.commands import ci_setup as command
+
+    return command.run(inventory, tenant, repo, apply)
+
+
+ns.add_task(ci_setup)

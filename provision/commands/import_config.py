@@ -84,6 +84,8 @@ def run(opts: ImportOptions) -> int:
     added = additions(result.original, build_msticpyconfig(inv.select([opts.tenant])[0]))
     for path, value in files:
         write_atomic(path, value.encode("utf-8") + b"\n")  # 0600
+    if files:
+        _keep_out_of_git(files[0][0].parent)
     if inv_path is not None and new_text is not None:
         mode = inv_path.stat().st_mode & 0o777
         write_atomic(inv_path, new_text.encode("utf-8"), mode=mode)
@@ -185,8 +187,9 @@ def _reference_maker(opts: ImportOptions, base_dir: Path) -> Reference:
 
 
 def _inside(folder: Path, base_dir: Path) -> Path:
-    """The secrets folder: inside the inventory's folder, where file: references are confined."""
-    real = (folder if folder.is_absolute() else Path.cwd() / folder).resolve()
+    """The secrets folder, relative to the inventory's folder (where file: references resolve and
+    are confined), as the references it writes are."""
+    real = (folder if folder.is_absolute() else base_dir / folder).resolve()
     if not real.is_relative_to(base_dir.resolve()):
         raise UserInputError(
             [
@@ -231,6 +234,15 @@ def _secret_files(
             )
         out.append((target, value.reveal()))
     return out
+
+
+def _keep_out_of_git(folder: Path) -> None:
+    """A .gitignore that keeps the secret files out of git (unless the folder has one)."""
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        write_atomic(
+            ignore, b"# secret values written by msticpy-provision import\n*\n", mode=0o644
+        )
 
 
 def _tell(

@@ -60,7 +60,8 @@ def test_import_into_the_inventory_keeps_its_comments_and_layout(fleet: Path) ->
     for value in PLAINTEXT_VALUES:
         assert value not in text
         assert value not in res.stdout + res.stderr
-    files = sorted(secrets.iterdir())
+    files = sorted(f for f in secrets.iterdir() if f.name != ".gitignore")
+    assert (secrets / ".gitignore").read_text().splitlines()[-1] == "*"  # kept out of git
     assert len(files) == len(PLAINTEXT_VALUES)
     assert all((f.stat().st_mode & 0o777) == 0o600 for f in files)
     assert sorted(f.read_text().strip() for f in files) == sorted(PLAINTEXT_VALUES)

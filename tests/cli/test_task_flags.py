@@ -121,6 +121,12 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("local", "l"),
     ],
 }
+PINNED["ci-setup"] = [
+    ("tenant", "t"),
+    ("inventory", "i"),
+    ("repo", None),  # long only
+    ("apply", None),  # long only: it creates identities, roles and secrets
+]
 PINNED["onboard"] = PINNED["apply"]
 PINNED["demo-analyst"] = [("inventory", "i"), ("tenant", "t"), ("user", "u")]
 
