@@ -304,7 +304,7 @@ class Progress:
             self._task = self._progress.add_task(title, total=total, step="")
             self._progress.start()
         else:
-            print(f"{title}: {total} tenants", file=sys.stderr, flush=True)
+            print(f"{title}: {tenants(total)}", file=sys.stderr, flush=True)
 
     def __call__(self, tenant: str, step: str) -> None:
         with self._lock:

@@ -136,9 +136,11 @@ def explain_azure_error(exc: Exception, t: Tenant, resource: str, role_hint: str
             )
         return f"{resource} not found ({code or 'ResourceNotFound'})"
     if isinstance(exc, ClientAuthenticationError) and status != 403:
+        field = "auth_tenant_id" if t.auth_tenant_id else "tenant_id"
         return (
-            f"authentication failed for {resource}: sign in (az login, managed identity or "
-            "azure/login OIDC) to the right tenant"
+            f"authentication failed for {resource}: sign in (az login --tenant "
+            f"{t.auth_tenant_id or t.tenant_id}, managed identity or azure/login OIDC) to tenant "
+            f"{t.name}'s Entra tenant ({field} {t.auth_tenant_id or t.tenant_id})"
         )
     if status == 403 or code == "AuthorizationFailed":
         return f"permission denied on {resource} ({code or 'Forbidden'}): {role_hint}"

@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,14 +74,84 @@ def schema_problems(inv: Inventory, renders: list[TenantRender]) -> list[Problem
 
 
 def resolve_secrets(inv: Inventory, renders: list[TenantRender]) -> dict[str, SecretValue]:
-    """Resolve the sources of every secret the selected tenants push (values stay wrapped)."""
+    """Resolve the sources of every secret the selected tenants push (values stay wrapped); each
+    missing one is a problem at the inventory line that names it."""
     from provision.secrets import resolve_sources
 
     where: dict[str, str] = {}
     for r in renders:
         for p in r.pushes:
             where.setdefault(p.source, f"tenant {r.tenant.name}, {p.setting_path}")
-    return resolve_sources(list(where), inv.base_dir, where=where)
+    lines = reference_lines(inv)
+    values: dict[str, SecretValue] = {}
+    problems: list[Problem] = []
+    for ref, used in where.items():
+        try:
+            values.update(resolve_sources([ref], inv.base_dir, where={ref: used}))
+        except UserInputError as exc:
+            problems += [
+                Problem(p.message, file=str(inv.path), line=lines.get(ref)) for p in exc.problems
+            ]
+    if problems:
+        raise UserInputError(problems)
+    return values
+
+
+_REFERENCE = re.compile(r"\b(?:env|file):[^\s\"',}\]#]+")
+
+
+def reference_lines(inv: Inventory) -> dict[str, int]:
+    """The first line of the inventory file naming each `env:`/`file:` reference."""
+    from provision.yamlsource import read_text_bounded
+
+    try:
+        text = read_text_bounded(inv.path, "inventory")
+    except (OSError, UserInputError):
+        return {}
+    out: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        for m in _REFERENCE.finditer(line):
+            out.setdefault(m.group(0), number)
+    return out
+
+
+def secret_file_warnings(inv: Inventory, renders: list[TenantRender]) -> list[Problem]:
+    """What plain validate can say about `file:` sources without reading a value: each file that
+    is missing (plan and apply would stop), and, per folder, the files every user of the machine
+    can read."""
+    lines = reference_lines(inv)
+    out: list[Problem] = []
+    readable: dict[Path, list[str]] = {}
+    refs = dict.fromkeys(
+        p.source for r in renders for p in r.pushes if p.source.startswith("file:")
+    )
+    for ref in refs:
+        path = inv.base_dir / ref[5:]
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            out.append(
+                Problem(
+                    f"{ref}: secret file {path} does not exist; plan and apply will stop "
+                    "(validate --check-secrets resolves every source)",
+                    file=str(inv.path),
+                    line=lines.get(ref),
+                )
+            )
+            continue
+        if stat.S_ISREG(mode) and mode & stat.S_IROTH:
+            readable.setdefault(path.parent, []).append(ref)
+    for folder, found in readable.items():
+        files = "1 secret file" if len(found) == 1 else f"{len(found)} secret files"
+        out.append(
+            Problem(
+                f"{files} in {folder} readable by every user of this machine "
+                f"(chmod 600 them), e.g. {found[0]}",
+                file=str(inv.path),
+                line=lines.get(found[0]),
+            )
+        )
+    return out
 
 
 # --- tasks that talk to Azure --------------------------------------------------------------------

@@ -8,6 +8,7 @@ from pathlib import Path
 from provision.commands.common import prepare
 from provision.errors import Problem, UserInputError
 from provision.fsutil import write_atomic
+from provision.report import tenants as tenants_text
 
 
 def run(inventory: str, out: str, tenants: list[str], templates: str | None = None) -> int:
@@ -41,5 +42,5 @@ def run(inventory: str, out: str, tenants: list[str], templates: str | None = No
     for path, data in writes:
         write_atomic(path, data)
     Console(file=sys.stdout, highlight=False, soft_wrap=True).print(tree)
-    print(f"wrote {len(writes)} files for {len(renders)} tenants")
+    print(f"wrote {len(writes)} files for {tenants_text(len(renders))}")
     return 0

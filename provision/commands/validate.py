@@ -6,10 +6,11 @@ import json
 import sys
 from typing import Any
 
-from provision.commands.common import prepare
+from provision.commands.common import prepare, secret_file_warnings
 from provision.errors import UserInputError
 from provision.inventory.rules import MSTICPY_CLI_TENANT_FIX, msticpy_cli_needs_tenant_fix
 from provision.render import TenantRender
+from provision.report import tenants
 
 
 def run(
@@ -22,6 +23,7 @@ def run(
             print(json.dumps({"ok": False, "problems": exc.lines()}, indent=2))
             return 1
         raise
+    file_warnings = secret_file_warnings(inv, renders)
     summary: list[dict[str, Any]] = [
         {
             "tenant": r.tenant.name,
@@ -40,19 +42,21 @@ def run(
             "ok": True,
             "inventory": str(inv.path),
             "tenants": summary,
-            "warnings": [str(w) for w in inv.warnings],
+            "warnings": [str(w) for w in (*inv.warnings, *file_warnings)],
         }
         print(json.dumps(doc, indent=2))
     else:
         for line in inv.warning_lines():  # things that work, but not as the admin may think
             print(line, file=sys.stderr)
+        for w in file_warnings:
+            print(f"warning: {w}", file=sys.stderr)
         secrets = sum(len(t["secrets"]) for t in summary)
         users = sum(len(t["users"]) for t in summary)
         checked = " (secret sources resolved)" if check_secrets else ""
         absent = sum(1 for r in renders if r.tenant.absent)
         leaving = f" ({absent} offboarded: state: absent)" if absent else ""
         print(
-            f"{inv.path}: ok: {len(summary)} tenants{leaving}, {users} users, "
+            f"{inv.path}: ok: {tenants(len(summary))}{leaving}, {users} users, "
             f"{secrets} Key Vault secrets{checked}"
         )
         _print_block_overrides(renders)

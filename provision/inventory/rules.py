@@ -10,6 +10,7 @@ from provision.errors import Problem
 from provision.inventory.compute_policy import kernel_pin_problems
 from provision.inventory.fields import KV_SECRET_NAME_RE
 from provision.inventory.model import DataProviders, Tenant
+from provision.msticpy_contract.block import is_msticpy_reference, walk
 from provision.msticpy_contract.block_rules import block_problems
 from provision.msticpy_contract.secret_names import secret_pushes
 from provision.yamlsource import PathKey, YamlDocument
@@ -237,6 +238,16 @@ def tenant_warnings(t: Tenant) -> list[tuple[PathKey, str]]:
                 "on Azure ML",
             )
         )
+    for path, value in walk(t.msticpy):
+        if is_msticpy_reference(value) and "EnvironmentVar" in value:
+            out.append(
+                (
+                    ("msticpy", *path),
+                    f"{{EnvironmentVar: {value['EnvironmentVar']}}}: nothing sets this environment "
+                    "variable on an Azure ML compute instance (as with secret_store: env); give "
+                    "the setting an env: or file: source so that apply pushes it to Key Vault",
+                )
+            )
     if t.kernel_mode == "nbuser":
         out.append(
             (

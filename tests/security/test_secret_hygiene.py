@@ -104,6 +104,17 @@ def test_no_secret_value_in_any_output_of_a_successful_run(tmp_path: Path, fleet
             "render": run_invoke(
                 "render", "-i", str(fleet.path), "-o", str(tmp_path / "out"), env=env
             ),
+            # the az and gh commands for CI name each secret and its source, never its value
+            "ci-setup": run_invoke(
+                "ci-setup",
+                "-t",
+                inv.tenants[0].name,
+                "-i",
+                str(fleet.path),
+                "--repo",
+                "o/r",
+                env=env,
+            ),
         }
         assert {k: r.returncode for k, r in runs.items()} == dict.fromkeys(runs, 0), {
             k: r.stderr[-2000:] for k, r in runs.items() if r.returncode
