@@ -112,248 +112,127 @@ def ci_secret_name(p: SecretPush) -> str:
     return CI_SECRET_NAMES.get(p.setting_path) or re.sub(r"[^A-Z0-9]+", "_", p.setting_path.upper())
 
 
-def workspace_id(t: Tenant) -> str:
-    return (
-        f"/subscriptions/{t.subscription_id}/resourceGroups/{t.resource_group}"
-        f"/providers/Microsoft.MachineLearningServices/workspaces/{t.ml_workspace}"
-    )
+# Per environment: its name's suffix, the identity's role, and its roles on the file share and
+# on the vaults (docs/github-actions.md, "Roles"); every identity also reads the workspace and
+# the Log Analytics workspaces. Only the environments that read values hold secrets, and only
+# `main` deploys to them.
+IDENTITIES: tuple[tuple[str, str, str | None, str], ...] = (
+    ("-plan", "plan", None, "Key Vault Reader"),
+    ("-drift", "drift", "Storage File Data Privileged Reader", "Key Vault Secrets User"),
+    ("", "apply", "Storage File Data Privileged Contributor", "Key Vault Secrets Officer"),
+)
+STORAGE = "$STORAGE"  # the workspace's storage account, read by the first command (a Var)
 
 
 def environments(t: Tenant, vaults: Sequence[str]) -> list[Environment]:
     """The three environments and the roles docs/github-actions.md gives each identity."""
     from provision.access.check import vault_id
+    from provision.msticpy_contract.settings import workspace_coordinates
+    from provision.workspace import workspace_path
 
-    ws = workspace_id(t)
-    logs = [
-        (
-            "Reader",
-            f"/subscriptions/{s.subscription_id or t.subscription_id}/resourceGroups/"
-            f"{s.resource_group or t.resource_group}/providers/Microsoft.OperationalInsights/"
-            f"workspaces/{s.workspace_name}",
+    read = [("Reader", workspace_path(t))]
+    for s in t.sentinel:
+        subscription, group = workspace_coordinates(t, s)
+        read.append(
+            (
+                "Reader",
+                f"/subscriptions/{subscription}/resourceGroups/{group}"
+                f"/providers/Microsoft.OperationalInsights/workspaces/{s.workspace_name}",
+            )
         )
-        for s in t.sentinel
-    ]
-    kv = [vault_id(t, v, None) for v in vaults]
-    storage = "$STORAGE"  # the workspace's storage account, read first (a Var)
-    read = [("Reader", ws), *logs]
-    return [
-        Environment(
-            f"{t.name}-plan",
-            "plan",
-            f"id-msticpy-provision-{t.name}-plan",
-            (*read, *(("Key Vault Reader", v) for v in kv)),
-            secrets=False,
-            main_only=False,
-        ),
-        Environment(
-            f"{t.name}-drift",
-            "drift",
-            f"id-msticpy-provision-{t.name}-drift",
-            (
-                *read,
-                ("Reader", storage),
-                ("Storage File Data Privileged Reader", storage),
-                *(("Key Vault Secrets User", v) for v in kv),
-            ),
-            secrets=True,
-            main_only=True,
-        ),
-        Environment(
-            t.name,
-            "apply",
-            f"id-msticpy-provision-{t.name}-apply",
-            (
-                *read,
-                ("Reader", storage),
-                ("Storage File Data Privileged Contributor", storage),
-                *(("Key Vault Secrets Officer", v) for v in kv),
-            ),
-            secrets=True,
-            main_only=True,
-        ),
-    ]
+    out = []
+    for suffix, role, share, vault in IDENTITIES:
+        roles = list(read)
+        if share is not None:
+            roles += [("Reader", STORAGE), (share, STORAGE)]
+        roles += [(vault, vault_id(t, v, None)) for v in vaults]
+        out.append(
+            Environment(
+                f"{t.name}{suffix}",
+                role,
+                f"id-msticpy-provision-{t.name}-{role}",
+                tuple(roles),
+                secrets=share is not None,
+                main_only=share is not None,
+            )
+        )
+    return out
 
 
 def build(inv: Inventory, t: Tenant, pushes: Sequence[SecretPush], repo: str) -> Setup:
     """Every command the tenant needs, in the order they can run."""
+    from provision.workspace import workspace_path
+
     setup = Setup(t.name, repo)
     where = ("--resource-group", t.resource_group, "--subscription", t.subscription_id)
+    tsv = ("-o", "tsv")
     vaults = list(dict.fromkeys(p.vault for p in pushes))
-    envs = environments(t, vaults)
     first = setup.section("the workspace's storage account (the file share's roles)")
+    storage = ("--query", "properties.storageAccount", *tsv)
     first.append(
-        Command(
-            (
-                "az",
-                "resource",
-                "show",
-                "--ids",
-                workspace_id(t),
-                "--query",
-                "properties.storageAccount",
-                "-o",
-                "tsv",
-            ),
-            sets="STORAGE",
-        )
+        cmd("az", "resource", "show", "--ids", workspace_path(t), *storage, sets="STORAGE")
     )
-    for env in envs:
-        var = re.sub(r"[^A-Z0-9]", "_", env.role.upper())
+    for env in environments(t, vaults):
+        var = env.role.upper()
+        principal, client = Var(f"{var}_PRINCIPAL_ID"), Var(f"{var}_CLIENT_ID")
+        identity = ("--name", env.identity, *where)
         cmds = setup.section(f"{env.name}: identity, federated credential and roles")
-        cmds.append(
-            Command(
-                (
-                    "az",
-                    "identity",
-                    "create",
-                    "--name",
-                    env.identity,
-                    *where,
-                    "--query",
-                    "principalId",
-                    "-o",
-                    "tsv",
-                ),
-                sets=f"{var}_PRINCIPAL_ID",
-            )
-        )
-        cmds.append(
-            Command(
-                (
-                    "az",
-                    "identity",
-                    "show",
-                    "--name",
-                    env.identity,
-                    *where,
-                    "--query",
-                    "clientId",
-                    "-o",
-                    "tsv",
-                ),
-                sets=f"{var}_CLIENT_ID",
-            )
-        )
-        cmds.append(
-            Command(
-                (
-                    "az",
-                    "identity",
-                    "federated-credential",
-                    "create",
-                    "--name",
-                    f"github-{env.name}",
-                    "--identity-name",
-                    env.identity,
-                    *where,
-                    "--issuer",
-                    ISSUER,
-                    "--subject",
-                    f"repo:{repo}:environment:{env.name}",
-                    "--audiences",
-                    AUDIENCE[t.cloud],
-                )
-            )
+        subject = f"repo:{repo}:environment:{env.name}"
+        cmds += [
+            cmd("az", "identity", "create", *identity, "--query", "principalId", *tsv,
+                sets=principal.name),
+            cmd("az", "identity", "show", *identity, "--query", "clientId", *tsv, sets=client.name),
+            cmd("az", "identity", "federated-credential", "create", "--name", f"github-{env.name}",
+                "--identity-name", env.identity, *where, "--issuer", ISSUER,
+                "--subject", subject, "--audiences", AUDIENCE[t.cloud]),
+        ]  # fmt: skip
+        assignee = (
+            "--assignee-object-id",
+            principal,
+            "--assignee-principal-type",
+            "ServicePrincipal",
         )
         for role, scope in env.roles:
+            at = Var("STORAGE") if scope == STORAGE else scope
             cmds.append(
-                Command(
-                    (
-                        "az",
-                        "role",
-                        "assignment",
-                        "create",
-                        "--assignee-object-id",
-                        Var(f"{var}_PRINCIPAL_ID"),
-                        "--assignee-principal-type",
-                        "ServicePrincipal",
-                        "--role",
-                        role,
-                        "--scope",
-                        Var("STORAGE") if scope == "$STORAGE" else scope,
-                    )
-                )
+                cmd("az", "role", "assignment", "create", *assignee, "--role", role, "--scope", at)
             )
         gh = setup.section(f"{env.name}: GitHub environment, variables and secrets")
         api = f"repos/{repo}/environments/{env.name}"
         if env.main_only:
+            policy = "deployment_branch_policy"
             gh.append(
-                Command(
-                    (
-                        "gh",
-                        "api",
-                        "--method",
-                        "PUT",
-                        api,
-                        "-F",
-                        "deployment_branch_policy[protected_branches]=false",
-                        "-F",
-                        "deployment_branch_policy[custom_branch_policies]=true",
-                    )
+                cmd(
+                    "gh", "api", "--method", "PUT", api,
+                    "-F", f"{policy}[protected_branches]=false",
+                    "-F", f"{policy}[custom_branch_policies]=true",
                 )
-            )
+            )  # fmt: skip
+            branch = ("-f", "name=main", "-f", "type=branch")
             gh.append(
-                Command(
-                    (
-                        "gh",
-                        "api",
-                        "--method",
-                        "POST",
-                        f"{api}/deployment-branch-policies",
-                        "-f",
-                        "name=main",
-                        "-f",
-                        "type=branch",
-                    )
-                )
+                cmd("gh", "api", "--method", "POST", f"{api}/deployment-branch-policies", *branch)
             )
         else:
-            gh.append(Command(("gh", "api", "--method", "PUT", api)))
+            gh.append(cmd("gh", "api", "--method", "PUT", api))
+        in_env = ("--env", env.name, "--repo", repo)
         values: list[tuple[str, Arg]] = [
-            ("AZURE_CLIENT_ID", Var(f"{var}_CLIENT_ID")),
+            ("AZURE_CLIENT_ID", client),
             ("AZURE_TENANT_ID", t.auth_tenant_id or t.tenant_id),
             ("AZURE_SUBSCRIPTION_ID", t.subscription_id),
             ("AZURE_CLOUD", AZURE_CLOUD[t.cloud]),
         ]
-        for name, value in values:
+        gh += [
+            cmd("gh", "variable", "set", name, *in_env, "--body", value) for name, value in values
+        ]
+        for p in _by_name(pushes) if env.secrets else []:
+            name = ci_secret_name(p)
+            if p.source.startswith("env:"):
+                feed = f'printf %s "${name}" | '
+            else:
+                feed = f"< {shlex.quote(_shown_path(inv, p.source))}"
             gh.append(
-                Command(
-                    (
-                        "gh",
-                        "variable",
-                        "set",
-                        name,
-                        "--env",
-                        env.name,
-                        "--repo",
-                        repo,
-                        "--body",
-                        value,
-                    )
-                )
+                cmd("gh", "secret", "set", name, *in_env, stdin_from=p.source, shown_stdin=feed)
             )
-        if env.secrets:
-            for p in _by_name(pushes):
-                name = ci_secret_name(p)
-                shown = (
-                    f'printf %s "${name}" | '
-                    if p.source.startswith("env:")
-                    else f"< {shlex.quote(_shown_path(inv, p.source))}"
-                )
-                gh.append(
-                    cmd(
-                        "gh",
-                        "secret",
-                        "set",
-                        name,
-                        "--env",
-                        env.name,
-                        "--repo",
-                        repo,
-                        stdin_from=p.source,
-                        shown_stdin=shown,
-                    )
-                )
         if env.role == "apply":
             setup.notes.append(
                 f"add required reviewers to the {env.name} environment (Settings > "
@@ -361,7 +240,7 @@ def build(inv: Inventory, t: Tenant, pushes: Sequence[SecretPush], repo: str) ->
             )
     enable = setup.section("turn the workflows on (repository variables)")
     for name in ("ONBOARD_ENABLED", "DRIFT_ENABLED"):
-        enable.append(Command(("gh", "variable", "set", name, "--repo", repo, "--body", "true")))
+        enable.append(cmd("gh", "variable", "set", name, "--repo", repo, "--body", "true"))
     files = sorted({ci_secret_name(p): p for p in pushes if p.source.startswith("file:")}.items())
     if files:
         mapping = ", ".join(f"{p.source} -> env:{name}" for name, p in files)
