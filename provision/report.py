@@ -87,7 +87,7 @@ def summary_line(mode: str, results: list[TenantResult]) -> str:
         else f"{verb}: {t['create']} created, {t['update']} updated, {t['delete']} deleted, "
         f"{t['noop']} unchanged across {tenants(t['tenants'])}; {t['failed']} failed"
         if mode == "apply"
-        else f"{verb}: {t['tenants'] - t['failed']} of {tenants(t['tenants'])} match the inventory"
+        else f"{verb}: {t['tenants'] - t['failed']} of {t['tenants']} tenants match the inventory"
     )
 
 

@@ -300,7 +300,10 @@ def apply_setup(setup: Setup, values: dict[str, bytes]) -> int:
             stdin = values[cmd.stdin_from] if cmd.stdin_from else None
             print(f"running: {shown(cmd)}", flush=True)
             try:
-                res = subprocess.run(argv, input=stdin, capture_output=True, check=False)  # noqa: S603
+                # an argument list, no shell: az and gh with the arguments printed above
+                res = subprocess.run(  # noqa: S603 (the printed az/gh argv; no shell)
+                    argv, input=stdin, capture_output=True, check=False
+                )
             except OSError as exc:
                 print(f"error: cannot run {argv[0]}: {exc.strerror}", file=sys.stderr)
                 return 1
