@@ -6,6 +6,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
+import pytest
 from support import EXAMPLE
 from test_next_steps import run_tool
 
@@ -25,6 +26,7 @@ def test_the_state_folder_is_keyed_by_the_inventorys_absolute_path(tmp_path: Pat
     assert local_state_dir(a) != local_state_dir(b)
 
 
+@pytest.mark.slow  # several runs against the local emulator
 def test_each_inventory_has_its_own_world_and_fresh_starts_over(tmp_path: Path) -> None:
     a, b = two_fleets(tmp_path)
     applied = run_tool(tmp_path, "apply", "-i", str(a), "--local")

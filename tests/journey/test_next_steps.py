@@ -81,6 +81,7 @@ def test_applied_totals_come_before_the_per_tenant_lines_they_add_up(
     assert lines[at + 3].startswith("Verify: 2 of 2 tenants match")
 
 
+@pytest.mark.slow  # several runs against the local emulator
 def test_setup_notes_are_shown_once_then_counted(tmp_path: Path, fleet: Path) -> None:
     first = run_tool(tmp_path, "plan", "-i", str(fleet), "--local")
     assert "  note: file share access: Shared Key (storage account key)" in first.stdout
@@ -93,6 +94,7 @@ def test_setup_notes_are_shown_once_then_counted(tmp_path: Path, fleet: Path) ->
     assert "file share access: Shared Key (storage account key)" in contoso["notes"]
 
 
+@pytest.mark.slow  # several runs against the local emulator
 def test_json_carries_readiness_and_a_grant_clears_its_step(tmp_path: Path, fleet: Path) -> None:
     run_tool(tmp_path, "apply", "-i", str(fleet), "--local")
     doc = json.loads(run_tool(tmp_path, "plan", "-i", str(fleet), "--local", "--json").stdout)
