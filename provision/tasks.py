@@ -60,7 +60,7 @@ class _Flag(Argument):
 
 
 # Flags that change or break something others rely on: spelled out, never one mistyped letter.
-LONG_ONLY = frozenset({"break-lock", "no-secret-values", "allow-permanent-delete"})
+LONG_ONLY = frozenset({"break-lock", "no-secret-values", "allow-permanent-delete", "throttle"})
 
 
 class _Task(Task[Any]):
@@ -306,6 +306,8 @@ def verify(
         "faults": "fault injection SPEC, e.g. 'keyvault:SetSecret=503@0.2,files:*=reset@0.05'",
         "latency_ms": "latency added to every response, in milliseconds",
         "fault_seed": "random seed that makes fault injection repeatable (default 0)",
+        "throttle": "answer 429 as Azure does past its request limits: 'azure' (Azure's bucket "
+        "sizes), 'azure,scale=0.05', or 'arm-reads=20/2,keyvault=40/4' (burst/refill per s)",
     },
 )
 @_user_errors
@@ -318,6 +320,7 @@ def emulator(
     faults: str | None = None,
     latency_ms: float = 0.0,
     fault_seed: int = 0,
+    throttle: str | None = None,
 ) -> int:
     """Run the local Azure emulator (Key Vault, Azure Files, ML workspace ARM) until interrupted."""
     from provision.emulator.cli import run_emulator
@@ -329,6 +332,7 @@ def emulator(
         faults=faults,
         latency_ms=latency_ms,
         fault_seed=fault_seed,
+        throttle=throttle,
     )
 
 
@@ -436,6 +440,9 @@ def matrix(
         "scale": "instead, measure first and no-op apply at 10, 50, 200 and 500 tenants "
         "(time, requests, CPU, peak memory)",
         "sizes": "with --scale: comma-separated fleet sizes (default 10,50,200,500)",
+        "throttle": "instead, apply a 500-tenant fleet and 200 workspaces in one subscription "
+        "under Azure's request limits (emulator --throttle azure): time, failed tenants, 429s "
+        "absorbed per service",
     },
 )
 @_user_errors
@@ -453,8 +460,19 @@ def bench(
     workers: int = 0,
     scale: bool = False,
     sizes: str = "",
+    throttle: bool = False,
 ) -> int:
     """Benchmark fleet onboarding against the emulator: first apply, sequential, no-op."""
+    if throttle:
+        from provision.devtools.bench_throttle import run_bench_throttle
+
+        return run_bench_throttle(
+            users=users,
+            secrets=secrets,
+            latency_ms=latency_ms,
+            max_concurrency=max_concurrency,
+            as_json=json,
+        )
     from provision.devtools.bench import run_bench, run_bench_scale
 
     if scale:

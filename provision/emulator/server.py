@@ -55,6 +55,7 @@ from provision.emulator.proxy import ProxyProtocol
 from provision.emulator.requestlog import RequestLog, read_request_log
 from provision.emulator.seed import SeedTenant, seed_backend
 from provision.emulator.state import SAVE_INTERVAL_S, Backend
+from provision.emulator.throttle import Throttle
 from provision.emulator.wire import ARM_PREFIX, KV_PREFIX
 from provision.errors import UserInputError
 from provision.fsutil import write_atomic
@@ -98,6 +99,7 @@ class Emulator:
         latency_ms: float = 0.0,
         fault_seed: int = 0,
         proxy_port: int = 0,
+        throttle: str | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
         # state.json holds secret values, endpoints.json the token and account keys.
@@ -106,7 +108,8 @@ class Emulator:
         self._requested_proxy_port = proxy_port
         self.faults = FaultInjector(faults, seed=fault_seed, latency_ms=latency_ms)
         self.backend = Backend.load(self.state_dir)
-        self._dispatcher = RequestDispatcher(self.backend, self.faults)
+        self.throttle = Throttle(throttle)  # raises UserInputError for a bad SPEC
+        self._dispatcher = RequestDispatcher(self.backend, self.faults, self.throttle)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
