@@ -101,6 +101,7 @@ class Emulator:
         proxy_port: int = 0,
         throttle: str | None = None,
     ) -> None:
+        self.throttle = Throttle(throttle)  # a bad SPEC: UserInputError, before anything is made
         self.state_dir = Path(state_dir)
         # state.json holds secret values, endpoints.json the token and account keys.
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -108,7 +109,6 @@ class Emulator:
         self._requested_proxy_port = proxy_port
         self.faults = FaultInjector(faults, seed=fault_seed, latency_ms=latency_ms)
         self.backend = Backend.load(self.state_dir)
-        self.throttle = Throttle(throttle)  # raises UserInputError for a bad SPEC
         self._dispatcher = RequestDispatcher(self.backend, self.faults, self.throttle)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None

@@ -261,8 +261,9 @@ def _refusal(key: tuple[str, ...], wait_s: float, caller: str) -> ServiceError:
             headers={"Retry-After": retry_after},
         )
     # Key Vault: 429 Throttled with the reason in the message, and no Retry-After header (the
-    # answer quoted in vcsjones/AzureSignTool#219 lists every header: none is Retry-After), so
-    # clients back off on their own schedule (azure-core: exponential).
+    # answer quoted in vcsjones/AzureSignTool#219 lists every header: none is Retry-After; the
+    # throttling guidance, articles/key-vault/general/overview-throttling.md, tells clients to
+    # back off exponentially, 1 s, 2 s, 4 s..., and never mentions the header).
     reason = (
         "VaultRequestTypeLimitReached"
         if name == "keyvault-create"

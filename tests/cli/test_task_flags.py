@@ -56,6 +56,7 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("faults", "f"),
         ("latency-ms", "l"),
         ("fault-seed", "a"),
+        ("throttle", None),  # long only (provision.tasks.LONG_ONLY)
     ],
     "patch-kernel": [
         ("config", "c"),
@@ -95,6 +96,7 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("workers", "w"),
         ("scale", "c"),
         ("sizes", "i"),
+        ("throttle", None),  # long only
     ],
     "import": [
         ("tenant", "t"),

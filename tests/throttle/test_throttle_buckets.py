@@ -14,6 +14,10 @@ per 10 seconds per vault). Refusals: ARM's SubscriptionRequestsThrottled
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from provision.emulator.throttle import AZURE_BUCKETS, BucketSize, Throttle, parse_throttle
@@ -178,3 +182,24 @@ def test_bad_spec_names_every_problem_one_line_each() -> None:
     assert "burst 'x' is not a number" in lines[3]
     assert "expected azure, scale=F or BUCKET=BURST/RATE" in lines[4]
     assert all(line.startswith("--throttle: ") for line in lines)
+
+
+def test_emulator_task_refuses_a_bad_spec_in_one_line_each_and_makes_nothing(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state"
+    script = Path(sys.executable).with_name("msticpy-provision")
+    run = subprocess.run(
+        [str(script), "emulator", "--state-dir", str(state), "--throttle", "arm-read=1/1,scale=-1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr + run.stdout
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 2, lines
+    assert "--throttle: 'arm-read=1/1': unknown bucket 'arm-read'" in lines[0]
+    assert "--throttle: 'scale=-1': scale '-1' must be greater than 0" in lines[1]
+    assert not state.exists()

@@ -1,0 +1,175 @@
+"""The emulator's throttling model on the wire, and the tool absorbing it.
+
+What Azure sends when a limit is reached (each checked, not assumed):
+- ARM: 429, ``Retry-After`` in seconds, code SubscriptionRequestsThrottled, and the
+  ``x-ms-ratelimit-remaining-subscription-reads`` header on reads (MicrosoftDocs/azure-docs,
+  articles/azure-resource-manager/management/request-limits-and-throttling.md, "Error code" and
+  "Remaining requests"; the code in MicrosoftDocs/azure-docs#105248);
+- Key Vault: 429 ``{"error": {"code": "Throttled", ...}}`` and no Retry-After
+  (vcsjones/AzureSignTool#219 quotes the whole answer; articles/key-vault/general/
+  overview-throttling.md: a refused request does not count against the limit).
+azure-core's RetryPolicy (Azure/azure-sdk-for-python, sdk/core/azure-core/azure/core/pipeline/
+policies/_retry.py) retries 429, sleeping Retry-After when sent, and counts every retry against
+``retry_total`` and ``retry_status``; the tool's policy gives 429 a budget of its own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from azure.core.exceptions import HttpResponseError
+from azure.core.pipeline.policies import RetryPolicy
+from support.clients import ml_client
+
+from provision.azure import (
+    RETRY_THROTTLED,
+    Clients,
+    load_endpoints_file,
+    throttle_aware_retry_policy,
+)
+from provision.commands.apply import run as apply_command
+from provision.commands.common import RunOptions
+from provision.commands.verify import run as verify_command
+from provision.devtools.bench_throttle import absorbed, one_subscription_fleet
+from provision.devtools.fleet import write_fleet
+from provision.emulator import Emulator
+from provision.emulator.seed import seed_tenants_from_inventory
+from provision.inventory.load import load_inventory
+
+# Scaled-down buckets that a 10-workspace fleet in one subscription empties within a second.
+SMALL_BUCKETS = "arm-reads=30/10,storage-rp-reads=3/2,keyvault=5/5,keyvault-create=2/2"
+
+
+@pytest.fixture
+def one_tenant(tmp_path: Path) -> Iterator[tuple[Path, Any]]:
+    fleet = write_fleet(tmp_path / "inv", 1, users=1, secrets=1)
+    yield fleet.path, load_inventory(fleet.path).tenants[0]
+
+
+def _started(tmp_path: Path, inventory: Path, spec: str) -> Emulator:
+    emu = Emulator(tmp_path / "emu", throttle=spec)
+    emu.start(seed_tenants_from_inventory(load_inventory(inventory)))
+    return emu
+
+
+def _arm_url(emu: Emulator, t: Any) -> str:
+    return (
+        f"{emu.endpoints['arm']}/subscriptions/{t.subscription_id}/resourceGroups/"
+        f"{t.resource_group}/providers/Microsoft.MachineLearningServices/workspaces/"
+        f"{t.ml_workspace}?api-version=2020-08-01"
+    )
+
+
+def test_arm_answers_a_throttled_read_as_azure_does(
+    tmp_path: Path, one_tenant: tuple[Path, Any]
+) -> None:
+    inventory, t = one_tenant
+    emu = _started(tmp_path, inventory, "arm-reads=2/0.5")
+    try:
+        headers = {"Authorization": f"Bearer {emu.backend.token}"}
+        first, second, third = (
+            requests.get(_arm_url(emu, t), headers=headers, verify=str(emu.ca_cert))
+            for _ in range(3)
+        )
+        assert (first.status_code, second.status_code) == (200, 200)
+        assert first.headers["x-ms-ratelimit-remaining-subscription-reads"] == "1"
+        assert second.headers["x-ms-ratelimit-remaining-subscription-reads"] == "0"
+        assert third.status_code == 429
+        assert third.headers["Retry-After"] == "2"
+        assert third.json()["error"]["code"] == "SubscriptionRequestsThrottled"
+        logged = [r for r in emu.requests() if r["op"] == "GetWorkspace"]
+        assert [(r["status"], r.get("fault")) for r in logged] == [
+            (200, None),
+            (200, None),
+            (429, "throttle"),
+        ]
+    finally:
+        emu.stop()
+
+
+def test_key_vault_answers_a_throttled_request_without_retry_after(
+    tmp_path: Path, one_tenant: tuple[Path, Any]
+) -> None:
+    inventory, t = one_tenant
+    emu = _started(tmp_path, inventory, "keyvault=1/0.1")
+    try:
+        url = emu.endpoints["keyvault"].format(vault=t.key_vault) + "/secrets?api-version=7.4"
+        headers = {"Authorization": f"Bearer {emu.backend.token}"}
+        answers = [requests.get(url, headers=headers, verify=str(emu.ca_cert)) for _ in range(2)]
+        assert answers[0].status_code == 200
+        assert answers[1].status_code == 429
+        assert answers[1].json()["error"]["code"] == "Throttled"
+        assert "Retry-After" not in answers[1].headers
+    finally:
+        emu.stop()
+
+
+def test_tool_client_waits_retry_after_and_succeeds(
+    tmp_path: Path, one_tenant: tuple[Path, Any]
+) -> None:
+    inventory, t = one_tenant
+    emu = _started(tmp_path, inventory, "arm-reads=1/1")
+    clients = Clients(0, load_endpoints_file(emu.endpoints_file))
+    try:
+        ml = clients.ml(t)
+        ml.workspaces.get(t.resource_group, t.ml_workspace)
+        started = time.monotonic()
+        ml.workspaces.get(t.resource_group, t.ml_workspace)
+        waited = time.monotonic() - started
+        tries = [r for r in emu.requests() if r["op"] == "GetWorkspace"]
+        assert [r["status"] for r in tries][-2:] == [429, 200]
+        assert waited >= 0.9, f"answered after {waited:.2f} s: Retry-After: 1 not honoured"
+    finally:
+        clients.close()
+        emu.stop()
+
+
+def _tries_until_given_up(emu: Emulator, t: Any, policy: Any) -> int:
+    mark = len(emu.requests())
+    client = ml_client(emu, t.subscription_id, retry_policy=policy)
+    with pytest.raises(HttpResponseError) as info:
+        client.workspaces.get(t.resource_group, t.ml_workspace)
+    assert info.value.status_code == 429
+    return len([r for r in emu.requests()[mark:] if r["op"] == "GetWorkspace"])
+
+
+def test_throttled_answers_draw_on_their_own_retry_budget(
+    tmp_path: Path, one_tenant: tuple[Path, Any]
+) -> None:
+    inventory, t = one_tenant
+    emu = _started(tmp_path, inventory, "azure")
+    emu.set_faults("arm:GetWorkspace=429(0)@1.0")  # throttled forever, Retry-After: 0
+    fast = {"retry_total": 2, "retry_status": 2, "retry_backoff_factor": 0.001}
+    fast["retry_backoff_max"] = 0.001
+    try:
+        plain = _tries_until_given_up(emu, t, RetryPolicy(**fast))
+        ours = _tries_until_given_up(emu, t, throttle_aware_retry_policy(**fast))
+    finally:
+        emu.stop()
+    assert plain == 3  # azure-core: the first try and retry_total retries
+    assert ours == plain + RETRY_THROTTLED
+
+
+@pytest.mark.slow
+def test_one_subscription_fleet_absorbs_throttling_with_no_failed_tenant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inventory = one_subscription_fleet(tmp_path / "inv", 10, users=1, secrets=2)
+    assert len({t.subscription_id for t in load_inventory(inventory).tenants}) == 1
+    emu = _started(tmp_path, inventory, SMALL_BUCKETS)
+    try:
+        opts = RunOptions(inventory=str(inventory), endpoints=str(emu.endpoints_file))
+        code = apply_command(opts)
+        out = capsys.readouterr().out
+        figures = absorbed(emu.requests())
+        assert code == 0, out[-3000:]
+        assert figures["throttled"].get("arm", 0) > 0, figures
+        assert figures["throttled"].get("keyvault", 0) > 0, figures
+        assert verify_command(opts) == 0, capsys.readouterr().out[-3000:]
+    finally:
+        emu.stop()
