@@ -15,6 +15,7 @@ policies/_retry.py) retries 429, sleeping Retry-After when sent, and counts ever
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,10 +52,15 @@ def one_tenant(tmp_path: Path) -> Iterator[tuple[Path, Any]]:
     yield fleet.path, load_inventory(fleet.path).tenants[0]
 
 
-def _started(tmp_path: Path, inventory: Path, spec: str) -> Emulator:
+@contextlib.contextmanager
+def _throttled(tmp_path: Path, inventory: Path, spec: str) -> Iterator[Emulator]:
+    """An emulator seeded with the inventory, throttling by `spec`; stopped afterwards."""
     emu = Emulator(tmp_path / "emu", throttle=spec)
     emu.start(seed_tenants_from_inventory(load_inventory(inventory)))
-    return emu
+    try:
+        yield emu
+    finally:
+        emu.stop()
 
 
 def _arm_url(emu: Emulator, t: Any) -> str:
@@ -69,8 +75,7 @@ def test_arm_answers_a_throttled_read_as_azure_does(
     tmp_path: Path, one_tenant: tuple[Path, Any]
 ) -> None:
     inventory, t = one_tenant
-    emu = _started(tmp_path, inventory, "arm-reads=2/0.5")
-    try:
+    with _throttled(tmp_path, inventory, "arm-reads=2/0.5") as emu:
         headers = {"Authorization": f"Bearer {emu.backend.token}"}
         first, second, third = (
             requests.get(_arm_url(emu, t), headers=headers, verify=str(emu.ca_cert))
@@ -88,16 +93,13 @@ def test_arm_answers_a_throttled_read_as_azure_does(
             (200, None),
             (429, "throttle"),
         ]
-    finally:
-        emu.stop()
 
 
 def test_key_vault_answers_a_throttled_request_without_retry_after(
     tmp_path: Path, one_tenant: tuple[Path, Any]
 ) -> None:
     inventory, t = one_tenant
-    emu = _started(tmp_path, inventory, "keyvault=1/0.1")
-    try:
+    with _throttled(tmp_path, inventory, "keyvault=1/0.1") as emu:
         url = emu.endpoints["keyvault"].format(vault=t.key_vault) + "/secrets?api-version=7.4"
         headers = {"Authorization": f"Bearer {emu.backend.token}"}
         answers = [requests.get(url, headers=headers, verify=str(emu.ca_cert)) for _ in range(2)]
@@ -105,28 +107,25 @@ def test_key_vault_answers_a_throttled_request_without_retry_after(
         assert answers[1].status_code == 429
         assert answers[1].json()["error"]["code"] == "Throttled"
         assert "Retry-After" not in answers[1].headers
-    finally:
-        emu.stop()
 
 
 def test_tool_client_waits_retry_after_and_succeeds(
     tmp_path: Path, one_tenant: tuple[Path, Any]
 ) -> None:
     inventory, t = one_tenant
-    emu = _started(tmp_path, inventory, "arm-reads=1/1")
-    clients = Clients(0, load_endpoints_file(emu.endpoints_file))
-    try:
-        ml = clients.ml(t)
-        ml.workspaces.get(t.resource_group, t.ml_workspace)
-        started = time.monotonic()
-        ml.workspaces.get(t.resource_group, t.ml_workspace)
-        waited = time.monotonic() - started
+    with _throttled(tmp_path, inventory, "arm-reads=1/1") as emu:
+        clients = Clients(0, load_endpoints_file(emu.endpoints_file))
+        try:
+            ml = clients.ml(t)
+            ml.workspaces.get(t.resource_group, t.ml_workspace)
+            started = time.monotonic()
+            ml.workspaces.get(t.resource_group, t.ml_workspace)
+            waited = time.monotonic() - started
+        finally:
+            clients.close()
         tries = [r for r in emu.requests() if r["op"] == "GetWorkspace"]
-        assert [r["status"] for r in tries][-2:] == [429, 200]
-        assert waited >= 0.9, f"answered after {waited:.2f} s: Retry-After: 1 not honoured"
-    finally:
-        clients.close()
-        emu.stop()
+    assert [r["status"] for r in tries][-2:] == [429, 200]
+    assert waited >= 0.9, f"answered after {waited:.2f} s: Retry-After: 1 not honoured"
 
 
 def _tries_until_given_up(emu: Emulator, t: Any, policy: Any) -> int:
@@ -142,15 +141,12 @@ def test_throttled_answers_draw_on_their_own_retry_budget(
     tmp_path: Path, one_tenant: tuple[Path, Any]
 ) -> None:
     inventory, t = one_tenant
-    emu = _started(tmp_path, inventory, "azure")
-    emu.set_faults("arm:GetWorkspace=429(0)@1.0")  # throttled forever, Retry-After: 0
     fast = {"retry_total": 2, "retry_status": 2, "retry_backoff_factor": 0.001}
     fast["retry_backoff_max"] = 0.001
-    try:
+    with _throttled(tmp_path, inventory, "azure") as emu:
+        emu.set_faults("arm:GetWorkspace=429(0)@1.0")  # throttled forever, Retry-After: 0
         plain = _tries_until_given_up(emu, t, RetryPolicy(**fast))
         ours = _tries_until_given_up(emu, t, throttle_aware_retry_policy(**fast))
-    finally:
-        emu.stop()
     assert plain == 3  # azure-core: the first try and retry_total retries
     assert ours == plain + RETRY_THROTTLED
 
@@ -161,8 +157,7 @@ def test_one_subscription_fleet_absorbs_throttling_with_no_failed_tenant(
 ) -> None:
     inventory = one_subscription_fleet(tmp_path / "inv", 10, users=1, secrets=2)
     assert len({t.subscription_id for t in load_inventory(inventory).tenants}) == 1
-    emu = _started(tmp_path, inventory, SMALL_BUCKETS)
-    try:
+    with _throttled(tmp_path, inventory, SMALL_BUCKETS) as emu:
         opts = RunOptions(inventory=str(inventory), endpoints=str(emu.endpoints_file))
         code = apply_command(opts)
         out = capsys.readouterr().out
@@ -171,5 +166,3 @@ def test_one_subscription_fleet_absorbs_throttling_with_no_failed_tenant(
         assert figures["throttled"].get("arm", 0) > 0, figures
         assert figures["throttled"].get("keyvault", 0) > 0, figures
         assert verify_command(opts) == 0, capsys.readouterr().out[-3000:]
-    finally:
-        emu.stop()
