@@ -161,6 +161,28 @@ def test_no_secret_value_in_any_output_when_a_push_fails_midway(
         assert '"value":' not in res.stderr and "'value':" not in res.stderr, name
 
 
+@pytest.mark.slow
+def test_no_secret_value_in_any_output_when_pushes_are_throttled(
+    tmp_path: Path, fleet: Fleet
+) -> None:
+    """Throttled SetSecrets (429, retried with their bodies) leave no value in debug logs."""
+    env = _env(tmp_path)
+    with Emulator(tmp_path / "emu", throttle="keyvault-create=1/10") as emu:
+        emu.seed(seed_tenants_from_inventory(load_inventory(fleet.path)))
+        ep = str(emu.endpoints_file)
+        runs = {
+            "apply": run_invoke(
+                "apply", "-i", str(fleet.path), "--endpoints", ep, "--json", env=env
+            ),
+        }
+        throttled = [r for r in emu.requests() if r.get("fault") == "throttle"]
+    assert runs["apply"].returncode == 0, runs["apply"].stderr[-2000:]
+    assert any(r["op"] == "SetSecret" for r in throttled), "no push was throttled"
+    assert "DEBUG" in runs["apply"].stderr, "debug logging was not on"
+    assert find_leaks(fleet, _outputs(tmp_path, runs)) == []
+    assert '"value":' not in runs["apply"].stderr and "'value':" not in runs["apply"].stderr
+
+
 def test_rendered_files_are_private(tmp_path: Path, fleet: Fleet) -> None:
     out = tmp_path / "out"
     res = run_invoke("render", "-i", str(fleet.path), "-o", str(out))
