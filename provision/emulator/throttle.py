@@ -5,8 +5,9 @@ a comma-separated list of items::
 
     azure              every bucket at Azure's documented size (the same as any other SPEC:
                        the items below only change it)
-    scale=F            multiply every bucket's burst and refill rate by F (0 < F), so that a
-                       small fleet meets the limits in seconds: scale=0.02 gives ARM reads 5/0.5
+    scale=F            multiply every bucket's burst (keeping at least 1) and refill rate by
+                       F (0 < F), so that a small fleet meets the limits in seconds:
+                       scale=0.02 gives ARM reads 5/0.5
     BUCKET=BURST/RATE  one bucket's burst (tokens) and refill rate (tokens per second)
 
 Example: ``azure,scale=0.05`` or ``arm-reads=20/2,keyvault=40/4``.
@@ -146,7 +147,10 @@ def parse_throttle(spec: str) -> dict[str, BucketSize]:
                 burst, slash, rate = value.partition("/")
                 if not slash:
                     raise ValueError(f"expected {name}=BURST/RATE, e.g. {name}=20/2")
-                overrides[name] = BucketSize(_positive(burst, "burst"), _positive(rate, "rate"))
+                size = BucketSize(_positive(burst, "burst"), _positive(rate, "rate"))
+                if size.burst < 1:
+                    raise ValueError(f"burst {burst} is below one token: nothing would pass")
+                overrides[name] = size
             else:
                 known = ["scale", *AZURE_BUCKETS]
                 raise ValueError(
@@ -157,7 +161,8 @@ def parse_throttle(spec: str) -> dict[str, BucketSize]:
             problems.append(f"--throttle: {item!r}: {exc}")
     if problems:
         raise UserInputError(problems)
-    sizes = {n: BucketSize(s.burst * scale, s.rate * scale) for n, s in sizes.items()}
+    # A scaled bucket keeps at least one token, else it would refuse every request.
+    sizes = {n: BucketSize(max(1.0, s.burst * scale), s.rate * scale) for n, s in sizes.items()}
     sizes.update(overrides)  # an explicit size is not scaled
     return sizes
 

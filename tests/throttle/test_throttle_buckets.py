@@ -169,18 +169,21 @@ def test_scale_multiplies_every_bucket_and_explicit_sizes_win() -> None:
     assert sizes["keyvault-create"] == BucketSize(30, 3)
     assert sizes["keyvault"] == BucketSize(7, 3)
     assert parse_throttle("azure") == AZURE_BUCKETS
+    tiny = parse_throttle("scale=0.001")
+    assert tiny["storage-rp-writes"] == BucketSize(1, 0.01)  # a burst keeps one token
 
 
 def test_bad_spec_names_every_problem_one_line_each() -> None:
     with pytest.raises(UserInputError) as info:
-        parse_throttle("arm-read=1/1,scale=0,keyvault=5,arm-writes=x/1,fast")
+        parse_throttle("arm-read=1/1,scale=0,keyvault=5,arm-writes=x/1,fast,arm-reads=0.5/1")
     lines = str(info.value).splitlines()
-    assert len(lines) == 5, lines
+    assert len(lines) == 6, lines
     assert "unknown bucket 'arm-read' (did you mean 'arm-reads'?)" in lines[0]
     assert "scale '0' must be greater than 0" in lines[1]
     assert "expected keyvault=BURST/RATE" in lines[2]
     assert "burst 'x' is not a number" in lines[3]
     assert "expected azure, scale=F or BUCKET=BURST/RATE" in lines[4]
+    assert "burst 0.5 is below one token" in lines[5]
     assert all(line.startswith("--throttle: ") for line in lines)
 
 

@@ -166,3 +166,10 @@ def test_one_subscription_fleet_absorbs_throttling_with_no_failed_tenant(
         assert figures["throttled"].get("arm", 0) > 0, figures
         assert figures["throttled"].get("keyvault", 0) > 0, figures
         assert verify_command(opts) == 0, capsys.readouterr().out[-3000:]
+
+
+def test_one_subscription_fleet_is_valid_and_keeps_each_workspace_apart(tmp_path: Path) -> None:
+    tenants = load_inventory(one_subscription_fleet(tmp_path / "inv", 4, 1, 1)).tenants
+    assert len({(t.tenant_id, t.subscription_id) for t in tenants}) == 1
+    for field in ("resource_group", "ml_workspace", "key_vault", "name"):
+        assert len({getattr(t, field) for t in tenants}) == 4, field
