@@ -69,10 +69,16 @@ def one_subscription_fleet(folder: Path, workspaces: int, users: int, secrets: i
     return path
 
 
+def _throttled_by(entry: dict[str, Any]) -> str:
+    """Which service refused: the storage resource provider answers through ARM's endpoint."""
+    return "storage-rp" if entry.get("error") == "TooManyRequests" else str(entry["service"])
+
+
 def absorbed(entries: list[dict[str, Any]]) -> dict[str, Any]:
-    """The throttled answers (429 from the throttling model) per service, and every answer a
-    client has to retry (429, 5xx, a dropped connection), in request-log entries."""
-    throttled = Counter(str(e["service"]) for e in entries if e.get("fault") == "throttle")
+    """The throttled answers (429 from the throttling model) per service (arm, storage-rp,
+    keyvault), and every answer a client has to retry (429, 5xx, a dropped connection), in
+    request-log entries."""
+    throttled = Counter(_throttled_by(e) for e in entries if e.get("fault") == "throttle")
     retried = sum(1 for e in entries if e["status"] in (0, 429) or e["status"] >= 500)
     return {"throttled": dict(sorted(throttled.items())), "retried": retried}
 

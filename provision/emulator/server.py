@@ -12,8 +12,9 @@ by host (`hostnames`); it refuses every other host with 502 and never connects a
 
 The server adds what every service shares: TLS (a certificate from a throwaway CA made by
 trustme, kept in STATE_DIR so clients keep trusting it across restarts), ``x-ms-request-id``,
-fault injection, opt-in throttling, the request log, and periodic snapshots of the state. The event loop runs in
-a background thread, so tests and ``--local`` runs use the emulator in-process.
+fault injection, opt-in throttling, the request log, and periodic snapshots of the state. The
+event loop runs in a background thread, so tests and ``--local`` runs use the emulator
+in-process.
 
 `Emulator` is the lifecycle: listen, seed, endpoints.json, the event loop thread, state
 snapshots, stop. What happens to one request (service by path, routing, faults, authentication,

@@ -36,7 +36,7 @@ from provision.azure import (
 from provision.commands.apply import run as apply_command
 from provision.commands.common import RunOptions
 from provision.commands.verify import run as verify_command
-from provision.devtools.bench_throttle import absorbed, one_subscription_fleet
+from provision.devtools.bench_throttle import absorbed, one_subscription_fleet, throttled_apply
 from provision.devtools.fleet import write_fleet
 from provision.emulator import Emulator
 from provision.emulator.seed import seed_tenants_from_inventory
@@ -173,3 +173,15 @@ def test_one_subscription_fleet_is_valid_and_keeps_each_workspace_apart(tmp_path
     assert len({(t.tenant_id, t.subscription_id) for t in tenants}) == 1
     for field in ("resource_group", "ml_workspace", "key_vault", "name"):
         assert len({getattr(t, field) for t in tenants}) == 4, field
+
+
+@pytest.mark.slow
+def test_bench_row_of_a_throttled_fleet_counts_429s_per_service(tmp_path: Path) -> None:
+    """The benchmark's row: an `invoke apply` process against an emulator process started with
+    --throttle; the storage resource provider's refusals are told apart from ARM's."""
+    inventory = one_subscription_fleet(tmp_path / "inv", 3, users=1, secrets=1)
+    spec = "arm-reads=6/3,storage-rp-reads=1/1,keyvault=2/4"
+    row = throttled_apply(inventory, tmp_path / "emu", spec, latency_ms=0, concurrency=8)
+    assert (row["exit_code"], row["tenants"], row["failed_tenants"]) == (0, 3, 0)
+    assert set(row["throttled"]) == {"arm", "storage-rp", "keyvault"}, row
+    assert row["retried"] >= sum(row["throttled"].values()) > 0
