@@ -192,7 +192,13 @@ def throttle_aware_retry_policy(**kwargs: Any) -> Any:
     answers draw on RETRY_THROTTLED retries of their own instead of `retry_total`/`retry_status`:
     being throttled is Azure asking for patience (ARM, the storage resource provider and Key Vault
     throttle with 429), not the failure those budgets bound. Other answers and errors count as in
-    azure-core."""
+    azure-core.
+
+    A 429 is retried whatever the method: azure-core retries a POST or PATCH only when the answer
+    carries Retry-After, which Key Vault's 429 does not, so a throttled secret recovery (POST) or
+    properties update (PATCH) failed the tenant at once. A throttled request was not processed
+    (Key Vault: "Request was not processed"; ARM: the request "isn't processed"), so sending it
+    again is safe."""
     from azure.core.pipeline import PipelineResponse
     from azure.core.pipeline.policies import RetryPolicy
 
@@ -201,6 +207,11 @@ def throttle_aware_retry_policy(**kwargs: Any) -> Any:
             settings: dict[str, Any] = super().configure_retries(options)
             settings["throttled"] = RETRY_THROTTLED
             return settings
+
+        def is_retry(self, settings: dict[str, Any], response: Any) -> bool:
+            if response.http_response.status_code == 429:
+                return True
+            return bool(super().is_retry(settings, response))
 
         def increment(
             self, settings: dict[str, Any], response: Any = None, error: Any = None

@@ -25,7 +25,7 @@ import pytest
 import requests
 from azure.core.exceptions import HttpResponseError
 from azure.core.pipeline.policies import RetryPolicy
-from support.clients import ml_client
+from support.clients import ml_client, secret_client
 
 from provision.azure import (
     RETRY_THROTTLED,
@@ -149,6 +149,27 @@ def test_throttled_answers_draw_on_their_own_retry_budget(
         ours = _tries_until_given_up(emu, t, throttle_aware_retry_policy(**fast))
     assert plain == 3  # azure-core: the first try and retry_total retries
     assert ours == plain + RETRY_THROTTLED
+
+
+def test_a_throttled_patch_without_retry_after_is_retried(
+    tmp_path: Path, one_tenant: tuple[Path, Any]
+) -> None:
+    """Key Vault's 429 has no Retry-After, and azure-core retries a PATCH (or POST) only with
+    one (`_is_method_retryable`: the allow-list has neither): the tool's policy retries it."""
+    inventory, t = one_tenant
+    fast = {"retry_backoff_factor": 0.05}
+    with _throttled(tmp_path, inventory, "keyvault=1/4") as emu:
+        plain = secret_client(emu, t.key_vault, retry_policy=RetryPolicy(**fast))
+        ours = secret_client(emu, t.key_vault, retry_policy=throttle_aware_retry_policy(**fast))
+        plain.set_secret("probe", "v")  # SetSecret: the create bucket, not this one
+        plain.update_secret_properties("probe", tags={"n": "1"})  # the bucket's one token
+        with pytest.raises(HttpResponseError) as info:
+            plain.update_secret_properties("probe", tags={"n": "2"})
+        assert info.value.status_code == 429
+        assert ours.update_secret_properties("probe", tags={"n": "3"}).tags == {"n": "3"}
+        patches = [r["status"] for r in emu.requests() if r["op"] == "UpdateSecret"]
+    assert patches[:2] == [200, 429]  # plain: one try, no retry
+    assert patches[2] == 429 and patches[-1] == 200, patches  # ours: retried until admitted
 
 
 @pytest.mark.slow
