@@ -37,9 +37,10 @@ ARM counts a request against its Resource Manager bucket first and, for Microsof
 storage resource provider's too; a request is admitted only when every bucket it counts against
 holds a token, and a refused request takes none (Key Vault: "Failed requests that return a 429
 do not count towards the throttle limits"). ARM requests outside a subscription (tenant level)
-and Azure Files are not throttled: the files data plane's documented targets (thousands of
-requests per second per share and per account) are far above what one tenant's onboarding
-sends, and Azure Files answers an excess with 503 ServerBusy, which the storage SDK retries.
+and Azure Files are not throttled: the files data plane's documented targets (articles/storage/
+files/storage-files-scale-targets.md: 1,000 requests per second or more per standard share,
+20,000 per account) are far above what one tenant's onboarding sends, and Azure Files answers an
+excess with 503 ServerBusy, which the storage SDK retries.
 
 How each service refuses (status, code, headers) is in `_refusal`; the modelled differences from
 Azure: one region, no subscription-wide Key Vault limit (five times a vault's) and no global
