@@ -42,8 +42,9 @@ from provision.emulator import Emulator
 from provision.emulator.seed import seed_tenants_from_inventory
 from provision.inventory.load import load_inventory
 
-# Scaled-down buckets that a 10-workspace fleet in one subscription empties within a second.
-SMALL_BUCKETS = "arm-reads=30/10,storage-rp-reads=3/2,keyvault=5/5,keyvault-create=2/2"
+# Scaled-down buckets that a 10-workspace fleet in one subscription empties at once: its first
+# reads (workspace, datastore, computes, Log Analytics) start together, 4 per tenant in flight.
+SMALL_BUCKETS = "arm-reads=10/10,storage-rp-reads=3/2,keyvault=5/5,keyvault-create=2/2"
 
 
 @pytest.fixture
@@ -201,7 +202,7 @@ def test_bench_row_of_a_throttled_fleet_counts_429s_per_service(tmp_path: Path) 
     """The benchmark's row: an `invoke apply` process against an emulator process started with
     --throttle; the storage resource provider's refusals are told apart from ARM's."""
     inventory = one_subscription_fleet(tmp_path / "inv", 3, users=1, secrets=1)
-    spec = "arm-reads=6/3,storage-rp-reads=1/1,keyvault=2/4"
+    spec = "arm-reads=6/3,storage-rp-reads=1/0.5,keyvault=2/4"
     row = throttled_apply(inventory, tmp_path / "emu", spec, latency_ms=0, concurrency=8)
     assert (row["exit_code"], row["tenants"], row["failed_tenants"]) == (0, 3, 0)
     assert set(row["throttled"]) == {"arm", "storage-rp", "keyvault"}, row
