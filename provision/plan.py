@@ -135,6 +135,8 @@ class TenantPlan:
     notes: tuple[str, ...] = ()
     resources: Mapping[str, str] = field(default_factory=dict)
     error: str | None = None
+    # The Azure Policy preflight's findings (provision.policy.preflight.Finding.as_dict)
+    policy: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def changes(self) -> list[Change]:
@@ -213,4 +215,5 @@ class TenantResult:
             "notes": self.notes,
             "items": [i.as_dict() for i in self.items],
             "mismatches": self.mismatches,
+            "policy": [dict(f) for f in self.plan.policy],
         }

@@ -16,7 +16,7 @@ what apply needs to carry it out without reading again.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from provision.access import AccessPlan, plan_access
@@ -24,6 +24,7 @@ from provision.errors import Problem, TenantError
 from provision.fanout import Batch
 from provision.lock import FOREIGN_HOLDER
 from provision.plan import Action, Change, Kind, TenantPlan
+from provision.policy import preflight
 from provision.sentinel_check import check_sentinel_workspaces
 from provision.share import WorkspaceShare
 from provision.tenant import computes, files, orphans, secrets
@@ -51,6 +52,7 @@ class Observation:
     computes: computes.ComputesPlan
     access: AccessPlan
     plan: TenantPlan
+    policy: preflight.PolicyCheck = field(default_factory=preflight.PolicyCheck)
 
 
 def _raise_problems(problems: list[Problem]) -> None:
@@ -95,6 +97,8 @@ def read_tenant(run: TenantRun, mode: ReadMode, reuse: Observation | None = None
     warm = secrets.first_reads(run, first, warmed=t.key_vault)
     # plan and verify say when apply would find the lock taken by something else
     foreign = first.add(share.foreign_lock) if mode != ReadMode.TRUST and reuse is None else None
+    # Azure Policy: read by plan and by apply's locked read (what it is about to write)
+    policy_reads = preflight.add_reads(run, ws, first) if mode == ReadMode.PLAN else None
     run.fan.run(first)
     record = Record.read(t, raw.value, digest.value, mode)
     lock_notes = [FOREIGN_LOCK] if foreign is not None and foreign.value else []
@@ -116,6 +120,8 @@ def read_tenant(run: TenantRun, mode: ReadMode, reuse: Observation | None = None
         if unchecked
         else None
     )
+    if policy_reads is not None:
+        preflight.add_followups(run, policy_reads, second)
     run.fan.run(second)
     if sentinel is not None:
         _raise_problems(sentinel.value)
@@ -131,6 +137,11 @@ def read_tenant(run: TenantRun, mode: ReadMode, reuse: Observation | None = None
         # Analysts' vault access lives in ARM, not under the tenant's lock: the locked
         # re-plan reuses what the first read found.
         else plan_access(run.clients, run.fan, run.desired, ws.key_vault_id, run.settings.access)
+    )
+    policy = (
+        preflight.check(run, ws, policy_reads, secrets_plan)
+        if policy_reads is not None
+        else preflight.PolicyCheck()
     )
     plan = TenantPlan(
         tenant=t.name,
@@ -150,6 +161,7 @@ def read_tenant(run: TenantRun, mode: ReadMode, reuse: Observation | None = None
             *files_plan.notes(),
             *orphans_plan.notes,
             *access.notes(),
+            *policy.lines(),
         ),
         resources={
             "key_vault": t.key_vault,
@@ -157,10 +169,20 @@ def read_tenant(run: TenantRun, mode: ReadMode, reuse: Observation | None = None
             "file_share": ws.file_share,
             "file_share_auth": ws.storage_auth,
         },
-        error=access.failure(),
+        error=policy.error() or access.failure(),
+        policy=policy.as_dicts(),
     )
     return Observation(
-        ws, share, record, secrets_plan, files_plan, orphans_plan, computes_plan, access, plan
+        ws,
+        share,
+        record,
+        secrets_plan,
+        files_plan,
+        orphans_plan,
+        computes_plan,
+        access,
+        plan,
+        policy,
     )
 
 
