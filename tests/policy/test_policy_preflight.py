@@ -1,0 +1,152 @@
+"""The policy preflight and the policy's name in errors, end to end: the example fleet in the
+emulator, contoso with a Deny assignment of "Key Vault secrets should have an expiration date"
+(Azure/azure-policy built-in-policies/policyDefinitions/Key Vault/Secrets_ExpirationSet.json,
+98728c90-32c7-4049-8429-847dc0f4fe37) on its resource group; the tool run as an admin runs it.
+
+- plan names every secret the vault would refuse and the assignment (display name and id), under
+  the tenant's `policy` key of plan --json, and fails that tenant only;
+- apply refuses up front and writes nothing to the tenant (no half-written vault);
+- when the assignments cannot be read (403 on the listing: a note, not a failure), apply's
+  write meets Key Vault's 403 and the error line names the assignment from the error body
+  (Key Vault: 403 Forbidden, inner ForbiddenByPolicy, which an access-policy vault also answers
+  for a missing permission: the assignment id in the message is what tells them apart), not a
+  permission;
+- Audit, DoNotEnforce and exemptions refuse nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import EXAMPLE, run_invoke
+from support.policy import AUTHZ, SECRETS_EXPIRE
+
+from provision.emulator import Emulator, seed_tenants_from_inventory
+from provision.emulator.requestlog import is_write
+from provision.emulator.seed import SeedPolicy
+from provision.inventory.load import load_inventory
+
+CONTOSO_RG = "/subscriptions/3f2b6c1e-8a4d-4c3b-9e1f-5a6b7c8d9e0f/resourceGroups/rg-contoso-soc"
+ASSIGNMENT_ID = f"{CONTOSO_RG}{AUTHZ}/policyAssignments/cis-secrets-expire"
+DISPLAY = "CIS 8.2: secrets must expire"
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Path:
+    shutil.copytree(EXAMPLE.parent, tmp_path / "fleet")
+    return tmp_path / "fleet" / "inventory.yaml"
+
+
+def _emulator(tmp_path: Path, fleet: Path, effect: str = "Deny", mode: str = "Default") -> Emulator:
+    seeds = seed_tenants_from_inventory(load_inventory(fleet))
+    seeds[0].policies.append(
+        SeedPolicy(
+            "cis-secrets-expire",
+            SECRETS_EXPIRE,
+            effect=effect,
+            display_name=DISPLAY,
+            enforcement_mode=mode,
+        )
+    )
+    e = Emulator(tmp_path / "emu")
+    e.start()
+    e.seed(seeds)
+    return e
+
+
+@pytest.fixture
+def emu(tmp_path: Path, fleet: Path) -> Iterator[Emulator]:
+    e = _emulator(tmp_path, fleet)
+    try:
+        yield e
+    finally:
+        e.stop()
+
+
+def _run(command: str, fleet: Path, emu: Emulator, *extra: str) -> subprocess.CompletedProcess[str]:
+    return run_invoke(command, "-i", str(fleet), "--endpoints", str(emu.endpoints_file), *extra)
+
+
+def _tenants(res: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    return {t["tenant"]: t for t in json.loads(res.stdout)["tenants"]}
+
+
+def test_plan_names_the_secrets_the_policy_refuses_and_the_assignment(
+    fleet: Path, emu: Emulator
+) -> None:
+    res = _run("plan", fleet, emu, "--json")
+    assert res.returncode == 1, res.stdout + res.stderr
+    tenants = _tenants(res)
+    contoso, fabrikam = tenants["contoso"], tenants["fabrikam"]
+    secrets = sorted(i["target"] for i in contoso["items"] if i["kind"] == "secret")
+    assert secrets
+    [finding] = contoso["policy"]
+    assert finding["rule"] == "secret-expiration"
+    assert finding["effect"] == "Deny" and finding["refuses"] is True
+    assert finding["assignment"] == DISPLAY
+    assert finding["assignment_id"] == ASSIGNMENT_ID
+    assert finding["definition_id"].endswith(SECRETS_EXPIRE)
+    assert sorted(finding["targets"]) == secrets
+    assert DISPLAY in contoso["error"] and ASSIGNMENT_ID in contoso["error"]
+    assert "permission" not in contoso["error"]
+    # the other tenant has no assignment: nothing to report, nothing failed
+    assert fabrikam["policy"] == [] and fabrikam["ok"] is True
+
+
+def test_apply_refused_by_policy_writes_nothing_to_the_tenant(fleet: Path, emu: Emulator) -> None:
+    start = len(emu.requests())
+    res = _run("apply", fleet, emu, "--json")
+    assert res.returncode == 1, res.stdout + res.stderr
+    tenants = _tenants(res)
+    error = tenants["contoso"]["error"]
+    assert "not applied" in error and ASSIGNMENT_ID in error and "permission" not in error
+    assert tenants["fabrikam"]["ok"] is True
+    writes = [e for e in emu.requests()[start:] if is_write(e)]
+    # the lock was taken and given back; no secret and no rendered file was written
+    assert not [e for e in writes if e["service"] == "keyvault" and "kv-contoso-nb" in e["path"]]
+    assert not [e for e in writes if "contoso" in e["path"] and e["path"].endswith(".yaml")]
+    # fabrikam, without the policy, was applied
+    assert [e for e in writes if e["service"] == "keyvault" and "kv-fabrikam-nb" in e["path"]]
+
+
+@pytest.mark.slow
+def test_unreadable_policy_is_a_note_and_the_403_names_the_assignment(
+    fleet: Path, emu: Emulator
+) -> None:
+    emu.deny(f"{CONTOSO_RG}{AUTHZ}/policyAssignments")
+    plan = _run("plan", fleet, emu, "--json")
+    contoso = _tenants(plan)["contoso"]
+    assert contoso["ok"] is True and contoso["policy"] == []
+    assert any("policy not checked" in n and "403" in n for n in contoso["notes"])
+    res = _run("apply", fleet, emu)
+    assert res.returncode == 1
+    lines = [ln for ln in (res.stdout + res.stderr).splitlines() if "error" in ln.lower()]
+    line = next(ln for ln in lines if "contoso" in ln or "refused" in ln)
+    assert "refused by Azure Policy" in line and ASSIGNMENT_ID in line
+    assert "permission denied" not in line
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("effect", "mode"), [("Audit", "Default"), ("Deny", "DoNotEnforce")])
+def test_audit_or_not_enforced_refuses_nothing(
+    tmp_path: Path, fleet: Path, effect: str, mode: str
+) -> None:
+    emu = _emulator(tmp_path, fleet, effect, mode)
+    try:
+        plan = _tenants(_run("plan", fleet, emu, "--json"))["contoso"]
+        assert plan["ok"] is True
+        findings = plan["policy"]
+        if mode == "DoNotEnforce":
+            assert findings == []
+        else:
+            assert findings and not any(f["refuses"] for f in findings)
+        applied = _run("apply", fleet, emu)
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+    finally:
+        emu.stop()
