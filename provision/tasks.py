@@ -23,7 +23,12 @@ from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 
 from provision.kernel import PATCH_KERNEL_FLAGS
-from provision.options import DEFAULT_MAX_CONCURRENCY, DEFAULT_PRUNE_MAX, RunOptions
+from provision.options import (
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_PRUNE_MAX,
+    DEFAULT_WARN_EXPIRY_DAYS,
+    RunOptions,
+)
 from provision.task_help import (
     ACCESS_HELP,
     ALLOW_PERMANENT_DELETE_HELP,
@@ -41,6 +46,7 @@ from provision.task_help import (
     RUN_HELP,
     TEMPLATES_HELP,
     TENANT_HELP,
+    WARN_EXPIRY_HELP,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -60,7 +66,9 @@ class _Flag(Argument):
 
 
 # Flags that change or break something others rely on: spelled out, never one mistyped letter.
-LONG_ONLY = frozenset({"break-lock", "no-secret-values", "allow-permanent-delete"})
+LONG_ONLY = frozenset(
+    {"break-lock", "no-secret-values", "allow-permanent-delete", "warn-expiry", "source"}
+)
 
 
 class _Task(Task[Any]):
@@ -175,6 +183,7 @@ def render(
         "grant_access": GRANT_PREVIEW_HELP,
         "no_secret_values": METADATA_ONLY_HELP,
         "allow_permanent_delete": ALLOW_PERMANENT_DELETE_HELP,
+        "warn_expiry": WARN_EXPIRY_HELP,
     },
 )
 @_user_errors
@@ -197,6 +206,7 @@ def plan(
     delete_computes: bool = False,
     no_secret_values: bool = False,
     allow_permanent_delete: bool = False,
+    warn_expiry: float = DEFAULT_WARN_EXPIRY_DAYS,
 ) -> int:
     """Show what apply would change in Key Vault and the workspace file shares (reads only)."""
     opts = _run_options(locals())
@@ -224,6 +234,7 @@ def _apply_flags(
     delete_computes: bool = False,
     break_lock: bool = False,
     allow_permanent_delete: bool = False,
+    warn_expiry: float = DEFAULT_WARN_EXPIRY_DAYS,
 ) -> dict[str, Any]:
     """The flags of apply and onboard, declared once (both tasks take this signature)."""
     return _flags(locals())
@@ -251,6 +262,7 @@ APPLY_HELP = {
     **ACCESS_HELP,
     "break_lock": BREAK_LOCK_HELP,
     "allow_permanent_delete": ALLOW_PERMANENT_DELETE_HELP,
+    "warn_expiry": WARN_EXPIRY_HELP,
 }
 
 apply = task(iterable=["tenant"], help=APPLY_HELP)(
@@ -276,7 +288,7 @@ onboard = task(iterable=["tenant"], help=APPLY_HELP)(
 
 @task(
     iterable=["tenant"],
-    help=RUN_HELP,
+    help={**RUN_HELP, "warn_expiry": WARN_EXPIRY_HELP},
 )
 @_user_errors
 def verify(
@@ -290,6 +302,7 @@ def verify(
     templates: str | None = None,
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     storage_auth: str = "auto",
+    warn_expiry: float = DEFAULT_WARN_EXPIRY_DAYS,
 ) -> int:
     """Read back every secret and file and report any that differ from the inventory."""
     opts = _run_options(locals())

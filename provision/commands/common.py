@@ -150,6 +150,7 @@ def engine_session(
         lock_timeout=opts.lock_timeout,
         break_lock=opts.break_lock,
         secret_values=not opts.no_secret_values,
+        warn_expiry_days=opts.warn_expiry,
     )
     engine = Engine(clients, settings)
     titles = {"plan": "planning", "apply": "applying", "verify": "verifying"}

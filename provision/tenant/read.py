@@ -23,7 +23,7 @@ from provision.access import AccessPlan, plan_access
 from provision.errors import Problem, TenantError
 from provision.fanout import Batch
 from provision.lock import FOREIGN_HOLDER
-from provision.plan import Action, Change, Kind, TenantPlan
+from provision.plan import Action, Change, ExpiringSecret, Kind, TenantPlan
 from provision.policy import preflight
 from provision.sentinel_check import check_sentinel_workspaces
 from provision.share import WorkspaceShare
@@ -143,6 +143,7 @@ def read_tenant(run: TenantRun, mode: ReadMode, reuse: Observation | None = None
         if policy_reads is not None
         else preflight.PolicyCheck()
     )
+    expiring = secrets.expiring(run, secrets_plan)
     plan = TenantPlan(
         tenant=t.name,
         items=(
@@ -162,6 +163,7 @@ def read_tenant(run: TenantRun, mode: ReadMode, reuse: Observation | None = None
             *orphans_plan.notes,
             *access.notes(),
             *policy.lines(),
+            *_expiry_notes(expiring),
         ),
         resources={
             "key_vault": t.key_vault,
@@ -169,7 +171,8 @@ def read_tenant(run: TenantRun, mode: ReadMode, reuse: Observation | None = None
             "file_share": ws.file_share,
             "file_share_auth": ws.storage_auth,
         },
-        error=policy.error() or access.failure(),
+        error=_errors(policy.error(), access.failure(), secrets.expired_error(expiring)),
+        expiring=tuple(expiring),
         policy=policy.as_dicts(),
     )
     return Observation(
@@ -184,6 +187,17 @@ def read_tenant(run: TenantRun, mode: ReadMode, reuse: Observation | None = None
         plan,
         policy,
     )
+
+
+def _expiry_notes(found: list[ExpiringSecret]) -> list[str]:
+    """A note per secret expiring within the window (an expired one is the tenant's error)."""
+    return [e.line() for e in found if not e.expired]
+
+
+def _errors(*errors: str | None) -> str | None:
+    """The tenant's findings that fail it, as one line."""
+    found = [e for e in errors if e]
+    return "; ".join(found) if found else None
 
 
 def _workspace_notes(run: TenantRun, ws: WorkspaceInfo) -> list[str]:
@@ -220,6 +234,7 @@ def read_metadata(run: TenantRun) -> TenantPlan:
     run.fan.run(batch)
     listed = {v: slot.value for v, slot in listed_slots.items()}
     secrets_plan = secrets.plan_by_metadata(run, listed)
+    expiring = secrets.expiring(run, secrets_plan)
     tagged: record_module.TaggedSecrets = {
         v: orphans.tagged_names(got, t.name) for v, got in listed.items()
     }
@@ -241,7 +256,14 @@ def read_metadata(run: TenantRun) -> TenantPlan:
             *computes_plan.offboarded,
             *access.items(),
         ),
-        notes=(*_workspace_notes(run, ws), FILES_NOT_READ, *orphans_plan.notes, *access.notes()),
+        notes=(
+            *_workspace_notes(run, ws),
+            FILES_NOT_READ,
+            *orphans_plan.notes,
+            *access.notes(),
+            *_expiry_notes(expiring),
+        ),
         resources={"key_vault": t.key_vault, "storage_account": ws.storage_account},
-        error=access.failure(),
+        error=_errors(access.failure(), secrets.expired_error(expiring)),
+        expiring=tuple(expiring),
     )
