@@ -17,11 +17,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from provision import clock
 from provision.access.check import pushed_vaults, vault_id
 from provision.fanout import Batch, Slot
+from provision.inventory.expiry import intended_dates
 from provision.policy.arm import ArmReadError, list_assignments, list_exemptions, read_initiative
 from provision.policy.assignments import (
     Member,
@@ -224,28 +226,50 @@ def _finding(m: Member, targets: Iterable[str], refuses: bool, detail: str) -> F
     )
 
 
-def _secret_detail(m: Member) -> str | None:
-    """Why secrets written without an expiry break the member's rule (the inventory sets no
-    expiry), or None when they do not."""
+def _refused_secret(m: Member, expires: datetime | None, now: datetime) -> bool:
+    """Whether a secret version written now with `expires` breaks the member's rule (Azure/
+    azure-policy Key Vault/Secrets_ExpirationSet.json, Secrets_ValidityPeriod.json: createdOn +
+    maximumValidityInDays, Secrets_Expiry_ByDays.json: utcNow() + minimumDaysBeforeExpiration)."""
+    rule, days = m.builtin.rule, m.days
+    if rule == Rule.SECRET_EXPIRATION:
+        return expires is None
+    if rule == Rule.SECRET_MAX_VALIDITY:
+        return expires is None or (days is not None and expires > now + timedelta(days=days))
+    if rule == Rule.SECRET_MIN_DAYS_LEFT:
+        return expires is not None and days is not None and expires < now + timedelta(days=days)
+    return False
+
+
+def _secret_detail(m: Member) -> str:
+    """What the refused writes lack, and the inventory setting that complies."""
     if m.builtin.rule == Rule.SECRET_EXPIRATION:
-        return "secret writes without an expiration date"
+        return "secret writes without an expiration date (set secret_expiry, e.g. expires_in: P90D)"
     if m.builtin.rule == Rule.SECRET_MAX_VALIDITY:
-        bound = f"{m.days} days" if m.days is not None else "the maximum validity"
-        return f"secret writes without an expiration date within {bound}"
-    return None  # minimum days left: only an expiry too close breaks it
+        bound = m.days if m.days is not None else 0
+        return (
+            f"secret writes without an expiration date within {bound} days (set secret_expiry: "
+            f"expires_in: P{bound}D or less)"
+        )
+    return f"secret writes expiring within {m.days} days (set a later secret_expiry)"
+
+
+Writes = Mapping[str, list[tuple[str, "datetime | None"]]]  # vault -> (target, its exp)
 
 
 def _judge(
-    run: TenantRun, ws: WorkspaceInfo, m: Member, label: str, writes: Mapping[str, list[str]]
+    run: TenantRun, ws: WorkspaceInfo, m: Member, label: str, writes: Writes, now: datetime
 ) -> Finding | None:
     rule = m.builtin.rule
     t: Tenant = run.tenant
     if rule in _SECRET_RULES and label.startswith("vault:"):
-        detail = _secret_detail(m)
-        targets = writes.get(label[len("vault:") :].casefold(), [])
-        if detail is None or not targets:
+        targets = [
+            target
+            for target, expires in writes.get(label[len("vault:") :].casefold(), [])
+            if _refused_secret(m, expires, now)
+        ]
+        if not targets:
             return None
-        return _finding(m, targets, m.denies, detail)
+        return _finding(m, targets, m.denies, _secret_detail(m))
     if rule == Rule.COMPUTE_IDLE_SHUTDOWN and label == "workspace":
         users = [u.alias for u in t.users if t.policy_for(u).idle_shutdown is None]
         if not users:
@@ -283,14 +307,17 @@ def check(
     exemptions = [
         e for slot in reads.exemptions.values() if isinstance(slot.value, list) for e in slot.value
     ]
-    writes: dict[str, list[str]] = {}
+    when = now or clock.now()
+    pushes = {(p.vault, p.name): p for p in run.desired.render.pushes}
+    writes: dict[str, list[tuple[str, datetime | None]]] = {}
     for vault, name in secrets.to_write:
-        writes.setdefault(vault.casefold(), []).append(f"{vault}/{name}")
+        # the exp of the version apply writes now (provision.vault: expires_in counts from it)
+        expires = intended_dates(pushes[(vault, name)].expiry, None, when).expires
+        writes.setdefault(vault.casefold(), []).append((f"{vault}/{name}", expires))
     findings: dict[tuple[str, str, str], Finding] = {}
-    when = now or datetime.now(timezone.utc)
     for label, resource in reads.resources.items():
         for m in in_effect(assignments, initiatives, exemptions, resource, when):
-            found = _judge(run, ws, m, label, writes)
+            found = _judge(run, ws, m, label, writes, when)
             if found is not None:
                 findings.setdefault((m.assignment_id, m.reference_id, label), found)
     return PolicyCheck(tuple(findings.values()), tuple(_unread(reads)))

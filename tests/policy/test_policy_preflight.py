@@ -25,7 +25,8 @@ from typing import Any
 
 import pytest
 from support import EXAMPLE, run_invoke
-from support.policy import AUTHZ, SECRETS_EXPIRE
+from support.clients import secret_client
+from support.policy import AUTHZ, SECRETS_EXPIRE, SECRETS_MAX_VALIDITY
 
 from provision.emulator import Emulator, seed_tenants_from_inventory
 from provision.emulator.requestlog import is_write
@@ -150,3 +151,48 @@ def test_audit_or_not_enforced_refuses_nothing(
         assert applied.returncode == 0, applied.stdout + applied.stderr
     finally:
         emu.stop()
+
+
+def _with_secret_expiry(fleet: Path, expires_in: str) -> None:
+    """Give contoso `secret_expiry: {expires_in: ...}` (provision.inventory.expiry)."""
+    text = fleet.read_text(encoding="utf-8")
+    line = "    key_vault: kv-contoso-nb"
+    at = text.index(line)
+    end = text.index("\n", at)
+    text = text[: end + 1] + f"    secret_expiry: {{expires_in: {expires_in}}}\n" + text[end + 1 :]
+    fleet.write_text(text, encoding="utf-8")
+
+
+def test_with_expires_in_the_onboarding_passes_the_policy_and_every_secret_expires(
+    fleet: Path, emu: Emulator
+) -> None:
+    _with_secret_expiry(fleet, "P90D")
+    plan = _tenants(_run("plan", fleet, emu, "--json", "-t", "contoso"))["contoso"]
+    assert plan["ok"] is True and plan["policy"] == [], plan
+    res = _run("onboard", fleet, emu, "-t", "contoso")
+    assert res.returncode == 0, res.stdout + res.stderr
+    client = secret_client(emu, "kv-contoso-nb")
+    props = [p for p in client.list_properties_of_secrets() if (p.tags or {}).get("tenant")]
+    assert props and all(p.expires_on is not None for p in props)
+
+
+def test_an_expiry_beyond_the_maximum_validity_is_refused_in_plan(
+    tmp_path: Path, fleet: Path
+) -> None:
+    _with_secret_expiry(fleet, "P365D")
+    seeds = seed_tenants_from_inventory(load_inventory(fleet))
+    seeds[0].policies.append(
+        SeedPolicy(
+            "max-180",
+            SECRETS_MAX_VALIDITY,
+            display_name="Secrets live 180 days at most",
+            parameters={"maximumValidityInDays": 180},
+        )
+    )
+    with Emulator(tmp_path / "emu2") as e:
+        e.seed(seeds)
+        plan = _tenants(_run("plan", fleet, e, "--json", "-t", "contoso"))["contoso"]
+    [finding] = plan["policy"]
+    assert finding["rule"] == "secret-max-validity" and finding["refuses"] is True
+    assert "180 days" in finding["detail"] and "P180D" in finding["detail"]
+    assert "Secrets live 180 days at most" in plan["error"]

@@ -18,9 +18,9 @@ its preflight read; see provision.policy.errors).
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from provision import clock
 from provision.emulator.arm.exceptions import ArmError
 from provision.emulator.keyvault.exceptions import Forbidden
 from provision.emulator.policy.models import PolicyBackend
@@ -99,7 +99,7 @@ def secret_denial(policy: PolicyBackend, vault_id: str | None, expires: int | No
     """Refuse setting a secret (a new version, created now) that a Deny on its vault forbids."""
     if vault_id is None:
         return
-    now = int(time.time())
+    now = clock.timestamp()  # the emulator's Key Vault stamps versions by the same clock
     found = policy.denying(f"{vault_id}/secrets", lambda m: _breaks(m, expires, now))
     if found is None:
         return
