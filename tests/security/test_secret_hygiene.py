@@ -199,3 +199,36 @@ def test_secret_values_do_not_print_themselves() -> None:
 
     v = SecretValue("S3cr3t-do-not-print")
     assert "S3cr3t" not in repr(v) + str(v) + f"{v}" + repr([v]) + repr({"k": v})
+
+
+@pytest.mark.slow
+def test_no_secret_value_in_any_output_when_azure_policy_refuses(
+    tmp_path: Path, fleet: Fleet
+) -> None:
+    """The policy preflight's findings and a policy's 403 (provision.policy) carry secret names,
+    never values: one tenant's Deny is read by plan (findings, apply stops), the other's cannot
+    be read (a note), so its writes meet Key Vault's 403 naming the assignment."""
+    from provision.emulator.seed import SeedPolicy
+
+    inv = load_inventory(fleet.path)
+    env = _env(tmp_path)
+    seeds = seed_tenants_from_inventory(inv)
+    for seed in seeds:
+        seed.policies.append(SeedPolicy("secrets-expire", "98728c90-32c7-4049-8429-847dc0f4fe37"))
+    unread = inv.tenants[1]
+    with Emulator(tmp_path / "emu") as emu:
+        emu.seed(seeds)
+        ep = str(emu.endpoints_file)
+        emu.deny(
+            f"/subscriptions/{unread.subscription_id}/resourceGroups/{unread.resource_group}"
+            "/providers/Microsoft.Authorization/policyAssignments"
+        )
+        runs = {
+            name: run_invoke(task, "-i", str(fleet.path), "--endpoints", ep, "--json", env=env)
+            for name, task in (("plan", "plan"), ("apply", "apply"))
+        }
+    errors = {t["tenant"]: t["error"] for t in json.loads(runs["apply"].stdout)["tenants"]}
+    assert "secrets-expire" in (errors[inv.tenants[0].name] or ""), errors
+    assert "refused by Azure Policy" in (errors[unread.name] or ""), errors
+    assert json.loads(runs["plan"].stdout)["tenants"][0]["policy"], "no finding to search"
+    assert find_leaks(fleet, _outputs(tmp_path, runs)) == []
