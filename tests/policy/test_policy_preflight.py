@@ -26,7 +26,14 @@ from typing import Any
 import pytest
 from support import EXAMPLE, run_invoke
 from support.clients import secret_client
-from support.policy import AUTHZ, SECRETS_EXPIRE, SECRETS_MAX_VALIDITY
+from support.policy import (
+    AUTHZ,
+    EXEMPTIONS_API,
+    SECRETS_EXPIRE,
+    SECRETS_MAX_VALIDITY,
+    arm,
+    assign,
+)
 
 from provision.emulator import Emulator, seed_tenants_from_inventory
 from provision.emulator.requestlog import is_write
@@ -196,3 +203,42 @@ def test_an_expiry_beyond_the_maximum_validity_is_refused_in_plan(
     assert finding["rule"] == "secret-max-validity" and finding["refuses"] is True
     assert "180 days" in finding["detail"] and "P180D" in finding["detail"]
     assert "Secrets live 180 days at most" in plan["error"]
+
+
+@pytest.mark.slow
+def test_plan_reads_an_initiative_and_honours_an_exemption(tmp_path: Path, fleet: Path) -> None:
+    """A baseline initiative at the subscription, its member's effect an initiative parameter,
+    then an exemption of that member on the vault (policyExemptions, 2022-07-01-preview)."""
+    sub = CONTOSO_RG.rsplit("/resourceGroups/", 1)[0]
+    initiative = f"{sub}{AUTHZ}/policySetDefinitions/soc-baseline"
+    with Emulator(tmp_path / "emu") as e:
+        e.seed(seed_tenants_from_inventory(load_inventory(fleet)))
+        member = {
+            "policyDefinitionId": f"{AUTHZ}/policyDefinitions/{SECRETS_EXPIRE}",
+            "policyDefinitionReferenceId": "secretsExpire",
+            "parameters": {"effect": {"value": "[parameters('secretsEffect')]"}},
+        }
+        params = {"secretsEffect": {"type": "String", "defaultValue": "Audit"}}
+        body = {"properties": {"parameters": params, "policyDefinitions": [member]}}
+        assert arm(e, "PUT", initiative, body).status_code == 201
+        assign(e, sub, "baseline", initiative, display="SOC baseline", secretsEffect="Deny")
+        plan = _tenants(_run("plan", fleet, e, "--json", "-t", "contoso"))["contoso"]
+        [finding] = plan["policy"]
+        assert finding["initiative_id"] == initiative and finding["refuses"] is True
+        assert finding["assignment"] == "SOC baseline"
+        vault = f"{CONTOSO_RG}/providers/Microsoft.KeyVault/vaults/kv-contoso-nb"
+        exemption = {
+            "properties": {
+                "policyAssignmentId": f"{sub}{AUTHZ}/policyAssignments/baseline",
+                "policyDefinitionReferenceIds": ["secretsExpire"],
+                "exemptionCategory": "Waiver",
+            }
+        }
+        put = arm(
+            e, "PUT", f"{vault}{AUTHZ}/policyExemptions/notebooks", exemption, api=EXEMPTIONS_API
+        )
+        assert put.status_code == 201
+        again = _tenants(_run("plan", fleet, e, "--json", "-t", "contoso"))["contoso"]
+        assert again["policy"] == [] and again["ok"] is True
+        applied = _run("apply", fleet, e, "-t", "contoso")
+        assert applied.returncode == 0, applied.stdout + applied.stderr
