@@ -221,7 +221,8 @@ def read_metadata(run: TenantRun) -> TenantPlan:
     """The plan without secret values or file content (plan --no-secret-values): what an
     identity with Reader on the workspace and Key Vault Reader on the vaults can see. Secrets
     are judged by their vault's metadata, files are listed unread, orphan secrets come from the
-    same listing; computes, Sentinel workspaces and analysts' access are read as always."""
+    same listing; computes, Sentinel workspaces, analysts' access and Azure Policy are read as
+    always."""
     t = run.tenant
     ws, _ = _discover(run, ReadMode.PLAN, StorageAuth.TOKEN)  # no listKeys: the share is not read
     run.progress("reading secret metadata")
@@ -231,9 +232,15 @@ def read_metadata(run: TenantRun) -> TenantPlan:
         folded: batch.add(functools.partial(secrets.list_properties, run, vault))
         for folded, vault in names.items()
     }
+    policy_reads = preflight.add_reads(run, ws, batch)
     run.fan.run(batch)
+    follow = Batch()  # initiatives and exemptions, only when an assignment needs them
+    preflight.add_followups(run, policy_reads, follow)
+    if len(follow):
+        run.fan.run(follow)
     listed = {v: slot.value for v, slot in listed_slots.items()}
     secrets_plan = secrets.plan_by_metadata(run, listed)
+    policy = preflight.check(run, ws, policy_reads, secrets_plan)
     expiring = secrets.expiring(run, secrets_plan)
     tagged: record_module.TaggedSecrets = {
         v: orphans.tagged_names(got, t.name) for v, got in listed.items()
@@ -262,8 +269,10 @@ def read_metadata(run: TenantRun) -> TenantPlan:
             *orphans_plan.notes,
             *access.notes(),
             *_expiry_notes(expiring),
+            *policy.lines(),
         ),
         resources={"key_vault": t.key_vault, "storage_account": ws.storage_account},
-        error=_errors(access.failure(), secrets.expired_error(expiring)),
+        error=_errors(policy.error(), access.failure(), secrets.expired_error(expiring)),
         expiring=tuple(expiring),
+        policy=policy.as_dicts(),
     )

@@ -105,6 +105,9 @@ def test_plan_names_the_secrets_the_policy_refuses_and_the_assignment(
     assert "permission" not in contoso["error"]
     # the other tenant has no assignment: nothing to report, nothing failed
     assert fabrikam["policy"] == [] and fabrikam["ok"] is True
+    # plan --no-secret-values (Reader and Key Vault Reader) reads policy too
+    metadata = _tenants(_run("plan", fleet, emu, "--json", "--no-secret-values"))["contoso"]
+    assert metadata["policy"] == contoso["policy"] and ASSIGNMENT_ID in metadata["error"]
 
 
 def test_apply_refused_by_policy_writes_nothing_to_the_tenant(fleet: Path, emu: Emulator) -> None:
