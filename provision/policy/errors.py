@@ -77,3 +77,16 @@ def policy_refusal(exc: Exception, resource: str) -> str | None:
         f"{resource}: refused by Azure Policy: assignment {label}({found.group(1)}) "
         f"({code or 'Forbidden'}): {FIX}"
     )
+
+
+def ambiguous_hint(exc: Exception) -> str:
+    """For Key Vault's `ForbiddenByPolicy` without an assignment in the message: the two causes
+    it can mean (empty for any other error)."""
+    inner = getattr(getattr(exc, "error", None), "innererror", None) or {}
+    code = inner.get("code") if isinstance(inner, dict) else None
+    if code != "ForbiddenByPolicy":
+        return ""
+    return (
+        " (Key Vault's ForbiddenByPolicy: a missing access-policy permission, or an Azure Policy "
+        "assignment with effect Deny that plan could not read: see docs/policy.md)"
+    )

@@ -109,19 +109,6 @@ class PolicyCheck:
             f"{len(f.targets)} {f.detail} ({f.names})" for f in refused
         )
 
-    def refusing(self, vault: str) -> Finding | None:
-        """The Deny finding on secrets of `vault` (for a 403 whose body names no policy)."""
-        prefix = vault.casefold() + "/"
-        return next(
-            (
-                f
-                for f in self.refusals
-                if f.rule in _SECRET_RULES
-                and any(t.casefold().startswith(prefix) for t in f.targets)
-            ),
-            None,
-        )
-
 
 def _group(resource_id: str) -> str:
     parts = resource_id.strip("/").split("/")

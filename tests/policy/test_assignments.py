@@ -192,3 +192,45 @@ def test_errors_name_the_assignment_and_a_missing_permission_stays_one(emu: Emul
         denied.raise_for_status()
     assert policy_refusal(authz.value, "workspace") is None
     assert "permission denied" in explain_azure_error(authz.value, _tenant(), "workspace", "x")
+
+
+def _key_vault_error(body: dict[str, Any]) -> HttpResponseError:
+    """azure-core's error for a Key Vault answer, built as its pipeline builds it (a requests
+    response in the SDK's own transport response)."""
+    import json
+
+    import requests
+    from azure.core.pipeline.transport import RequestsTransportResponse
+    from azure.core.rest import HttpRequest
+
+    raw = requests.Response()
+    raw.status_code = 403
+    raw._content = json.dumps(body).encode()
+    raw.headers["Content-Type"] = "application/json; charset=utf-8"
+    request = HttpRequest("PUT", "https://kv-x.vault.azure.net/secrets/k")
+    return HttpResponseError(response=RequestsTransportResponse(request, raw))
+
+
+def test_for_policy_without_an_assignment_the_line_names_both_causes() -> None:
+    """Key Vault's inner ForbiddenByPolicy also answers an access-policy vault's missing
+    permission (a recorded answer for a purge without the permission: "does not have secrets
+    purge permission on key vault ...", inner code ForbiddenByPolicy)."""
+    err = _key_vault_error(
+        {
+            "error": {
+                "code": "Forbidden",
+                "message": "The user, group or application 'appid=a;oid=b' does not have secrets "
+                "set permission on key vault 'kv-x;location=eastus'.",
+                "innererror": {"code": "ForbiddenByPolicy"},
+            }
+        }
+    )
+    assert policy_refusal(err, "secret kv-x/k") is None
+    line = explain_azure_error(err, _tenant(), "secret kv-x/k", "grant Key Vault Secrets Officer")
+    assert line.startswith("permission denied on secret kv-x/k (Forbidden (Key Vault's")
+    assert "Azure Policy" in line and "grant Key Vault Secrets Officer" in line
+    # an inner AccessDenied is a permission, plainly
+    plain = _key_vault_error(
+        {"error": {"code": "Forbidden", "message": "no", "innererror": {"code": "AccessDenied"}}}
+    )
+    assert "Azure Policy" not in explain_azure_error(plain, _tenant(), "secret kv-x/k", "grant")
