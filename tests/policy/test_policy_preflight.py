@@ -245,3 +245,37 @@ def test_plan_reads_an_initiative_and_honours_an_exemption(tmp_path: Path, fleet
         assert again["policy"] == [] and again["ok"] is True
         applied = _run("apply", fleet, e, "-t", "contoso")
         assert applied.returncode == 0, applied.stdout + applied.stderr
+
+
+def test_plan_reports_what_storage_compute_and_vault_policies_mean_for_the_tool(
+    tmp_path: Path, fleet: Path
+) -> None:
+    """Azure/azure-policy built-ins: Storage/StorageAccountAllowSharedKeyAccess_Audit.json,
+    Machine Learning/IdleShutdown_Audit.json, Key Vault/Recoverable_Audit.json. None of them
+    refuses a write plan or apply makes: reported, the tenant not failed."""
+    text = fleet.read_text(encoding="utf-8").replace(
+        "    idle_shutdown: PT60M", "    # no idle shutdown"
+    )
+    fleet.write_text(text, encoding="utf-8")
+    seeds = seed_tenants_from_inventory(load_inventory(fleet))
+    seeds[1].policies += [
+        SeedPolicy("no-shared-key", "8c6a50c6-9ffd-4ae7-986f-5fa6111f9a54"),
+        SeedPolicy("idle-shutdown", "679ddf89-ab8f-48a5-9029-e76054077449"),
+        SeedPolicy("purge-protection", "0b60c0b2-2dc2-4e1c-b5c9-abbed971de53", effect="Audit"),
+    ]
+    with Emulator(tmp_path / "emu") as e:
+        e.seed(seeds)
+        plan = _tenants(_run("plan", fleet, e, "--json", "-t", "fabrikam"))["fabrikam"]
+    assert plan["ok"] is True, plan["error"]
+    by_rule = {f["rule"]: f for f in plan["policy"]}
+    assert set(by_rule) == {
+        "storage-no-shared-key",
+        "compute-idle-shutdown",
+        "vault-purge-protection",
+    }
+    assert not any(f["refuses"] for f in plan["policy"])
+    assert "Shared Key" in by_rule["storage-no-shared-key"]["detail"]
+    assert "idle_shutdown" in by_rule["compute-idle-shutdown"]["detail"]
+    assert by_rule["compute-idle-shutdown"]["targets"]  # the analysts' aliases
+    assert by_rule["vault-purge-protection"]["targets"] == ["kv-fabrikam-nb"]
+    assert any(n.startswith("policy: Deny: Storage accounts should prevent") for n in plan["notes"])
