@@ -43,6 +43,7 @@ from provision.task_help import (
     LOCK_HELP,
     METADATA_ONLY_HELP,
     REQUIRE_ACCESS_HELP,
+    ROTATE_SOURCE_HELP,
     RUN_HELP,
     TEMPLATES_HELP,
     TENANT_HELP,
@@ -288,6 +289,40 @@ onboard = task(iterable=["tenant"], help=APPLY_HELP)(
 
 @task(
     iterable=["tenant"],
+    help={
+        **RUN_HELP,
+        "source": ROTATE_SOURCE_HELP,
+        "lock_timeout": LOCK_HELP,
+        "break_lock": BREAK_LOCK_HELP,
+    },
+)
+@_user_errors
+def rotate(
+    c: Context,
+    inventory: str,
+    *,
+    tenant: list[str] | None = None,
+    local: bool = False,
+    endpoints: str | None = None,
+    json: bool = False,
+    templates: str | None = None,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    storage_auth: str = "auto",
+    lock_timeout: float = 0.0,
+    break_lock: bool = False,
+    source: str,  # last: long only, it takes no short option from the flags apply shares
+) -> int:
+    """Push a changed secret source to every tenant and vault that references it, and verify."""
+    flags = _flags(locals())
+    ref = flags.pop("source")
+    opts = _run_options(flags)
+    from provision.commands import rotate as command
+
+    return command.run(opts, ref)
+
+
+@task(
+    iterable=["tenant"],
     help={**RUN_HELP, "warn_expiry": WARN_EXPIRY_HELP},
 )
 @_user_errors
@@ -519,6 +554,7 @@ ns = Collection(
     apply,
     verify,
     onboard,
+    rotate,
     emulator,
     patch_kernel,
     create_compute,

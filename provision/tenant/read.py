@@ -74,10 +74,15 @@ def _discover(
     ws = discover(run.clients, t, run.fan.pool, storage or run.settings.storage_auth)
     if sentinel is not None:
         _raise_problems(sentinel.result())
-    share = WorkspaceShare(
+    return ws, share_of(run, ws)
+
+
+def share_of(run: TenantRun, ws: WorkspaceInfo) -> WorkspaceShare:
+    """The tenant's notebook share (its lock and record), as discovery found it."""
+    t = run.tenant
+    return WorkspaceShare(
         run.clients.share(t, ws.storage_account, ws.file_share, ws.storage_key), tenant=t.name
     )
-    return ws, share
 
 
 def read_tenant(run: TenantRun, mode: ReadMode, reuse: Observation | None = None) -> Observation:

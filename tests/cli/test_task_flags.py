@@ -57,6 +57,19 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("storage-auth", "s"),
         ("warn-expiry", None),  # long only
     ],
+    "rotate": [
+        ("inventory", "i"),
+        ("source", None),  # long only (provision.tasks.LONG_ONLY)
+        ("tenant", "t"),
+        ("local", "l"),
+        ("endpoints", "e"),
+        ("json", "j"),
+        ("templates", "m"),
+        ("max-concurrency", "a"),
+        ("storage-auth", "s"),
+        ("lock-timeout", "o"),
+        ("break-lock", None),  # long only
+    ],
     "emulator": [
         ("state-dir", "s"),
         ("port", "p"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from azure.keyvault.secrets import KeyVaultSecret
 from expiry_helpers import (
     CONTOSO_VAULT,
     OTX,
@@ -24,17 +25,25 @@ from support.clients import secret_client
 from provision.emulator import Emulator
 
 
-def _otx(emu: Emulator) -> object:
+def _otx(emu: Emulator) -> KeyVaultSecret:
     return secret_client(emu, CONTOSO_VAULT).get_secret(OTX)
+
+
+def _applied_at_t0(
+    fleet: Path, emu: Emulator, monkeypatch: pytest.MonkeyPatch, keys: str
+) -> KeyVaultSecret:
+    """contoso's OTX key with its own expiry `keys`, applied at T0; the key as written."""
+    set_otx_expiry(fleet, keys)
+    at(monkeypatch, T0)
+    res = run("apply", fleet, emu)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return _otx(emu)
 
 
 def test_apply_writes_exp_and_a_day_later_writes_nothing(
     fleet: Path, emu: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    set_otx_expiry(fleet, "expires_in: P10D, not_before: 2026-11-01")
-    at(monkeypatch, T0)
-    assert run("apply", fleet, emu).returncode == 0
-    first = secret_client(emu, CONTOSO_VAULT).get_secret(OTX)
+    first = _applied_at_t0(fleet, emu, monkeypatch, "expires_in: P10D, not_before: 2026-11-01")
     assert first.properties.created_on == T0
     assert first.properties.expires_on == T0 + days(10)
     assert first.properties.not_before == T0.replace(month=11, day=1, hour=0)
@@ -47,7 +56,7 @@ def test_apply_writes_exp_and_a_day_later_writes_nothing(
     code, doc = run_json("apply", fleet, emu)
     assert code == 0, doc
     assert writes_since(emu, mark) == []
-    again = secret_client(emu, CONTOSO_VAULT).get_secret(OTX)
+    again = _otx(emu)
     assert again.properties.version == first.properties.version
     assert again.properties.expires_on == T0 + days(10)
     # still within the 30-day window, now 9 days out
@@ -57,16 +66,13 @@ def test_apply_writes_exp_and_a_day_later_writes_nothing(
 def test_a_new_value_is_a_new_version_with_a_fresh_expiry(
     fleet: Path, emu: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    set_otx_expiry(fleet, "expires_in: P10D")
-    at(monkeypatch, T0)
-    assert run("apply", fleet, emu).returncode == 0
-    before = secret_client(emu, CONTOSO_VAULT).get_secret(OTX)
+    before = _applied_at_t0(fleet, emu, monkeypatch, "expires_in: P10D")
 
     (fleet.parent / OTX_SOURCE.removeprefix("file:")).write_text("NEW-OTX-KEY-0002\n")
     at(monkeypatch, T0 + days(3))
     res = run("apply", fleet, emu)
     assert res.returncode == 0, res.stdout + res.stderr
-    after = secret_client(emu, CONTOSO_VAULT).get_secret(OTX)
+    after = _otx(emu)
     assert after.value == "NEW-OTX-KEY-0002"
     assert after.properties.version != before.properties.version
     assert after.properties.created_on == T0 + days(3)
@@ -78,10 +84,7 @@ def test_a_new_value_is_a_new_version_with_a_fresh_expiry(
 def test_changing_only_the_dates_patches_the_version_it_has(
     fleet: Path, emu: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    set_otx_expiry(fleet, "expires_in: P10D")
-    at(monkeypatch, T0)
-    assert run("apply", fleet, emu).returncode == 0
-    before = secret_client(emu, CONTOSO_VAULT).get_secret(OTX)
+    before = _applied_at_t0(fleet, emu, monkeypatch, "expires_in: P10D")
 
     set_otx_expiry(fleet, "expires_in: P20D")
     at(monkeypatch, T0 + days(2))
@@ -93,7 +96,7 @@ def test_changing_only_the_dates_patches_the_version_it_has(
     assert run("apply", fleet, emu).returncode == 0
     ops = [(w["method"], w["op"]) for w in writes_since(emu, mark) if OTX in w["path"]]
     assert ops == [("PATCH", "UpdateSecret")]  # no new version
-    after = secret_client(emu, CONTOSO_VAULT).get_secret(OTX)
+    after = _otx(emu)
     assert after.properties.version == before.properties.version
     assert after.properties.created_on == T0
     assert after.properties.expires_on == T0 + days(20)  # counted from the version's creation
@@ -102,7 +105,7 @@ def test_changing_only_the_dates_patches_the_version_it_has(
     # value has none
     set_otx_expiry(fleet, None)
     assert run("apply", fleet, emu).returncode == 0
-    last = secret_client(emu, CONTOSO_VAULT).get_secret(OTX)
+    last = _otx(emu)
     assert last.properties.expires_on is None
     assert last.value == after.value and last.properties.version != after.properties.version
 
@@ -111,9 +114,7 @@ def test_changing_only_the_dates_patches_the_version_it_has(
 def test_an_expired_secret_fails_plan_and_verify_with_one_line(
     fleet: Path, emu: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    set_otx_expiry(fleet, "expires_in: P10D")
-    at(monkeypatch, T0)
-    assert run("apply", fleet, emu).returncode == 0
+    _applied_at_t0(fleet, emu, monkeypatch, "expires_in: P10D")
     at(monkeypatch, T0 + days(11))
     code, doc = run_json("plan", fleet, emu, "--detailed-exitcode")
     assert code == 1
@@ -140,9 +141,7 @@ def test_an_expired_secret_fails_plan_and_verify_with_one_line(
 def test_the_warning_window_is_a_flag_and_metadata_plans_warn_too(
     fleet: Path, emu: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    set_otx_expiry(fleet, "expires: 2026-12-31")
-    at(monkeypatch, T0)
-    assert run("apply", fleet, emu).returncode == 0
+    _applied_at_t0(fleet, emu, monkeypatch, "expires: 2026-12-31")
     _, wide = run_json("plan", fleet, emu)
     assert [e["days_left"] for e in wide["expiring"]] == [29.7]
     _, narrow = run_json("plan", fleet, emu, "--warn-expiry", "7")

@@ -51,6 +51,21 @@ def test_defaults_apply_to_every_secret_and_a_reference_keeps_its_own(fleet: Pat
     assert otx.source == "file:secrets/contoso-otx.txt"
 
 
+def test_a_tenants_secret_expiry_replaces_the_defaults_as_a_whole(fleet: Path) -> None:
+    path = _fleet(fleet, defaults="{expires_in: P90D, not_before: 2026-01-01}")
+    text = path.read_text(encoding="utf-8")
+    text = text.replace(
+        "    key_vault: kv-contoso-nb",
+        "    key_vault: kv-contoso-nb\n    secret_expiry: {expires: 2027-03-31}",
+        1,
+    )
+    path.write_text(text, encoding="utf-8")
+    inv = load_inventory(path)
+    contoso, fabrikam = inv.tenants
+    assert contoso.secret_expiry == SecretExpiry(expires="2027-03-31")  # no inherited keys
+    assert fabrikam.secret_expiry == SecretExpiry(expires_in="P90D", not_before="2026-01-01")
+
+
 def test_without_secret_expiry_no_secret_has_dates(fleet: Path) -> None:
     assert set(_pushes(fleet).values()) == {None}
 
