@@ -200,3 +200,16 @@ def test_compute_instance_without_idle_shutdown_is_disallowed_by_policy(emu: Emu
     assert info["info"]["policyDefinitionId"].endswith(IDLE_SHUTDOWN)
     body["properties"]["properties"]["idleTimeBeforeShutdown"] = "PT30M"
     assert arm(emu, "PUT", f"{WS_ID}/computes/ci-alice", body, api="2024-04-01").status_code == 201
+
+
+def test_policy_state_survives_a_restart(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from provision.emulator.state import Backend
+
+    with Emulator(tmp_path / "emu") as e:
+        e.seed(
+            [SeedTenant(tenant_id=TID, subscription_id=SUB, resource_group="rg-soc", workspace="w")]
+        )
+        assign(e, RG, "kept", SECRETS_EXPIRE, display="Kept across restarts")
+    again = Backend.load(tmp_path / "emu")
+    stored = again.policy.assignments[f"{RG}{AUTHZ}/policyAssignments/kept".lower()]
+    assert stored["properties"]["displayName"] == "Kept across restarts"
