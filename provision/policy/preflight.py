@@ -40,8 +40,6 @@ if TYPE_CHECKING:
     from provision.tenant.secrets import SecretsPlan
     from provision.workspace import WorkspaceInfo
 
-Listing = "list[dict[str, Any]] | ArmReadError"
-
 _SECRET_RULES = {Rule.SECRET_EXPIRATION, Rule.SECRET_MAX_VALIDITY, Rule.SECRET_MIN_DAYS_LEFT}
 
 

@@ -105,6 +105,9 @@ def test_builtin_definition_is_served_by_its_azure_id(emu: Emulator) -> None:
     assert props["displayName"] == "Secrets should have the specified maximum validity period"
     assert props["mode"] == "Microsoft.KeyVault.Data"
     assert "maximumValidityInDays" in props["parameters"]
+    unknown = arm(emu, "GET", f"{AUTHZ}/policyDefinitions/00000000-0000-0000-0000-000000000000")
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "PolicyDefinitionNotFound"
 
 
 def test_key_vault_refuses_a_secret_without_expiry_under_deny(emu: Emulator) -> None:

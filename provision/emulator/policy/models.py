@@ -23,21 +23,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from provision.emulator.arm.exceptions import ArmError, ValidationError
+from provision.emulator.authz.models import scope_covers
 from provision.policy.assignments import Member, in_effect
 from provision.policy.builtins import builtin
 
 __all__ = ["PolicyBackend"]
 
 AUTHZ = "/providers/Microsoft.Authorization"
-
-
-def _norm(scope: str) -> str:
-    return "/" + scope.strip("/").lower()
-
-
-def _covers(outer: str, inner: str) -> bool:
-    a, b = _norm(outer), _norm(inner)
-    return b == a or b.startswith(a + "/")
 
 
 class PolicyBackend:
@@ -118,11 +110,9 @@ class PolicyBackend:
         scope_of: Callable[[dict[str, Any]], str],
     ) -> list[dict[str, Any]]:
         """At or above `scope` (`atScope()`), and below it too without a filter."""
-        return [
-            item
-            for item in table.values()
-            if _covers(scope_of(item), scope) or (not at_scope and _covers(scope, scope_of(item)))
-        ]
+        above = [i for i in table.values() if scope_covers(scope_of(i), scope)]
+        below = [] if at_scope else [i for i in table.values() if scope_covers(scope, scope_of(i))]
+        return above + [i for i in below if i not in above]
 
     # --- initiatives and exemptions ---------------------------------------------------------------
     def put_initiative(
