@@ -279,3 +279,22 @@ def test_plan_reports_what_storage_compute_and_vault_policies_mean_for_the_tool(
     assert by_rule["compute-idle-shutdown"]["targets"]  # the analysts' aliases
     assert by_rule["vault-purge-protection"]["targets"] == ["kv-fabrikam-nb"]
     assert any(n.startswith("policy: Deny: Storage accounts should prevent") for n in plan["notes"])
+
+
+def test_rotate_refused_by_policy_names_the_assignment(fleet: Path, emu: Emulator) -> None:
+    """rotate pushes a new version; under the Deny its Key Vault 403 names the assignment."""
+    key = fleet.parent / "secrets" / "contoso-otx.txt"
+    key.write_text("rotated-otx-value-0001\n", encoding="utf-8")
+    res = run_invoke(
+        "rotate",
+        "-i",
+        str(fleet),
+        "--source",
+        "file:secrets/contoso-otx.txt",
+        "--endpoints",
+        str(emu.endpoints_file),
+    )
+    out = res.stdout + res.stderr
+    assert res.returncode == 1, out
+    assert "refused by Azure Policy" in out and ASSIGNMENT_ID in out
+    assert "rotated-otx-value-0001" not in out
