@@ -298,3 +298,44 @@ def test_rotate_refused_by_policy_names_the_assignment(fleet: Path, emu: Emulato
     assert res.returncode == 1, out
     assert "refused by Azure Policy" in out and ASSIGNMENT_ID in out
     assert "rotated-otx-value-0001" not in out
+
+
+@pytest.mark.slow
+def test_create_compute_refused_by_policy_names_the_assignment(tmp_path: Path, fleet: Path) -> None:
+    """Machine Learning/IdleShutdown_Audit.json with Deny: plan names the analysts whose
+    instances would be refused, and create-compute's error line names the assignment
+    (ARM 403 RequestDisallowedByPolicy, its PolicyViolation), not a permission."""
+    text = fleet.read_text(encoding="utf-8")
+    fleet.write_text(text.replace("    idle_shutdown: PT60M", "    # no idle shutdown", 1))
+    seeds = seed_tenants_from_inventory(load_inventory(fleet))
+    seeds[0].policies.append(
+        SeedPolicy(
+            "ci-idle", "679ddf89-ab8f-48a5-9029-e76054077449", display_name="CIs must idle-stop"
+        )
+    )
+    with Emulator(tmp_path / "emu") as e:
+        e.seed(seeds)
+        # a new analyst, with an object id and no instance yet (as tests/compute do)
+        carol = "      - {alias: carol.jones, compute: carol-hunting}\n"
+        frank = "      - {alias: frank, object_id: 11111111-2222-4333-8444-555555555555}\n"
+        fleet.write_text(fleet.read_text(encoding="utf-8").replace(carol, carol + frank))
+        plan = _tenants(_run("plan", fleet, e, "--json", "-t", "contoso"))["contoso"]
+        [finding] = plan["policy"]
+        assert finding["rule"] == "compute-idle-shutdown" and "frank" in finding["targets"]
+        applied = _run("apply", fleet, e, "-t", "contoso")
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        res = run_invoke(
+            "create-compute",
+            "-i",
+            str(fleet),
+            "-t",
+            "contoso",
+            "--user",
+            "frank",
+            "--endpoints",
+            str(e.endpoints_file),
+        )
+    out = res.stdout + res.stderr
+    assert res.returncode == 1, out
+    assert "refused by Azure Policy" in out and "'CIs must idle-stop'" in out
+    assert "RequestDisallowedByPolicy" in out and "permission denied" not in out
