@@ -27,6 +27,7 @@ def _at(monkeypatch: pytest.MonkeyPatch, when: datetime) -> None:
     monkeypatch.setenv(clock.NOW_ENV, when.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
+@pytest.mark.slow  # an apply and two plans of the example fleet
 @needs_shell
 def test_an_expiring_secret_is_a_warning_and_an_expired_one_an_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
