@@ -78,7 +78,8 @@ def run(opts: RunOptions, source: str) -> int:
     where = {source: f"tenant {uses[0].tenant}, {uses[0].pushes[0].setting_path}"}
     values = resolve_sources([source], inv.base_dir, where=where)
     out = sys.stderr if opts.json else sys.stdout
-    print(f"{source} is used by {len(uses)} tenants:", file=out)
+    tenants = f"{len(uses)} tenant{'s' if len(uses) != 1 else ''}"
+    print(f"{source} is used by {tenants}:", file=out)
     for use in uses:
         print(f"  {use.tenant}: {', '.join(use.targets)}", file=out, flush=True)
     step = functools.partial(rotate_tenant, source=source)
@@ -187,7 +188,7 @@ def _report(opts: RunOptions, source: str, results: list[TenantResult]) -> None:
         if r.error:
             print(f"  {r.tenant}: FAILED: {r.error}")
             continue
-        what = ", ".join(f"{i.target} ({i.detail or 'unchanged'})" for i in r.items)
+        what = ", ".join(f"{i.target} ({i.detail})" if i.detail else i.target for i in r.items)
         verified = ", verified" if r.verified else ""
         print(f"  {r.tenant}: {tenant_status(r)}{verified}: {what}")
     counts = {s: sum(tenant_status(r) == s for r in results) for s in ("rotated", "unchanged")}

@@ -24,7 +24,10 @@ from pydantic_core import PydanticCustomError
 
 from provision.inventory.fields import FrozenModel, SecretRef
 
-EXPIRY_KEYS = ("expires_in", "expires", "not_before")
+# Bounds that keep every date a Key Vault IntDate (seconds since 1970) that Python can also
+# compute from now: a lifetime of at most a century, dates from 1970 to LAST_YEAR.
+MAX_YEARS = 100
+LAST_YEAR = 9000
 
 
 def _moment(value: Any) -> datetime:
@@ -36,9 +39,13 @@ def _moment(value: Any) -> datetime:
             value = None
     if isinstance(value, datetime):
         aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
-        return aware.astimezone(timezone.utc)
-    if isinstance(value, date):
-        return datetime.combine(value, time(), timezone.utc)
+        value = aware.astimezone(timezone.utc)
+    elif isinstance(value, date):
+        value = datetime.combine(value, time(), timezone.utc)
+    if isinstance(value, datetime):
+        if not 1970 <= value.year <= LAST_YEAR:
+            raise PydanticCustomError("moment", f"must be a date between 1970 and {LAST_YEAR}")
+        return value
     raise PydanticCustomError(
         "moment", "must be a date (2027-03-31) or a date-time (2027-03-31T12:00:00Z)"
     )
@@ -58,8 +65,14 @@ def _duration(value: Any) -> str:
             "duration", f"{value!r} is not an ISO 8601 duration (P90D, P6M, P1Y)"
         ) from None
     start = datetime(2000, 1, 1, tzinfo=timezone.utc)
-    if start + parsed <= start:
+    try:
+        end = start + parsed
+    except (OverflowError, ValueError):
+        end = datetime.max.replace(tzinfo=timezone.utc)
+    if end <= start:
         raise PydanticCustomError("duration", "must be longer than zero")
+    if end > start.replace(year=start.year + MAX_YEARS):
+        raise PydanticCustomError("duration", f"must be at most {MAX_YEARS} years (P{MAX_YEARS}Y)")
     return value
 
 

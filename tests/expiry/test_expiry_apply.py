@@ -40,6 +40,7 @@ def _applied_at_t0(
     return _otx(emu)
 
 
+@pytest.mark.slow  # two applies of the example fleet
 def test_apply_writes_exp_and_a_day_later_writes_nothing(
     fleet: Path, emu: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -63,6 +64,7 @@ def test_apply_writes_exp_and_a_day_later_writes_nothing(
     assert [(e["secret"], e["days_left"]) for e in doc["expiring"]] == [(OTX, 9.0)]
 
 
+@pytest.mark.slow  # two applies of the example fleet
 def test_a_new_value_is_a_new_version_with_a_fresh_expiry(
     fleet: Path, emu: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -98,6 +98,14 @@ def test_without_secret_expiry_no_secret_has_dates(fleet: Path) -> None:
             "auth_key.expire: unknown key (did you mean 'expires'?)",
         ),
         ('{ref: "hunter2", expires_in: P1D}', "auth_key.ref: secret values must be references"),
+        (
+            '{ref: "file:secrets/contoso-otx.txt", expires_in: P10000Y}',
+            "auth_key.expires_in: must be at most 100 years (P100Y)",
+        ),
+        (
+            '{ref: "file:secrets/contoso-otx.txt", expires: 0001-01-01}',
+            "auth_key.expires: must be a date between 1970 and 9000",
+        ),
     ],
 )
 def test_a_bad_expiry_beside_a_reference_is_one_located_line(

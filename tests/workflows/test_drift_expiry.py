@@ -27,6 +27,7 @@ def _at(monkeypatch: pytest.MonkeyPatch, when: datetime) -> None:
     monkeypatch.setenv(clock.NOW_ENV, when.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
+@pytest.mark.slow  # an apply and two plans of the example fleet
 @needs_shell
 def test_an_expiring_secret_is_a_warning_and_an_expired_one_an_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -83,3 +84,31 @@ def test_an_expiring_secret_is_a_warning_and_an_expired_one_an_error(
         (line,) = annotated.stdout.splitlines()
         assert line.startswith(f"::error title=secret expired contoso::{OTX} (source file:")
         assert "in -1 days" in line
+
+
+@needs_shell
+def test_annotations_escape_what_would_start_another_workflow_command(tmp_path: Path) -> None:
+    """A `file:` path may hold a line break or `%` (the inventory refuses only NUL): each entry
+    stays one annotation, with GitHub's workflow-command escapes (%25, %0D, %0A; in the title
+    also %3A and %2C)."""
+    annotate = _step(load_workflow(DRIFT)["jobs"]["plan"], "annotate expiring secrets")
+    (tmp_path / "runner_temp").mkdir()
+    entry = {
+        "tenant": "contoso",
+        "vault": "kv-contoso-nb",
+        "secret": "TIProviders-OTX-Args-AuthKey",
+        "source": "file:x\n::error::forged 100%\r",
+        "expires": "2026-12-11T08:00:00Z",
+        "days_left": 9.5,
+        "expired": False,
+    }
+    (tmp_path / "runner_temp" / "plan.json").write_text(json.dumps({"expiring": [entry]}))
+    out, _ = _run_step(annotate, {}, tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "::warning title=secret expiring contoso::kv-contoso-nb/TIProviders-OTX-Args-AuthKey "
+        "(source file:x%0A::error::forged 100%25%0D) expires 2026-12-11T08:00:00Z, in 9.5 days"
+    ]
+    (tmp_path / "runner_temp" / "plan.json").write_text("error: not a report\n")
+    none, _ = _run_step(annotate, {}, tmp_path)
+    assert none.returncode == 0 and none.stdout == "no plan report to read\n"
