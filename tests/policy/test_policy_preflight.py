@@ -173,6 +173,7 @@ def _with_secret_expiry(fleet: Path, expires_in: str) -> None:
     fleet.write_text(text, encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_with_expires_in_the_onboarding_passes_the_policy_and_every_secret_expires(
     fleet: Path, emu: Emulator
 ) -> None:
