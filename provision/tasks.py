@@ -23,7 +23,12 @@ from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 
 from provision.kernel import PATCH_KERNEL_FLAGS
-from provision.options import DEFAULT_MAX_CONCURRENCY, DEFAULT_PRUNE_MAX, RunOptions
+from provision.options import (
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_PRUNE_MAX,
+    DEFAULT_WARN_EXPIRY_DAYS,
+    RunOptions,
+)
 from provision.task_help import (
     ACCESS_HELP,
     ALLOW_PERMANENT_DELETE_HELP,
@@ -38,9 +43,11 @@ from provision.task_help import (
     LOCK_HELP,
     METADATA_ONLY_HELP,
     REQUIRE_ACCESS_HELP,
+    ROTATE_SOURCE_HELP,
     RUN_HELP,
     TEMPLATES_HELP,
     TENANT_HELP,
+    WARN_EXPIRY_HELP,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -60,7 +67,16 @@ class _Flag(Argument):
 
 
 # Flags that change or break something others rely on: spelled out, never one mistyped letter.
-LONG_ONLY = frozenset({"break-lock", "no-secret-values", "allow-permanent-delete", "throttle"})
+LONG_ONLY = frozenset(
+    {
+        "break-lock",
+        "no-secret-values",
+        "allow-permanent-delete",
+        "warn-expiry",
+        "source",
+        "throttle",
+    }
+)
 
 
 class _Task(Task[Any]):
@@ -175,6 +191,7 @@ def render(
         "grant_access": GRANT_PREVIEW_HELP,
         "no_secret_values": METADATA_ONLY_HELP,
         "allow_permanent_delete": ALLOW_PERMANENT_DELETE_HELP,
+        "warn_expiry": WARN_EXPIRY_HELP,
     },
 )
 @_user_errors
@@ -197,6 +214,7 @@ def plan(
     delete_computes: bool = False,
     no_secret_values: bool = False,
     allow_permanent_delete: bool = False,
+    warn_expiry: float = DEFAULT_WARN_EXPIRY_DAYS,
 ) -> int:
     """Show what apply would change in Key Vault and the workspace file shares (reads only)."""
     opts = _run_options(locals())
@@ -224,6 +242,7 @@ def _apply_flags(
     delete_computes: bool = False,
     break_lock: bool = False,
     allow_permanent_delete: bool = False,
+    warn_expiry: float = DEFAULT_WARN_EXPIRY_DAYS,
 ) -> dict[str, Any]:
     """The flags of apply and onboard, declared once (both tasks take this signature)."""
     return _flags(locals())
@@ -251,6 +270,7 @@ APPLY_HELP = {
     **ACCESS_HELP,
     "break_lock": BREAK_LOCK_HELP,
     "allow_permanent_delete": ALLOW_PERMANENT_DELETE_HELP,
+    "warn_expiry": WARN_EXPIRY_HELP,
 }
 
 apply = task(iterable=["tenant"], help=APPLY_HELP)(
@@ -276,7 +296,41 @@ onboard = task(iterable=["tenant"], help=APPLY_HELP)(
 
 @task(
     iterable=["tenant"],
-    help=RUN_HELP,
+    help={
+        **RUN_HELP,
+        "source": ROTATE_SOURCE_HELP,
+        "lock_timeout": LOCK_HELP,
+        "break_lock": BREAK_LOCK_HELP,
+    },
+)
+@_user_errors
+def rotate(
+    c: Context,
+    inventory: str,
+    *,
+    tenant: list[str] | None = None,
+    local: bool = False,
+    endpoints: str | None = None,
+    json: bool = False,
+    templates: str | None = None,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    storage_auth: str = "auto",
+    lock_timeout: float = 0.0,
+    break_lock: bool = False,
+    source: str,  # last: long only, it takes no short option from the flags apply shares
+) -> int:
+    """Push a changed secret source to every tenant and vault that references it, and verify."""
+    flags = _flags(locals())
+    ref = flags.pop("source")
+    opts = _run_options(flags)
+    from provision.commands import rotate as command
+
+    return command.run(opts, ref)
+
+
+@task(
+    iterable=["tenant"],
+    help={**RUN_HELP, "warn_expiry": WARN_EXPIRY_HELP},
 )
 @_user_errors
 def verify(
@@ -290,6 +344,7 @@ def verify(
     templates: str | None = None,
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     storage_auth: str = "auto",
+    warn_expiry: float = DEFAULT_WARN_EXPIRY_DAYS,
 ) -> int:
     """Read back every secret and file and report any that differ from the inventory."""
     opts = _run_options(locals())
@@ -524,6 +579,7 @@ ns = Collection(
     apply,
     verify,
     onboard,
+    rotate,
     emulator,
     patch_kernel,
     create_compute,

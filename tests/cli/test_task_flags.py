@@ -36,6 +36,7 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("delete-computes", "-"),
         ("no-secret-values", None),  # long only (provision.tasks.LONG_ONLY)
         ("allow-permanent-delete", None),  # long only
+        ("warn-expiry", None),  # long only
     ],
     "apply": [
         *RUN,
@@ -47,8 +48,28 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("delete-computes", "d"),
         ("break-lock", None),  # long only (provision.tasks.LONG_ONLY)
         ("allow-permanent-delete", None),  # long only
+        ("warn-expiry", None),  # long only
     ],
-    "verify": [*RUN, ("templates", "m"), ("max-concurrency", "a"), ("storage-auth", "s")],
+    "verify": [
+        *RUN,
+        ("templates", "m"),
+        ("max-concurrency", "a"),
+        ("storage-auth", "s"),
+        ("warn-expiry", None),  # long only
+    ],
+    "rotate": [
+        ("inventory", "i"),
+        ("source", None),  # long only (provision.tasks.LONG_ONLY)
+        ("tenant", "t"),
+        ("local", "l"),
+        ("endpoints", "e"),
+        ("json", "j"),
+        ("templates", "m"),
+        ("max-concurrency", "a"),
+        ("storage-auth", "s"),
+        ("lock-timeout", "o"),
+        ("break-lock", None),  # long only
+    ],
     "emulator": [
         ("state-dir", "s"),
         ("port", "p"),
