@@ -31,12 +31,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, str], None]
+Step = Callable[[TenantRun, str], TenantResult]  # one tenant's step, given the lock holder
 
 
 class Mode(str, Enum):
     PLAN = "plan"
     APPLY = "apply"
     VERIFY = "verify"
+    ROTATE = "rotate"  # with its own step (provision.commands.rotate)
 
     def __str__(self) -> str:
         return self.value
@@ -84,21 +86,30 @@ class Engine:
         renders: list[TenantRender],
         values: dict[str, SecretValue],
         keep_clients: bool = False,
+        step: Step | None = None,
     ) -> list[TenantResult]:
         """Tenants run concurrently; results keep input order.
 
         A tenant's SDK clients and credential are released when its step ends, so memory is
         bounded by the tenants in flight; `keep_clients` keeps them (and the tokens their
         pipelines hold) for a further step of the same run, as onboard's apply after its plan.
+        `step` runs instead of the mode's own (rotate: provision.commands.rotate), given the
+        lock holder this run names.
         """
-        step: Callable[[TenantRun], TenantResult] = {
-            Mode.PLAN: plan_tenant,
-            Mode.APPLY: lambda run: apply_tenant(run, self.holder),
-            Mode.VERIFY: verify_tenant,
-        }[Mode(mode)]
+        if step is not None:
+            holder = self.holder
+            run_step: Callable[[TenantRun], TenantResult] = lambda run: step(run, holder)  # noqa: E731
+        else:
+            run_step = {
+                Mode.PLAN: plan_tenant,
+                Mode.APPLY: lambda run: apply_tenant(run, self.holder),
+                Mode.VERIFY: verify_tenant,
+            }[Mode(mode)]
         workers = max(1, min(len(renders), self.clients.max_concurrency))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tenant") as tenants:
-            futures = [tenants.submit(self._guard, step, r, values, keep_clients) for r in renders]
+            futures = [
+                tenants.submit(self._guard, run_step, r, values, keep_clients) for r in renders
+            ]
             return [f.result() for f in futures]
 
     def _guard(

@@ -19,7 +19,12 @@ from dataclasses import dataclass
 
 from provision.errors import UserInputError
 
-__all__ = ["DEFAULT_MAX_CONCURRENCY", "DEFAULT_PRUNE_MAX", "RunOptions"]
+__all__ = [
+    "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_PRUNE_MAX",
+    "DEFAULT_WARN_EXPIRY_DAYS",
+    "RunOptions",
+]
 
 # Azure's published throttling limits (DESIGN.md): Key Vault 4,000 secret transactions per 10 s
 # per vault; ARM 250 reads burst + 25/s and 200 writes burst + 10/s per subscription and principal.
@@ -27,6 +32,8 @@ __all__ = ["DEFAULT_MAX_CONCURRENCY", "DEFAULT_PRUNE_MAX", "RunOptions"]
 # at most 3 ARM reads per run) while keeping round trips overlapped.
 DEFAULT_MAX_CONCURRENCY = 32
 DEFAULT_PRUNE_MAX = 50  # orphan secrets in one vault above which --prune refuses to delete
+# --warn-expiry: a month's notice, the lead time of a TI subscription's renewal
+DEFAULT_WARN_EXPIRY_DAYS = 30
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +62,7 @@ class RunOptions:
     allow_permanent_delete: bool = False  # prune in vaults without soft delete (no recovery)
     break_lock: bool = False  # apply: break a lease on the tenant's lock this tool did not take
     no_secret_values: bool = False  # plan: read no secret value and no file content
+    warn_expiry: float = DEFAULT_WARN_EXPIRY_DAYS  # days: a secret expiring sooner is reported
     fresh: bool = False  # --local: forget the local world of this inventory first
 
     def __post_init__(self) -> None:
@@ -75,6 +83,8 @@ class RunOptions:
             out.append(f"--max-concurrency {self.max_concurrency}: use 1 or more")
         if self.prune_max < 0:
             out.append(f"--prune-max {self.prune_max}: use 0 or more")
+        if not math.isfinite(self.warn_expiry) or self.warn_expiry < 0:
+            out.append(f"--warn-expiry {self.warn_expiry:g}: use 0 or more days")
         if not math.isfinite(self.lock_timeout) or self.lock_timeout < 0:
             out.append(f"--lock-timeout {self.lock_timeout:g}: use 0 or more seconds")
         choices = [str(a) for a in StorageAuth]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from functools import cached_property
 from typing import Any
@@ -56,6 +57,8 @@ class Reason(str, Enum):
     VALUE_DIFFERS = "value differs"
     DISABLED = "disabled"
     PROPERTIES_DIFFER = "tags or content type differ"
+    DATES_DIFFER = "expiry dates differ"  # exp/nbf patched onto the version
+    DATES_DROPPED = "expiry dates no longer set"  # a new version of the same value drops them
     CONTENT_DIFFERS = "content differs"
     LEFTOVER = "temporary file left by an interrupted run"
     NONE = ""
@@ -97,6 +100,48 @@ class Change:
         }
 
 
+@dataclass(frozen=True)
+class ExpiringSecret:
+    """A secret whose `exp` (as it stands once apply has run) falls within the warning window,
+    or has passed. Names its source, never its value (docs/secrets-lifecycle.md)."""
+
+    tenant: str
+    vault: str
+    secret: str
+    source: str
+    expires: datetime
+    days_left: float  # negative once expired
+
+    @property
+    def expired(self) -> bool:
+        return self.days_left <= 0
+
+    @property
+    def expires_text(self) -> str:
+        return self.expires.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def line(self) -> str:
+        """One line for people: the note (expiring) or the error (expired)."""
+        where = f"secret {self.vault}/{self.secret} (source {self.source})"
+        if self.expired:
+            return (
+                f"{where} expired {self.expires_text}: change the source's value "
+                "(msticpy-provision rotate) or its expiry in the inventory"
+            )
+        return f"{where} expires {self.expires_text}, in {self.days_left:g} days"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant,
+            "vault": self.vault,
+            "secret": self.secret,
+            "source": self.source,
+            "expires": self.expires_text,
+            "days_left": self.days_left,
+            "expired": self.expired,
+        }
+
+
 @dataclass
 class DesiredState:
     """What one tenant should hold: its rendered files and the values of its secrets."""
@@ -135,6 +180,10 @@ class TenantPlan:
     notes: tuple[str, ...] = ()
     resources: Mapping[str, str] = field(default_factory=dict)
     error: str | None = None
+    # secrets expiring within the warning window, or expired (an expired one is also an error)
+    expiring: tuple[ExpiringSecret, ...] = ()
+    # The Azure Policy preflight's findings (provision.policy.preflight.Finding.as_dict)
+    policy: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def changes(self) -> list[Change]:
@@ -198,6 +247,10 @@ class TenantResult:
     def changes(self) -> list[Change]:
         return self.plan.changes
 
+    @property
+    def expiring(self) -> list[ExpiringSecret]:
+        return list(self.plan.expiring)
+
     def counts(self) -> dict[str, int]:
         return count_actions(self.plan.items)
 
@@ -213,4 +266,5 @@ class TenantResult:
             "notes": self.notes,
             "items": [i.as_dict() for i in self.items],
             "mismatches": self.mismatches,
+            "policy": [dict(f) for f in self.plan.policy],
         }

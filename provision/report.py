@@ -73,6 +73,9 @@ def as_document(
             }
             for r in results
         ],
+        # every tenant's secrets expiring within --warn-expiry days, or expired
+        # (docs/secrets-lifecycle.md); the drift workflow annotates each
+        "expiring": [e.as_dict() for r in results for e in r.expiring],
         **(extra or {}),
     }
 
@@ -269,6 +272,21 @@ def write_step_summary(mode: str, results: list[TenantResult]) -> None:
         ]
         lines += [
             f"| {_md(t)} | {i.kind} | {_md(i.target)} | {_md(i.detail)} |" for t, i in reported
+        ]
+        lines += ["", "</details>"]
+    expiring = [e for r in results for e in r.expiring]
+    if expiring:
+        lines += [
+            "",
+            f"<details><summary>secrets expiring or expired ({len(expiring)})</summary>",
+            "",
+            "| tenant | secret | source | expires | days left |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {_md(e.tenant)} | {_md(e.vault)}/{_md(e.secret)} | {_md(e.source)} | "
+            f"{e.expires_text} | {e.days_left:g} |"
+            for e in expiring
         ]
         lines += ["", "</details>"]
     with open(path, "a", encoding="utf-8") as fh:

@@ -63,6 +63,14 @@ METADATA_ONLY_HELP = (
     "vault's metadata and reported as not compared; needs no secret source, only Reader on the "
     "workspace and Key Vault Reader"
 )
+WARN_EXPIRY_HELP = (
+    "days: a secret whose expiry date falls within them is reported (default 30; the JSON key "
+    "expiring); an expired one fails its tenant (docs/secrets-lifecycle.md)"
+)
+ROTATE_SOURCE_HELP = (
+    "the secret reference to rotate, exactly as the inventory writes it (file:secrets/vt.txt, "
+    "env:VT_KEY): every tenant and vault using it gets its current value"
+)
 ACCESS_HELP = {"require_access": REQUIRE_ACCESS_HELP, "grant_access": GRANT_ACCESS_HELP}
 
 # Flags shared by every task that talks to Azure.

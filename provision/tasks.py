@@ -23,7 +23,12 @@ from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 
 from provision.kernel import PATCH_KERNEL_FLAGS
-from provision.options import DEFAULT_MAX_CONCURRENCY, DEFAULT_PRUNE_MAX, RunOptions
+from provision.options import (
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_PRUNE_MAX,
+    DEFAULT_WARN_EXPIRY_DAYS,
+    RunOptions,
+)
 from provision.task_help import (
     ACCESS_HELP,
     ALLOW_PERMANENT_DELETE_HELP,
@@ -38,9 +43,11 @@ from provision.task_help import (
     LOCK_HELP,
     METADATA_ONLY_HELP,
     REQUIRE_ACCESS_HELP,
+    ROTATE_SOURCE_HELP,
     RUN_HELP,
     TEMPLATES_HELP,
     TENANT_HELP,
+    WARN_EXPIRY_HELP,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -61,7 +68,17 @@ class _Flag(Argument):
 
 # Flags that change or break something others rely on: spelled out, never one mistyped letter.
 LONG_ONLY = frozenset(
-    {"break-lock", "no-secret-values", "allow-permanent-delete", "fresh", "repo", "apply"}
+    {
+        "break-lock",
+        "no-secret-values",
+        "allow-permanent-delete",
+        "warn-expiry",
+        "source",
+        "throttle",
+        "fresh",
+        "repo",
+        "apply",
+    }
 )
 
 
@@ -177,6 +194,7 @@ def render(
         "grant_access": GRANT_PREVIEW_HELP,
         "no_secret_values": METADATA_ONLY_HELP,
         "allow_permanent_delete": ALLOW_PERMANENT_DELETE_HELP,
+        "warn_expiry": WARN_EXPIRY_HELP,
     },
 )
 @_user_errors
@@ -199,6 +217,7 @@ def plan(
     delete_computes: bool = False,
     no_secret_values: bool = False,
     allow_permanent_delete: bool = False,
+    warn_expiry: float = DEFAULT_WARN_EXPIRY_DAYS,
     fresh: bool = False,
 ) -> int:
     """Show what apply would change in Key Vault and the workspace file shares (reads only)."""
@@ -227,6 +246,7 @@ def _apply_flags(
     delete_computes: bool = False,
     break_lock: bool = False,
     allow_permanent_delete: bool = False,
+    warn_expiry: float = DEFAULT_WARN_EXPIRY_DAYS,
     fresh: bool = False,
 ) -> dict[str, Any]:
     """The flags of apply and onboard, declared once (both tasks take this signature)."""
@@ -255,6 +275,7 @@ APPLY_HELP = {
     **ACCESS_HELP,
     "break_lock": BREAK_LOCK_HELP,
     "allow_permanent_delete": ALLOW_PERMANENT_DELETE_HELP,
+    "warn_expiry": WARN_EXPIRY_HELP,
 }
 
 apply = task(iterable=["tenant"], help=APPLY_HELP)(
@@ -280,7 +301,41 @@ onboard = task(iterable=["tenant"], help=APPLY_HELP)(
 
 @task(
     iterable=["tenant"],
-    help=RUN_HELP,
+    help={
+        **RUN_HELP,
+        "source": ROTATE_SOURCE_HELP,
+        "lock_timeout": LOCK_HELP,
+        "break_lock": BREAK_LOCK_HELP,
+    },
+)
+@_user_errors
+def rotate(
+    c: Context,
+    inventory: str,
+    *,
+    tenant: list[str] | None = None,
+    local: bool = False,
+    endpoints: str | None = None,
+    json: bool = False,
+    templates: str | None = None,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    storage_auth: str = "auto",
+    lock_timeout: float = 0.0,
+    break_lock: bool = False,
+    source: str,  # last: long only, it takes no short option from the flags apply shares
+) -> int:
+    """Push a changed secret source to every tenant and vault that references it, and verify."""
+    flags = _flags(locals())
+    ref = flags.pop("source")
+    opts = _run_options(flags)
+    from provision.commands import rotate as command
+
+    return command.run(opts, ref)
+
+
+@task(
+    iterable=["tenant"],
+    help={**RUN_HELP, "warn_expiry": WARN_EXPIRY_HELP},
 )
 @_user_errors
 def verify(
@@ -294,6 +349,7 @@ def verify(
     templates: str | None = None,
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     storage_auth: str = "auto",
+    warn_expiry: float = DEFAULT_WARN_EXPIRY_DAYS,
     fresh: bool = False,
 ) -> int:
     """Read back every secret and file and report any that differ from the inventory."""
@@ -311,6 +367,8 @@ def verify(
         "faults": "fault injection SPEC, e.g. 'keyvault:SetSecret=503@0.2,files:*=reset@0.05'",
         "latency_ms": "latency added to every response, in milliseconds",
         "fault_seed": "random seed that makes fault injection repeatable (default 0)",
+        "throttle": "answer 429 as Azure does past its request limits: 'azure' (Azure's bucket "
+        "sizes), 'azure,scale=0.05', or 'arm-reads=20/2,keyvault=40/4' (burst/refill per s)",
     },
 )
 @_user_errors
@@ -323,6 +381,7 @@ def emulator(
     faults: str | None = None,
     latency_ms: float = 0.0,
     fault_seed: int = 0,
+    throttle: str | None = None,
 ) -> int:
     """Run the local Azure emulator (Key Vault, Azure Files, ML workspace ARM) until interrupted."""
     from provision.emulator.cli import run_emulator
@@ -334,6 +393,7 @@ def emulator(
         faults=faults,
         latency_ms=latency_ms,
         fault_seed=fault_seed,
+        throttle=throttle,
     )
 
 
@@ -441,6 +501,9 @@ def matrix(
         "scale": "instead, measure first and no-op apply at 10, 50, 200 and 500 tenants "
         "(time, requests, CPU, peak memory)",
         "sizes": "with --scale: comma-separated fleet sizes (default 10,50,200,500)",
+        "throttle": "instead, apply a 500-tenant fleet and 200 workspaces in one subscription "
+        "under Azure's request limits (emulator --throttle azure): time, failed tenants, 429s "
+        "absorbed per service",
     },
 )
 @_user_errors
@@ -458,8 +521,19 @@ def bench(
     workers: int = 0,
     scale: bool = False,
     sizes: str = "",
+    throttle: bool = False,
 ) -> int:
     """Benchmark fleet onboarding against the emulator: first apply, sequential, no-op."""
+    if throttle:
+        from provision.devtools.bench_throttle import run_bench_throttle
+
+        return run_bench_throttle(
+            users=users,
+            secrets=secrets,
+            latency_ms=latency_ms,
+            max_concurrency=max_concurrency,
+            as_json=json,
+        )
     from provision.devtools.bench import run_bench, run_bench_scale
 
     if scale:
@@ -511,6 +585,7 @@ ns = Collection(
     apply,
     verify,
     onboard,
+    rotate,
     emulator,
     patch_kernel,
     create_compute,

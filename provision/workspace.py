@@ -121,6 +121,8 @@ def explain_azure_error(exc: Exception, t: Tenant, resource: str, role_hint: str
         ServiceResponseError,
     )
 
+    from provision.policy.errors import ambiguous_hint, policy_refusal
+
     # ARM and Key Vault errors carry `error.code`; the storage SDK puts it in `error_code`.
     code = str(
         getattr(getattr(exc, "error", None), "code", None) or getattr(exc, "error_code", "") or ""
@@ -142,8 +144,12 @@ def explain_azure_error(exc: Exception, t: Tenant, resource: str, role_hint: str
             f"{t.auth_tenant_id or t.tenant_id}, managed identity or azure/login OIDC) to tenant "
             f"{t.name}'s Entra tenant ({field} {t.auth_tenant_id or t.tenant_id})"
         )
+    refused = policy_refusal(exc, resource)
+    if refused:
+        return refused
     if status == 403 or code == "AuthorizationFailed":
-        return f"permission denied on {resource} ({code or 'Forbidden'}): {role_hint}"
+        why = f"{code or 'Forbidden'}{ambiguous_hint(exc)}"
+        return f"permission denied on {resource} ({why}): {role_hint}"
     if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
         detail = " ".join(str(exc).split())[:160]
         return f"cannot reach Azure for {resource}: {type(exc).__name__}: {detail}"

@@ -23,6 +23,7 @@ from provision.render import TenantRender, render_tenants
 
 if TYPE_CHECKING:
     from provision.azure import Endpoints
+    from provision.engine import Step
     from provision.plan import TenantResult
     from provision.secrets import SecretValue
 
@@ -226,6 +227,7 @@ class EngineRun(Protocol):
         renders: list[TenantRender],
         values: dict[str, SecretValue],
         keep_clients: bool = False,
+        step: Step | None = None,
     ) -> list[TenantResult]: ...
 
 
@@ -255,20 +257,22 @@ def engine_session(
         lock_timeout=opts.lock_timeout,
         break_lock=opts.break_lock,
         secret_values=not opts.no_secret_values,
+        warn_expiry_days=opts.warn_expiry,
     )
     engine = Engine(clients, settings)
-    titles = {"plan": "planning", "apply": "applying", "verify": "verifying"}
+    titles = {"plan": "planning", "apply": "applying", "verify": "verifying", "rotate": "rotating"}
 
     def run(
         mode: str,
         renders: list[TenantRender],
         values: dict[str, SecretValue],
         keep_clients: bool = False,
+        step: Step | None = None,
     ) -> list[TenantResult]:
         progress = Progress(len(renders), titles[mode])
         engine.progress = progress
         try:
-            return engine.run(mode, renders, values, keep_clients)
+            return engine.run(mode, renders, values, keep_clients, step)
         finally:
             progress.stop()
 

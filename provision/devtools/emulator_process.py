@@ -50,7 +50,7 @@ class EmulatorProcess:
     """`run_emulator` in a child process. Always stopped by `stop` (SIGTERM, then SIGKILL), also
     on errors and Ctrl-C; usable as a context manager.
 
-    `seed`, `latency_ms`, `faults` and `fault_seed` are `invoke emulator`'s options;
+    `seed`, `latency_ms`, `faults`, `fault_seed` and `throttle` are `invoke emulator`'s options;
     `snapshot_every_s` replaces the emulator's snapshot interval (the benchmark's emulators
     snapshot only when they stop); `cwd` defaults to the state folder, `env` is added to
     `child_env()`.
@@ -64,6 +64,7 @@ class EmulatorProcess:
         *,
         faults: str | None = None,
         fault_seed: int = 0,
+        throttle: str | None = None,
         snapshot_every_s: float | None = None,
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
@@ -74,6 +75,7 @@ class EmulatorProcess:
         self.latency_ms = latency_ms
         self.faults = faults
         self.fault_seed = fault_seed
+        self.throttle = throttle
         self.snapshot_every_s = snapshot_every_s
         self.cwd = cwd
         self.env = env
@@ -107,6 +109,7 @@ class EmulatorProcess:
             "faults": self.faults,
             "latency_ms": float(self.latency_ms),
             "fault_seed": int(self.fault_seed),
+            "throttle": self.throttle,
         }
         lines = ["import sys", "from provision.emulator.cli import run_emulator"]
         if self.snapshot_every_s is not None:

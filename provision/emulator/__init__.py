@@ -8,7 +8,7 @@ tokens go (a per-tenant authority and a managed-identity endpoint). It is the te
 every Azure-facing test and the target of ``--local`` runs. Built like moto: per service a
 backend (``models.py``: state and rules, no HTTP), routes (``urls.py``), a wire layer
 (``responses.py``) and error classes (``exceptions.py``); `server.Emulator` adds TLS, auth,
-faults, the request log and persistence.
+faults, opt-in throttling (``throttle.py``), the request log and persistence.
 
 Start one::
 

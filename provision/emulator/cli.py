@@ -21,10 +21,12 @@ def run_emulator(
     faults: str | None = None,
     latency_ms: float = 0.0,
     fault_seed: int = 0,
+    throttle: str | None = None,
 ) -> int:
     """Start the emulator, print where its endpoints are, serve until interrupted; return 0.
 
-    Raises provision.errors.UserInputError for a bad fault SPEC, latency or inventory.
+    Raises provision.errors.UserInputError for a bad fault or throttle SPEC, latency or
+    inventory.
     """
     tenants = []
     if seed_inventory:
@@ -32,7 +34,12 @@ def run_emulator(
 
         tenants = seed_tenants_from_inventory(load_inventory(seed_inventory))
     emulator = Emulator(
-        Path(state_dir), port=port, faults=faults, latency_ms=latency_ms, fault_seed=fault_seed
+        Path(state_dir),
+        port=port,
+        faults=faults,
+        latency_ms=latency_ms,
+        fault_seed=fault_seed,
+        throttle=throttle,
     )
     if latency_ms < 0:
         emulator.set_latency(latency_ms)  # raises UserInputError

@@ -3,7 +3,8 @@
 `RequestDispatcher.handle` is the one route of the server's aiohttp application. It tells the
 service from the path (ARM, Key Vault, Azure Files or the identity endpoints), builds a
 `WireRequest`, routes it, applies the fault injector's delay or injected failure, checks that the
-vault or storage account exists, authenticates and handles the operation under the backend lock,
+vault or storage account exists, authenticates, asks the throttling model (`throttle.py`, off
+unless given a SPEC) and handles the operation under the backend lock,
 and answers with ``x-ms-request-id`` (and the client's ``x-ms-client-request-id``), writing one
 line of the request log per request. Lifecycle (TLS, the event loop, state, endpoints.json) is
 `server.Emulator`'s.
@@ -25,6 +26,7 @@ from provision.emulator.identity.responses import IdentityWire
 from provision.emulator.keyvault.responses import KeyVaultWire
 from provision.emulator.requestlog import RequestLog
 from provision.emulator.state import Backend
+from provision.emulator.throttle import Throttle
 from provision.emulator.wire import (
     ARM_PREFIX,
     KV_PREFIX,
@@ -43,9 +45,12 @@ class RequestDispatcher:
     """Answers the emulator's HTTPS requests: one service wire per service, one fault injector,
     and the request log (``log``; None while the server is not listening)."""
 
-    def __init__(self, backend: Backend, faults: FaultInjector) -> None:
+    def __init__(
+        self, backend: Backend, faults: FaultInjector, throttle: Throttle | None = None
+    ) -> None:
         self.backend = backend
         self.faults = faults
+        self.throttle = throttle or Throttle(None)
         self._services: dict[str, ServiceWire] = {
             "arm": ArmWire(backend),
             "keyvault": KeyVaultWire(backend),
@@ -132,12 +137,20 @@ class RequestDispatcher:
             if not wire.scope_exists(req):
                 missing = "VaultNotFound" if service == "keyvault" else "AccountNotFound"
                 return self._drop(request, req, service, op, error=missing)
+            fault: str | None = None
             try:
                 wire.authenticate(req, op)
+                admission = self.throttle.admit(
+                    service, op, req.method, req.path, scope, req.caller[1] if req.caller else ""
+                )
+                if admission.error is not None:
+                    fault = "throttle"
+                    raise admission.error
                 response = wire.handle(req, op, params)
+                response.headers.update(admission.headers)
             except ServiceError as err:
                 response, error_code = wire.render_error(err, req), err.code
-        return self._reply(request, wire, req, op, response, error_code)
+        return self._reply(request, wire, req, op, response, error_code, fault=fault)
 
     def _reply(
         self,

@@ -1,7 +1,8 @@
 """requests.jsonl: one JSON line per request the emulator answered (or dropped).
 
 Each line: ``{"ts", "service", "method", "path", "status", "op"}`` plus ``"fault"`` when the
-answer was injected (``"429"``, ``"500"``, ``"503"`` or ``"reset"``; a reset has status 0) and
+answer was injected (``"429"``, ``"500"``, ``"503"`` or ``"reset"``; a reset has status 0) or
+refused by the throttling model (``"throttle"``, status 429; `throttle.py`), and
 ``"error"`` with the service error code when the answer is an error. The line is written and
 flushed before the response leaves the server, so another process that reads the file after its
 request finished sees the line.

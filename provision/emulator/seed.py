@@ -32,6 +32,7 @@ from provision.emulator.authz.roles import role_by_id, role_by_name
 from provision.emulator.files.exceptions import ResourceAlreadyExists
 from provision.emulator.wire import ServiceError
 from provision.errors import UserInputError
+from provision.policy.builtins import BUILTIN_PREFIX
 
 if TYPE_CHECKING:
     from provision.emulator.state import Backend
@@ -40,6 +41,7 @@ __all__ = [
     "ADMIN_ROLES",
     "NOTEBOOK_SHARE",
     "SeedLogAnalytics",
+    "SeedPolicy",
     "SeedPrincipal",
     "SeedTenant",
     "seed_backend",
@@ -100,6 +102,20 @@ class SeedLogAnalytics:
 
 
 @dataclass
+class SeedPolicy:
+    """An Azure Policy assignment of a built-in the tool understands
+    (provision.policy.builtins), at the tenant's subscription or resource group."""
+
+    name: str
+    definition: str  # the built-in's GUID
+    effect: str = "Deny"
+    display_name: str | None = None
+    scope: str = "resource_group"  # or "subscription"
+    enforcement_mode: str = "Default"
+    parameters: dict[str, Any] = field(default_factory=dict)  # e.g. maximumValidityInDays
+
+
+@dataclass
 class SeedTenant:
     """One tenant's resources to create in the emulator."""
 
@@ -119,6 +135,7 @@ class SeedTenant:
     log_analytics: list[SeedLogAnalytics] = field(default_factory=list)
     # managing tenants (Azure Lighthouse) whose tokens ARM accepts for this subscription
     delegated_to: list[str] = field(default_factory=list)
+    policies: list[SeedPolicy] = field(default_factory=list)  # Azure Policy assignments
 
 
 def _digest(*parts: str) -> str:
@@ -164,8 +181,23 @@ def seed_backend(backend: Backend, tenants: list[SeedTenant]) -> None:
         raise UserInputError(problems)
 
 
+def _seed_policies(backend: Backend, t: SeedTenant) -> None:
+    sub = f"/subscriptions/{t.subscription_id}"
+    for p in t.policies:
+        scope = sub if p.scope == "subscription" else f"{sub}/resourceGroups/{t.resource_group}"
+        params = {k: {"value": v} for k, v in {**p.parameters, "effect": p.effect}.items()}
+        props = {
+            "displayName": p.display_name or p.name,
+            "policyDefinitionId": BUILTIN_PREFIX + p.definition,
+            "parameters": params,
+            "enforcementMode": p.enforcement_mode,
+        }
+        backend.policy.put_assignment(scope, p.name, {"properties": props})
+
+
 def _seed_one(backend: Backend, t: SeedTenant) -> None:
     arm, files, kv = backend.arm, backend.files, backend.keyvault
+    _seed_policies(backend, t)
     arm.ensure_resource_group(t.tenant_id, t.subscription_id, t.resource_group, t.location)
     account_name = storage_account_name(t)
     vault_name = workspace_vault_name(t)

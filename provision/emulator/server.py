@@ -12,8 +12,9 @@ by host (`hostnames`); it refuses every other host with 502 and never connects a
 
 The server adds what every service shares: TLS (a certificate from a throwaway CA made by
 trustme, kept in STATE_DIR so clients keep trusting it across restarts), ``x-ms-request-id``,
-fault injection, the request log, and periodic snapshots of the state. The event loop runs in
-a background thread, so tests and ``--local`` runs use the emulator in-process.
+fault injection, opt-in throttling, the request log, and periodic snapshots of the state. The
+event loop runs in a background thread, so tests and ``--local`` runs use the emulator
+in-process.
 
 `Emulator` is the lifecycle: listen, seed, endpoints.json, the event loop thread, state
 snapshots, stop. What happens to one request (service by path, routing, faults, authentication,
@@ -55,6 +56,7 @@ from provision.emulator.proxy import ProxyProtocol
 from provision.emulator.requestlog import RequestLog, read_request_log
 from provision.emulator.seed import SeedTenant, seed_backend
 from provision.emulator.state import SAVE_INTERVAL_S, Backend
+from provision.emulator.throttle import Throttle
 from provision.emulator.wire import ARM_PREFIX, KV_PREFIX
 from provision.errors import UserInputError
 from provision.fsutil import write_atomic
@@ -98,7 +100,9 @@ class Emulator:
         latency_ms: float = 0.0,
         fault_seed: int = 0,
         proxy_port: int = 0,
+        throttle: str | None = None,
     ) -> None:
+        self.throttle = Throttle(throttle)  # a bad SPEC: UserInputError, before anything is made
         self.state_dir = Path(state_dir)
         # state.json holds secret values, endpoints.json the token and account keys.
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -106,7 +110,7 @@ class Emulator:
         self._requested_proxy_port = proxy_port
         self.faults = FaultInjector(faults, seed=fault_seed, latency_ms=latency_ms)
         self.backend = Backend.load(self.state_dir)
-        self._dispatcher = RequestDispatcher(self.backend, self.faults)
+        self._dispatcher = RequestDispatcher(self.backend, self.faults, self.throttle)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None

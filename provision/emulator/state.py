@@ -23,6 +23,7 @@ from provision.emulator.identity.models import (
     Principal,
 )
 from provision.emulator.keyvault.models import KeyVaultBackend
+from provision.emulator.policy.models import PolicyBackend
 from provision.errors import Problem, UserInputError
 from provision.fsutil import write_atomic
 
@@ -44,6 +45,7 @@ class Backend:
         self.arm = ArmBackend()
         self.identity = IdentityBackend()
         self.authz = AuthzBackend()
+        self.policy = PolicyBackend()
         self._saved_revision = -1
 
     @property
@@ -54,6 +56,7 @@ class Backend:
             + self.arm.revision
             + self.identity.revision
             + self.authz.revision
+            + self.policy.revision
         )
 
     def principal(self, token: str) -> Principal | None:
@@ -72,6 +75,7 @@ class Backend:
             "arm": self.arm.to_dict(),
             "identity": self.identity.to_dict(),
             "authz": self.authz.to_dict(),
+            "policy": self.policy.to_dict(),
         }
 
     def load_dict(self, data: dict[str, Any]) -> None:
@@ -83,6 +87,7 @@ class Backend:
         self.arm.load_dict(data.get("arm", {}))
         self.identity.load_dict(data.get("identity", {}))
         self.authz.load_dict(data.get("authz", {}))
+        self.policy.load_dict(data.get("policy", {}))
 
     @classmethod
     def load(cls, state_dir: Path) -> Backend:

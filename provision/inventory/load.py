@@ -18,6 +18,9 @@ from provision.inventory.shared_workspaces import shared_user_folder_problems
 from provision.yamlsource import PathKey, YamlDocument, load_yaml_text, read_text_bounded
 
 _TOP_KEYS = ("version", "defaults", "tenants")
+# Tenant keys whose mapping replaces the defaults' as a whole instead of merging key by key:
+# `secret_expiry: {expires: ...}` in a tenant must not inherit the defaults' `expires_in`.
+_WHOLE_KEYS = ("secret_expiry",)
 
 
 def load_inventory(path: str | Path) -> Inventory:
@@ -65,6 +68,7 @@ def load_inventory_text(text: str, path: Path) -> Inventory:
             problems.append(at(("tenants", index), "each tenant must be a mapping"))
             continue
         merged = _merge(defaults, entry)
+        merged.update({k: copy.deepcopy(entry[k]) for k in _WHOLE_KEYS if k in entry})
         try:
             tenant = Tenant.model_validate(merged)
         except ValidationError as exc:

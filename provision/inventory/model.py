@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 from provision.errors import Problem, UserInputError, did_you_mean
 from provision.inventory.compute_names import fill_default_compute_names
 from provision.inventory.compute_policy import ComputePolicy, merge_policies
+from provision.inventory.expiry import SecretExpiry, SecretSource
 from provision.inventory.fields import (
     Alias,
     AuthMethod,
@@ -27,7 +28,6 @@ from provision.inventory.fields import (
     MaxMindAccountId,
     ResourceGroup,
     SecretPrefix,
-    SecretRef,
     Slug,
     Text,
     VaultName,
@@ -57,26 +57,26 @@ class SentinelWorkspace(FrozenModel):
 
 
 class AuthKeyArgs(FrozenModel):
-    auth_key: SecretRef
+    auth_key: SecretSource
 
 
 class OptionalAuthKeyArgs(FrozenModel):
-    auth_key: SecretRef | None = None
+    auth_key: SecretSource | None = None
 
 
 class VirusTotalArgs(FrozenModel):
-    auth_key: SecretRef
+    auth_key: SecretSource
     use_vt3_private_api: bool | None = None
 
 
 class XForceArgs(FrozenModel):
-    api_id: SecretRef
-    auth_key: SecretRef
+    api_id: SecretSource
+    auth_key: SecretSource
 
 
 class ApiIdArgs(FrozenModel):
     api_id: Text
-    auth_key: SecretRef
+    auth_key: SecretSource
 
 
 class AzureSentinelTIArgs(FrozenModel):
@@ -138,7 +138,7 @@ class TIProviders(FrozenModel):
 
 class GeoIP(FrozenModel):
     provider: Literal["GeoLiteLookup", "IPStackLookup"]
-    auth_key: SecretRef
+    auth_key: SecretSource
     # MaxMind account ID: GeoLiteLookup (msticpy >= 2.14) downloads its database with HTTP basic
     # auth, user AccountID and password AuthKey (msticpy/context/geoip.py); without it the
     # download fails and GeoIP never works on a fresh compute instance.
@@ -166,7 +166,7 @@ class AzureCLIProvider(FrozenModel):
 
     client_id: Guid
     tenant_id: Guid | None = None  # defaults to the tenant's tenant_id
-    client_secret: SecretRef
+    client_secret: SecretSource
     auth_methods: Any = None  # refused with a pointer to where msticpy reads them
 
     @field_validator("auth_methods")
@@ -184,14 +184,14 @@ class AppProvider(FrozenModel):
 
     client_id: Guid
     tenant_id: Guid | None = None  # defaults to the tenant's tenant_id
-    client_secret: SecretRef
+    client_secret: SecretSource
     user_name: Text | None = None
 
 
 class SplunkProvider(FrozenModel):
     host: Text
     username: Text | None = None
-    password: SecretRef
+    password: SecretSource
     port: Annotated[int, Field(ge=1, le=65535)] | None = None
 
 
@@ -335,6 +335,8 @@ class Tenant(FrozenModel):
     autoload: Autoload = Autoload()
     secret_store: Literal["keyvault", "env"] = "keyvault"  # noqa: S105 (a mode, not a secret)
     secret_prefix: SecretPrefix | None = None
+    # When the tenant's secrets expire (provision.inventory.expiry); a reference may carry its own.
+    secret_expiry: SecretExpiry | None = None
     kernel_mode: Literal["kernel", "nbuser"] = "kernel"
     use_keyring: bool = False
     azure_auth_methods: list[AuthMethod] | None = None

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from provision.inventory.expiry import ExpiringRef, SecretExpiry, expiry_of, ref_of
 from provision.inventory.model import Tenant, XForceArgs
 from provision.msticpy_contract.block import block_references, is_msticpy_reference, walk
 
@@ -47,6 +48,7 @@ class SecretSetting:
 
     setting_path: str  # dotted msticpy path, e.g. TIProviders.VirusTotal.Args.AuthKey
     source: str  # env:NAME or file:PATH (relative to the inventory's folder)
+    expiry: SecretExpiry | None = None  # the reference's own, else the tenant's secret_expiry
 
 
 @dataclass(frozen=True)
@@ -58,34 +60,38 @@ class SecretPush:
     name: str
     source: str
     setting_path: str
+    expiry: SecretExpiry | None = None  # its exp/nbf: provision.inventory.expiry.intended_dates
 
 
 def secret_settings(t: Tenant) -> list[SecretSetting]:
     """Every secret-bearing setting of the tenant, in msticpyconfig order."""
     out: list[SecretSetting] = []
+
+    def add(path: str, value: str | ExpiringRef) -> None:
+        out.append(SecretSetting(path, ref_of(value), expiry_of(value, t.secret_expiry)))
+
     for section, entry in ti_entries(t):
         args = getattr(entry, "args", None)
         if args is None:
             continue
         for field in type(args).model_fields:
             value = getattr(args, field)
-            if isinstance(value, str) and _is_secret_field(type(args), field):
-                out.append(SecretSetting(f"TIProviders.{section}.Args.{ARG_NAMES[field]}", value))
+            if isinstance(value, str | ExpiringRef) and _is_secret_field(type(args), field):
+                add(f"TIProviders.{section}.Args.{ARG_NAMES[field]}", value)
     if t.geoip is not None:
-        section = GEOIP_SECTIONS[t.geoip.provider]
-        out.append(SecretSetting(f"OtherProviders.{section}.Args.AuthKey", t.geoip.auth_key))
+        add(f"OtherProviders.{GEOIP_SECTIONS[t.geoip.provider]}.Args.AuthKey", t.geoip.auth_key)
     dp = t.data_providers
     if dp.AzureCLI is not None and dp.AzureCLI.client_secret:
-        out.append(
-            SecretSetting("DataProviders.AzureCLI.Args.clientSecret", dp.AzureCLI.client_secret)
-        )
+        add("DataProviders.AzureCLI.Args.clientSecret", dp.AzureCLI.client_secret)
     for name in ("MicrosoftDefender", "MicrosoftGraph"):
         app = getattr(dp, name)
         if app is not None:
-            out.append(SecretSetting(f"DataProviders.{name}.Args.ClientSecret", app.client_secret))
+            add(f"DataProviders.{name}.Args.ClientSecret", app.client_secret)
     if dp.Splunk is not None:
-        out.append(SecretSetting("DataProviders.Splunk.Args.password", dp.Splunk.password))
-    out.extend(SecretSetting(path, source) for path, source in block_references(t.msticpy))
+        add("DataProviders.Splunk.Args.password", dp.Splunk.password)
+    out.extend(
+        SecretSetting(path, source, t.secret_expiry) for path, source in block_references(t.msticpy)
+    )
     return out
 
 
@@ -130,6 +136,7 @@ def secret_pushes(t: Tenant) -> list[SecretPush]:
             name=secret_name(t, s.setting_path),
             source=s.source,
             setting_path=s.setting_path,
+            expiry=s.expiry,
         )
         for s in secret_settings(t)
     ]

@@ -15,7 +15,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from provision.access import AccessOptions
-from provision.options import DEFAULT_PRUNE_MAX
+from provision.options import DEFAULT_PRUNE_MAX, DEFAULT_WARN_EXPIRY_DAYS
 from provision.workspace import StorageAuth
 
 if TYPE_CHECKING:
@@ -67,6 +67,8 @@ class RunSettings:
     break_lock: bool = False  # --break-lock: break a lease on the lock this tool did not take
     # plan --no-secret-values: no secret value and no file content is read (pull requests)
     secret_values: bool = True
+    # --warn-expiry: a secret expiring within this many days is a report item
+    warn_expiry_days: float = DEFAULT_WARN_EXPIRY_DAYS
 
 
 @dataclass(frozen=True)

@@ -16,14 +16,15 @@ what apply needs to carry it out without reading again.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from provision.access import AccessPlan, plan_access
 from provision.errors import Problem, TenantError
 from provision.fanout import Batch
 from provision.lock import FOREIGN_HOLDER
-from provision.plan import Action, Change, Kind, TenantPlan
+from provision.plan import Action, Change, ExpiringSecret, Kind, TenantPlan
+from provision.policy import preflight
 from provision.sentinel_check import check_sentinel_workspaces
 from provision.share import WorkspaceShare
 from provision.tenant import computes, files, orphans, secrets
@@ -51,6 +52,7 @@ class Observation:
     computes: computes.ComputesPlan
     access: AccessPlan
     plan: TenantPlan
+    policy: preflight.PolicyCheck = field(default_factory=preflight.PolicyCheck)
 
 
 def _raise_problems(problems: list[Problem]) -> None:
@@ -72,10 +74,15 @@ def _discover(
     ws = discover(run.clients, t, run.fan.pool, storage or run.settings.storage_auth)
     if sentinel is not None:
         _raise_problems(sentinel.result())
-    share = WorkspaceShare(
+    return ws, share_of(run, ws)
+
+
+def share_of(run: TenantRun, ws: WorkspaceInfo) -> WorkspaceShare:
+    """The tenant's notebook share (its lock and record), as discovery found it."""
+    t = run.tenant
+    return WorkspaceShare(
         run.clients.share(t, ws.storage_account, ws.file_share, ws.storage_key), tenant=t.name
     )
-    return ws, share
 
 
 def read_tenant(run: TenantRun, mode: ReadMode, reuse: Observation | None = None) -> Observation:
@@ -95,6 +102,8 @@ def read_tenant(run: TenantRun, mode: ReadMode, reuse: Observation | None = None
     warm = secrets.first_reads(run, first, warmed=t.key_vault)
     # plan and verify say when apply would find the lock taken by something else
     foreign = first.add(share.foreign_lock) if mode != ReadMode.TRUST and reuse is None else None
+    # Azure Policy: read by plan and by apply's locked read (what it is about to write)
+    policy_reads = preflight.add_reads(run, ws, first) if mode == ReadMode.PLAN else None
     run.fan.run(first)
     record = Record.read(t, raw.value, digest.value, mode)
     lock_notes = [FOREIGN_LOCK] if foreign is not None and foreign.value else []
@@ -116,6 +125,8 @@ def read_tenant(run: TenantRun, mode: ReadMode, reuse: Observation | None = None
         if unchecked
         else None
     )
+    if policy_reads is not None:
+        preflight.add_followups(run, policy_reads, second)
     run.fan.run(second)
     if sentinel is not None:
         _raise_problems(sentinel.value)
@@ -132,6 +143,12 @@ def read_tenant(run: TenantRun, mode: ReadMode, reuse: Observation | None = None
         # re-plan reuses what the first read found.
         else plan_access(run.clients, run.fan, run.desired, ws.key_vault_id, run.settings.access)
     )
+    policy = (
+        preflight.check(run, ws, policy_reads, secrets_plan)
+        if policy_reads is not None
+        else preflight.PolicyCheck()
+    )
+    expiring = secrets.expiring(run, secrets_plan)
     plan = TenantPlan(
         tenant=t.name,
         items=(
@@ -150,6 +167,8 @@ def read_tenant(run: TenantRun, mode: ReadMode, reuse: Observation | None = None
             *files_plan.notes(),
             *orphans_plan.notes,
             *access.notes(),
+            *policy.lines(),
+            *_expiry_notes(expiring),
         ),
         resources={
             "key_vault": t.key_vault,
@@ -157,11 +176,33 @@ def read_tenant(run: TenantRun, mode: ReadMode, reuse: Observation | None = None
             "file_share": ws.file_share,
             "file_share_auth": ws.storage_auth,
         },
-        error=access.failure(),
+        error=_errors(policy.error(), access.failure(), secrets.expired_error(expiring)),
+        expiring=tuple(expiring),
+        policy=policy.as_dicts(),
     )
     return Observation(
-        ws, share, record, secrets_plan, files_plan, orphans_plan, computes_plan, access, plan
+        ws,
+        share,
+        record,
+        secrets_plan,
+        files_plan,
+        orphans_plan,
+        computes_plan,
+        access,
+        plan,
+        policy,
     )
+
+
+def _expiry_notes(found: list[ExpiringSecret]) -> list[str]:
+    """A note per secret expiring within the window (an expired one is the tenant's error)."""
+    return [e.line() for e in found if not e.expired]
+
+
+def _errors(*errors: str | None) -> str | None:
+    """The tenant's findings that fail it, as one line."""
+    found = [e for e in errors if e]
+    return "; ".join(found) if found else None
 
 
 def _workspace_notes(run: TenantRun, ws: WorkspaceInfo) -> list[str]:
@@ -185,7 +226,8 @@ def read_metadata(run: TenantRun) -> TenantPlan:
     """The plan without secret values or file content (plan --no-secret-values): what an
     identity with Reader on the workspace and Key Vault Reader on the vaults can see. Secrets
     are judged by their vault's metadata, files are listed unread, orphan secrets come from the
-    same listing; computes, Sentinel workspaces and analysts' access are read as always."""
+    same listing; computes, Sentinel workspaces, analysts' access and Azure Policy are read as
+    always."""
     t = run.tenant
     ws, _ = _discover(run, ReadMode.PLAN, StorageAuth.TOKEN)  # no listKeys: the share is not read
     run.progress("reading secret metadata")
@@ -195,9 +237,16 @@ def read_metadata(run: TenantRun) -> TenantPlan:
         folded: batch.add(functools.partial(secrets.list_properties, run, vault))
         for folded, vault in names.items()
     }
+    policy_reads = preflight.add_reads(run, ws, batch)
     run.fan.run(batch)
+    follow = Batch()  # initiatives and exemptions, only when an assignment needs them
+    preflight.add_followups(run, policy_reads, follow)
+    if len(follow):
+        run.fan.run(follow)
     listed = {v: slot.value for v, slot in listed_slots.items()}
     secrets_plan = secrets.plan_by_metadata(run, listed)
+    policy = preflight.check(run, ws, policy_reads, secrets_plan)
+    expiring = secrets.expiring(run, secrets_plan)
     tagged: record_module.TaggedSecrets = {
         v: orphans.tagged_names(got, t.name) for v, got in listed.items()
     }
@@ -219,7 +268,16 @@ def read_metadata(run: TenantRun) -> TenantPlan:
             *computes_plan.offboarded,
             *access.items(),
         ),
-        notes=(*_workspace_notes(run, ws), FILES_NOT_READ, *orphans_plan.notes, *access.notes()),
+        notes=(
+            *_workspace_notes(run, ws),
+            FILES_NOT_READ,
+            *orphans_plan.notes,
+            *access.notes(),
+            *_expiry_notes(expiring),
+            *policy.lines(),
+        ),
         resources={"key_vault": t.key_vault, "storage_account": ws.storage_account},
-        error=access.failure(),
+        error=_errors(policy.error(), access.failure(), secrets.expired_error(expiring)),
+        expiring=tuple(expiring),
+        policy=policy.as_dicts(),
     )

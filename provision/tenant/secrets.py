@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+from provision import clock
 from provision.errors import TenantError
 from provision.fanout import Batch, Slot
+from provision.inventory.expiry import days_left, intended_dates
 from provision.msticpy_contract.secret_names import SecretPush
-from provision.plan import Action, Change, Kind, Reason
+from provision.plan import Action, Change, ExpiringSecret, Kind, Reason
 from provision.tenant.context import TenantRun
 from provision.vault import (
-    SECRET_CONTENT_TYPE,
+    SecretRead,
+    judge_properties,
     plan_secret,
     read_back_matches,
-    secret_tags,
     write_secret,
 )
 from provision.workspace import explain_azure_error
@@ -37,9 +40,11 @@ def key(p: SecretPush) -> Key:
 
 @dataclass(frozen=True)
 class SecretsPlan:
-    """Each pushed secret's planned change, in the inventory's push order."""
+    """Each pushed secret's planned change, in the inventory's push order, and the `exp` of
+    the version that stands once apply has run."""
 
     changes: Mapping[Key, Change]
+    expires: Mapping[Key, datetime | None] = field(default_factory=dict)
 
     @property
     def items(self) -> list[Change]:
@@ -50,11 +55,11 @@ class SecretsPlan:
         return [k for k, c in self.changes.items() if c.is_change]
 
 
-def _read(run: TenantRun, p: SecretPush) -> Change:
+def _read(run: TenantRun, p: SecretPush) -> SecretRead:
     return plan_secret(run.clients.secrets(run.tenant, p.vault), run.desired, p)
 
 
-def first_reads(run: TenantRun, batch: Batch, warmed: str) -> dict[Key, Slot[Change]]:
+def first_reads(run: TenantRun, batch: Batch, warmed: str) -> dict[Key, Slot[SecretRead]]:
     """The first secret of each vault but `warmed` (whose first request the batch already has).
     The first request to a vault answers Key Vault's auth challenge (401, then again with a
     token) and the client caches it: these go in a batch before the others, so that the rest,
@@ -69,7 +74,7 @@ def first_reads(run: TenantRun, batch: Batch, warmed: str) -> dict[Key, Slot[Cha
 
 def other_reads(
     run: TenantRun, batch: Batch, done: Mapping[Key, object]
-) -> dict[Key, Slot[Change]]:
+) -> dict[Key, Slot[SecretRead]]:
     """Every secret not read by `first_reads`."""
     return {
         key(p): batch.add(functools.partial(_read, run, p))
@@ -78,8 +83,34 @@ def other_reads(
     }
 
 
-def plan(run: TenantRun, read: Mapping[Key, Slot[Change]]) -> SecretsPlan:
-    return SecretsPlan({key(p): read[key(p)].value for p in run.desired.render.pushes})
+def plan(run: TenantRun, read: Mapping[Key, Slot[SecretRead]]) -> SecretsPlan:
+    pushes = run.desired.render.pushes
+    return SecretsPlan(
+        {key(p): read[key(p)].value.change for p in pushes},
+        {key(p): read[key(p)].value.expires for p in pushes},
+    )
+
+
+def expiring(run: TenantRun, planned: SecretsPlan) -> list[ExpiringSecret]:
+    """The secrets whose `exp`, once apply has run, is within the run's warning window or past:
+    a report item each (an expired one also fails the tenant, provision.tenant.read)."""
+    now = clock.now()
+    window = run.settings.warn_expiry_days
+    out = []
+    for p in run.desired.render.pushes:
+        expires = planned.expires.get(key(p))
+        if expires is None:
+            continue
+        left = round(days_left(expires, now), 1)
+        if left <= window or expires <= now:
+            out.append(ExpiringSecret(run.tenant.name, p.vault, p.name, p.source, expires, left))
+    return out
+
+
+def expired_error(found: list[ExpiringSecret]) -> str | None:
+    """The tenant's error for its expired secrets, one clause each; None when none expired."""
+    lines = [e.line() for e in found if e.expired]
+    return "; ".join(lines) if lines else None
 
 
 def add_writes(run: TenantRun, planned: SecretsPlan, batch: Batch) -> int:
@@ -109,7 +140,7 @@ def add_read_backs(run: TenantRun, planned: SecretsPlan, batch: Batch) -> dict[K
 
 def mismatches(planned: SecretsPlan, read_back: Mapping[Key, Slot[bool]]) -> dict[str, str]:
     return {
-        planned.changes[k].target: "value read back differs"
+        planned.changes[k].target: "read back differs (value, enabled or expiry dates)"
         for k, slot in read_back.items()
         if not slot.value
     }
@@ -132,10 +163,12 @@ def list_properties(run: TenantRun, vault: str) -> list[SecretProperties] | Exce
 
 
 def plan_by_metadata(run: TenantRun, listed: Listed) -> SecretsPlan:
-    """Each pushed secret judged by what its vault's metadata shows: absent, disabled, tags or
-    content type differ; otherwise reported with its value not compared."""
+    """Each pushed secret judged by what its vault's metadata shows: absent, disabled, tags,
+    content type or dates differ; otherwise reported with its value not compared."""
     t = run.tenant
+    now = clock.now()
     changes: dict[Key, Change] = {}
+    expires: dict[Key, datetime | None] = {}
     for p in run.desired.render.pushes:
         target = f"{p.vault}/{p.name}"
         got = listed[p.vault.casefold()]
@@ -153,13 +186,15 @@ def plan_by_metadata(run: TenantRun, listed: Listed) -> SecretsPlan:
             changes[key(p)] = Change.because(
                 Kind.SECRET, target, Action.CREATE, Reason.ABSENT_SECRET
             )
-        elif props.enabled is False:
-            changes[key(p)] = Change.because(Kind.SECRET, target, Action.UPDATE, Reason.DISABLED)
-        elif (props.tags or {}) != secret_tags(run.desired, p) or (
-            props.content_type != SECRET_CONTENT_TYPE
-        ):
-            reason = Reason.PROPERTIES_DIFFER
-            changes[key(p)] = Change.because(Kind.SECRET, target, Action.UPDATE, reason)
-        else:
-            changes[key(p)] = Change(Kind.SECRET, target, Action.REPORT, NOT_COMPARED)
-    return SecretsPlan(changes)
+            expires[key(p)] = intended_dates(p.expiry, None, now).expires
+            continue
+        # the value is not compared: judged as if unchanged, so the listed version stands
+        wanted = intended_dates(p.expiry, props.created_on, now)
+        expires[key(p)] = wanted.expires
+        change = judge_properties(props, run.desired, p, wanted)
+        changes[key(p)] = (
+            Change(Kind.SECRET, target, Action.REPORT, NOT_COMPARED)
+            if change.action == Action.NOOP
+            else change
+        )
+    return SecretsPlan(changes, expires)

@@ -10,6 +10,7 @@ record. `verify` reads every byte (`ReadMode.VERIFY`); any difference fails the 
 from __future__ import annotations
 
 from provision.access import grant_access, read_back_access
+from provision.errors import TenantError
 from provision.fanout import Batch, Slot
 from provision.plan import Outcome, TenantResult
 from provision.sentinel_check import sentinel_record
@@ -48,6 +49,9 @@ def apply_tenant(run: TenantRun, holder: str) -> TenantResult:
         obs = read_tenant(run, ReadMode.PLAN, reuse=first)
         if not obs.plan.changes:
             return TenantResult(obs.plan, Outcome(verified=True))
+        refused = obs.policy.error()
+        if refused:  # nothing is written that Azure Policy would refuse part-way
+            raise TenantError(f"not applied: {refused}")
         run.progress(f"applying {len(obs.plan.changes)} changes")
         applied, written = _apply(run, obs)
         run.progress("verifying")

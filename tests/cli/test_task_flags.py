@@ -36,6 +36,7 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("delete-computes", "-"),
         ("no-secret-values", None),  # long only (provision.tasks.LONG_ONLY)
         ("allow-permanent-delete", None),  # long only
+        ("warn-expiry", None),  # long only
         ("fresh", None),  # long only
     ],
     "apply": [
@@ -48,6 +49,7 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("delete-computes", "d"),
         ("break-lock", None),  # long only (provision.tasks.LONG_ONLY)
         ("allow-permanent-delete", None),  # long only
+        ("warn-expiry", None),  # long only
         ("fresh", None),  # long only
     ],
     "verify": [
@@ -55,7 +57,21 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("templates", "m"),
         ("max-concurrency", "a"),
         ("storage-auth", "s"),
+        ("warn-expiry", None),  # long only
         ("fresh", None),  # long only
+    ],
+    "rotate": [
+        ("inventory", "i"),
+        ("source", None),  # long only (provision.tasks.LONG_ONLY)
+        ("tenant", "t"),
+        ("local", "l"),
+        ("endpoints", "e"),
+        ("json", "j"),
+        ("templates", "m"),
+        ("max-concurrency", "a"),
+        ("storage-auth", "s"),
+        ("lock-timeout", "o"),
+        ("break-lock", None),  # long only
     ],
     "emulator": [
         ("state-dir", "s"),
@@ -64,6 +80,7 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("faults", "f"),
         ("latency-ms", "l"),
         ("fault-seed", "a"),
+        ("throttle", None),  # long only (provision.tasks.LONG_ONLY)
     ],
     "patch-kernel": [
         ("config", "c"),
@@ -103,6 +120,7 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("workers", "w"),
         ("scale", "c"),
         ("sizes", "i"),
+        ("throttle", None),  # long only
     ],
     "import": [
         ("tenant", "t"),

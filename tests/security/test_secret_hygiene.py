@@ -172,6 +172,69 @@ def test_no_secret_value_in_any_output_when_a_push_fails_midway(
         assert '"value":' not in res.stderr and "'value':" not in res.stderr, name
 
 
+@pytest.mark.slow
+def test_no_secret_value_in_any_output_when_pushes_are_throttled(
+    tmp_path: Path, fleet: Fleet
+) -> None:
+    """Throttled SetSecrets (429, retried with their bodies) leave no value in debug logs."""
+    env = _env(tmp_path)
+    with Emulator(tmp_path / "emu", throttle="keyvault-create=1/10") as emu:
+        emu.seed(seed_tenants_from_inventory(load_inventory(fleet.path)))
+        ep = str(emu.endpoints_file)
+        runs = {
+            "apply": run_invoke(
+                "apply", "-i", str(fleet.path), "--endpoints", ep, "--json", env=env
+            ),
+        }
+        throttled = [r for r in emu.requests() if r.get("fault") == "throttle"]
+    assert runs["apply"].returncode == 0, runs["apply"].stderr[-2000:]
+    assert any(r["op"] == "SetSecret" for r in throttled), "no push was throttled"
+    assert "DEBUG" in runs["apply"].stderr, "debug logging was not on"
+    assert find_leaks(fleet, _outputs(tmp_path, runs)) == []
+    assert '"value":' not in runs["apply"].stderr and "'value':" not in runs["apply"].stderr
+
+
+@pytest.mark.slow  # the failing push rides out the SDK's retries
+def test_no_secret_value_in_rotate_output_when_it_rotates_or_fails(
+    tmp_path: Path, fleet: Fleet
+) -> None:
+    """rotate prints sources, vaults and secret names: neither the old value nor the new one,
+    when it rotates, when nothing is left to do, and when a push fails."""
+    inv = load_inventory(fleet.path)
+    env = _env(tmp_path)
+    t = inv.tenants[0]
+    source = f"file:secrets/{t.name}-otx.txt"
+    rotated_value = "S3cr3t-rotated-otx-key-7f3a9c1e5b2d4068"
+    with Emulator(tmp_path / "emu") as emu:
+        emu.seed(seed_tenants_from_inventory(inv))
+        ep = str(emu.endpoints_file)
+        base = ("-i", str(fleet.path), "--endpoints", ep, "--source", source)
+        applied = run_invoke("apply", "-i", str(fleet.path), "--endpoints", ep, env=env)
+        assert applied.returncode == 0, applied.stderr[-2000:]
+        (fleet.folder / source.removeprefix("file:")).write_text(rotated_value + "\n")
+        fleet.secrets[t.name]["otx rotated"] = rotated_value
+        runs = {
+            "rotate --json": run_invoke("rotate", *base, "--json", env=env),
+            "rotate again": run_invoke("rotate", *base, env=env),
+        }
+        (fleet.folder / source.removeprefix("file:")).write_text(rotated_value + "-2\n")
+        fleet.secrets[t.name]["otx rotated twice"] = rotated_value + "-2"
+        emu.set_faults("keyvault:SetSecret=500@1.0")
+        runs["rotate failing"] = run_invoke("rotate", *base, env=env)
+        reader = Reader(emu.endpoints, emu.credential)
+        assert reader.secret(t.key_vault, "TIProviders-OTX-Args-AuthKey") == rotated_value
+    assert [r.returncode for r in runs.values()] == [0, 0, 1], {
+        k: r.stdout[-1000:] + r.stderr[-2000:] for k, r in runs.items()
+    }
+    assert json.loads(runs["rotate --json"].stdout)["tenants"][0]["status"] == "rotated"
+    assert "nothing to do" in runs["rotate again"].stdout
+    assert "500" in runs["rotate failing"].stdout
+    assert "DEBUG" in runs["rotate failing"].stderr, "debug logging was not on"
+    assert find_leaks(fleet, _outputs(tmp_path, runs)) == []
+    for name, res in runs.items():
+        assert '"value":' not in res.stderr and "'value':" not in res.stderr, name
+
+
 def test_rendered_files_are_private(tmp_path: Path, fleet: Fleet) -> None:
     out = tmp_path / "out"
     res = run_invoke("render", "-i", str(fleet.path), "-o", str(out))
@@ -210,3 +273,36 @@ def test_secret_values_do_not_print_themselves() -> None:
 
     v = SecretValue("S3cr3t-do-not-print")
     assert "S3cr3t" not in repr(v) + str(v) + f"{v}" + repr([v]) + repr({"k": v})
+
+
+@pytest.mark.slow
+def test_no_secret_value_in_any_output_when_azure_policy_refuses(
+    tmp_path: Path, fleet: Fleet
+) -> None:
+    """The policy preflight's findings and a policy's 403 (provision.policy) carry secret names,
+    never values: one tenant's Deny is read by plan (findings, apply stops), the other's cannot
+    be read (a note), so its writes meet Key Vault's 403 naming the assignment."""
+    from provision.emulator.seed import SeedPolicy
+
+    inv = load_inventory(fleet.path)
+    env = _env(tmp_path)
+    seeds = seed_tenants_from_inventory(inv)
+    for seed in seeds:
+        seed.policies.append(SeedPolicy("secrets-expire", "98728c90-32c7-4049-8429-847dc0f4fe37"))
+    unread = inv.tenants[1]
+    with Emulator(tmp_path / "emu") as emu:
+        emu.seed(seeds)
+        ep = str(emu.endpoints_file)
+        emu.deny(
+            f"/subscriptions/{unread.subscription_id}/resourceGroups/{unread.resource_group}"
+            "/providers/Microsoft.Authorization/policyAssignments"
+        )
+        runs = {
+            name: run_invoke(task, "-i", str(fleet.path), "--endpoints", ep, "--json", env=env)
+            for name, task in (("plan", "plan"), ("apply", "apply"))
+        }
+    errors = {t["tenant"]: t["error"] for t in json.loads(runs["apply"].stdout)["tenants"]}
+    assert "secrets-expire" in (errors[inv.tenants[0].name] or ""), errors
+    assert "refused by Azure Policy" in (errors[unread.name] or ""), errors
+    assert json.loads(runs["plan"].stdout)["tenants"][0]["policy"], "no finding to search"
+    assert find_leaks(fleet, _outputs(tmp_path, runs)) == []

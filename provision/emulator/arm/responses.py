@@ -34,6 +34,8 @@ from provision.emulator.arm.shapes import json_response as _json
 from provision.emulator.arm.urls import ACTIONS, resolve
 from provision.emulator.auth import bearer_token
 from provision.emulator.identity.models import ARM_AUDIENCES
+from provision.emulator.policy.enforce import compute_denial
+from provision.emulator.policy.responses import PolicyOperations
 from provision.emulator.wire import (
     ServiceError,
     ServiceWire,
@@ -166,7 +168,7 @@ def _compute_body(ws: Workspace, c: Compute) -> dict[str, Any]:
     return body
 
 
-class ArmWire(AccessOperations, ResourceOperations, ServiceWire):
+class ArmWire(AccessOperations, ResourceOperations, PolicyOperations, ServiceWire):
     """Azure Resource Manager, for what the product reads and the compute it creates."""
 
     name = "arm"
@@ -251,7 +253,8 @@ class ArmWire(AccessOperations, ResourceOperations, ServiceWire):
     def render_error(self, err: ServiceError, req: WireRequest) -> WireResponse:
         headers = {"x-ms-failure-cause": "gateway"} if err.status in (401, 403) else {}
         headers.update(err.headers)
-        return _json(err.status, {"error": {"code": err.code, "message": err.message}}, headers)
+        error = {"code": err.code, "message": err.message, **getattr(err, "extra", {})}
+        return _json(err.status, {"error": error}, headers)
 
     def injected_error(self, status: int, retry_after: float) -> ServiceError:
         if status == 429:
@@ -347,7 +350,9 @@ class ArmWire(AccessOperations, ResourceOperations, ServiceWire):
 
     def op_CreateOrUpdateCompute(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
         ws = self._ws(p)
-        compute, created, op = self.arm.put_compute(ws, p["compute"], json_body(req))
+        body = json_body(req)
+        compute_denial(self.backend.policy, f"{workspace_id(ws)}/computes/{p['compute']}", body)
+        compute, created, op = self.arm.put_compute(ws, p["compute"], body)
         status_url = _operation_status_url(req, ws, op.id)
         headers = {"Azure-AsyncOperation": status_url, "Retry-After": str(self.arm.lro_retry_after)}
         return _json(201 if created else 200, _compute_body(ws, compute), headers)

@@ -42,6 +42,28 @@ ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
             r"(?P<scope>(?:/subscriptions/.+?)?)" + _AUTHZ + r"/roleDefinitions/(?P<role>[^/]+)",
             "GetRoleDefinition",
         ),
+        ("GET", _SCOPE + _AUTHZ + r"/policyAssignments", "ListPolicyAssignments"),
+        ("GET", _SCOPE + _AUTHZ + r"/policyAssignments/(?P<name>[^/]+)", "GetPolicyAssignment"),
+        ("PUT", _SCOPE + _AUTHZ + r"/policyAssignments/(?P<name>[^/]+)", "CreatePolicyAssignment"),
+        (
+            "DELETE",
+            _SCOPE + _AUTHZ + r"/policyAssignments/(?P<name>[^/]+)",
+            "DeletePolicyAssignment",
+        ),
+        ("GET", _AUTHZ + r"/policyDefinitions/(?P<name>[^/]+)", "GetBuiltInPolicyDefinition"),
+        (
+            "PUT",
+            _SUB + _AUTHZ + r"/policySetDefinitions/(?P<name>[^/]+)",
+            "CreatePolicySetDefinition",
+        ),
+        ("GET", _SUB + _AUTHZ + r"/policySetDefinitions/(?P<name>[^/]+)", "GetPolicySetDefinition"),
+        ("GET", _SCOPE + _AUTHZ + r"/policyExemptions", "ListPolicyExemptions"),
+        ("PUT", _SCOPE + _AUTHZ + r"/policyExemptions/(?P<name>[^/]+)", "CreatePolicyExemption"),
+        (
+            "DELETE",
+            _SCOPE + _AUTHZ + r"/policyExemptions/(?P<name>[^/]+)",
+            "DeletePolicyExemption",
+        ),
         ("GET", _WS + r"/datastores", "ListDatastores"),
         ("GET", _WS + r"/datastores/(?P<datastore>[^/]+)", "GetDatastore"),
         (
@@ -114,6 +136,16 @@ ACTIONS: dict[str, str] = {
     "ListDatastores": "Microsoft.MachineLearningServices/workspaces/datastores/read",
     "GetDatastore": "Microsoft.MachineLearningServices/workspaces/datastores/read",
     "GetLogAnalyticsWorkspace": "Microsoft.OperationalInsights/workspaces/read",
+    "ListPolicyAssignments": "Microsoft.Authorization/policyAssignments/read",
+    "GetPolicyAssignment": "Microsoft.Authorization/policyAssignments/read",
+    "CreatePolicyAssignment": "Microsoft.Authorization/policyAssignments/write",
+    "DeletePolicyAssignment": "Microsoft.Authorization/policyAssignments/delete",
+    "GetBuiltInPolicyDefinition": "Microsoft.Authorization/policyDefinitions/read",
+    "CreatePolicySetDefinition": "Microsoft.Authorization/policySetDefinitions/write",
+    "GetPolicySetDefinition": "Microsoft.Authorization/policySetDefinitions/read",
+    "ListPolicyExemptions": "Microsoft.Authorization/policyExemptions/read",
+    "CreatePolicyExemption": "Microsoft.Authorization/policyExemptions/write",
+    "DeletePolicyExemption": "Microsoft.Authorization/policyExemptions/delete",
 }
 
 

@@ -3,7 +3,11 @@
 Rules kept from the service: secret names are 1-127 characters of ``[0-9a-zA-Z-]`` and
 case-insensitive (the first spelling is kept); every set creates a new version; soft delete is on
 (recovery level ``Recoverable+Purgeable``, 90 days), so a deleted name cannot be set again until
-it is recovered or purged; a disabled version cannot be read.
+it is recovered or purged; a disabled version cannot be read. A version outside its
+``nbf``/``exp`` window is served as any other ("A secret's get operation will work for
+not-yet-valid and expired secrets": MicrosoftDocs/azure-security-docs,
+articles/key-vault/secrets/about-secrets.md); ``created`` and ``updated`` come from
+`provision.clock`, the tool's own clock, so that a test that moves one moves both.
 """
 
 from __future__ import annotations
@@ -11,11 +15,11 @@ from __future__ import annotations
 import base64
 import json
 import re
-import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from provision import clock
 from provision.emulator.keyvault.exceptions import (
     BadParameter,
     SecretConflict,
@@ -143,7 +147,7 @@ class KeyVaultBackend:
         secret = store.secrets.get(name.lower())
         if secret is None:
             secret = store.secrets[name.lower()] = Secret(name=name)
-        now = int(time.time())
+        now = clock.timestamp()
         item = SecretVersion(
             version=uuid.uuid4().hex,
             value=value,
@@ -214,7 +218,7 @@ class KeyVaultBackend:
             item.not_before = not_before
         if expires is not None:
             item.expires = expires
-        item.updated = int(time.time())
+        item.updated = clock.timestamp()
         self._changed()
         return secret, item
 
@@ -224,7 +228,7 @@ class KeyVaultBackend:
         kept to recover or purge: the answer carries no recoveryId)."""
         secret = self._secret(vault, name)
         store = self.get_vault(vault)
-        now = int(time.time())
+        now = clock.timestamp()
         deleted = DeletedSecret(
             secret=secret, deleted_date=now, scheduled_purge_date=now + RETENTION_DAYS * _DAY
         )

@@ -13,6 +13,7 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from provision.emulator.arm.shapes import vault_id
 from provision.emulator.auth import bearer_token
 from provision.emulator.hostnames import authority_url
 from provision.emulator.identity.models import KEYVAULT_AUDIENCES
@@ -26,6 +27,7 @@ from provision.emulator.keyvault.models import (
     SecretVersion,
 )
 from provision.emulator.keyvault.urls import resolve
+from provision.emulator.policy.enforce import secret_denial
 from provision.emulator.wire import ServiceError, ServiceWire, WireRequest, WireResponse
 
 if TYPE_CHECKING:
@@ -277,6 +279,12 @@ class KeyVaultWire(ServiceWire):
         if not isinstance(value, str):
             raise BadParameter("Property value is required and must be a string.")
         fields = _attr_fields(data)
+        vault = self.backend.arm.find_named("vault", req.scope)
+        secret_denial(
+            self.backend.policy,
+            vault_id(vault.subscription_id, vault.resource_group, vault.name) if vault else None,
+            fields.get("expires"),
+        )
         secret, item = self.kv.set_secret(req.scope, p["name"], value, **fields)
         return _json(200, _bundle(req.scope, secret, item, value=True))
 
