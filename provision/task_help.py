@@ -83,5 +83,4 @@ RUN_HELP = {
     "templates": TEMPLATES_HELP,
     "max_concurrency": CONCURRENCY_HELP,
     "storage_auth": STORAGE_AUTH_HELP,
-    "fresh": FRESH_HELP,
 }

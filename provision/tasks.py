@@ -35,6 +35,7 @@ from provision.task_help import (
     BREAK_LOCK_HELP,
     CONCURRENCY_HELP,
     ENDPOINTS_HELP,
+    FRESH_HELP,
     GRANT_PREVIEW_HELP,
     INVENTORY_HELP,
     JSON_HELP,
@@ -187,6 +188,7 @@ def render(
     iterable=["tenant"],
     help={
         **RUN_HELP,
+        "fresh": FRESH_HELP,
         **LIFECYCLE_HELP,
         "detailed_exitcode": "exit 0 when nothing would change, 2 when changes are pending, "
         "1 on errors (orphans count only with --prune)",
@@ -270,6 +272,7 @@ def _task_of(flags: Callable[..., dict[str, Any]], command: str, doc: str) -> Ca
 
 APPLY_HELP = {
     **RUN_HELP,
+    "fresh": FRESH_HELP,
     **LIFECYCLE_HELP,
     "lock_timeout": LOCK_HELP,
     **ACCESS_HELP,
@@ -335,7 +338,7 @@ def rotate(
 
 @task(
     iterable=["tenant"],
-    help={**RUN_HELP, "warn_expiry": WARN_EXPIRY_HELP},
+    help={**RUN_HELP, "warn_expiry": WARN_EXPIRY_HELP, "fresh": FRESH_HELP},
 )
 @_user_errors
 def verify(
