@@ -56,8 +56,15 @@ def existing_tenant(text: str, name: str) -> dict[str, Any] | None:
     return None
 
 
-def put_tenant(text: str, entry: Mapping[str, Any], source: str, replace: bool) -> str:
-    """The inventory text with `entry` appended, or replacing the tenant of the same name."""
+def put_tenant(
+    text: str,
+    entry: Mapping[str, Any],
+    source: str,
+    replace: bool,
+    keys: tuple[str, ...] = IMPORTED_KEYS,
+) -> str:
+    """The inventory text with `entry` appended, or replacing the `keys` of the tenant of the
+    same name."""
     _, sequence, offset = load_yaml_guess_indent(text)  # the file's own list indentation
     y = _yaml(sequence or 2, offset or 0)
     data = y.load(text)
@@ -83,7 +90,7 @@ def put_tenant(text: str, entry: Mapping[str, Any], source: str, replace: bool) 
             ]
         )
     else:
-        _update(tenants[index], entry)
+        _update(tenants[index], entry, keys)
     out = io.StringIO()
     y.dump(data, out)
     return out.getvalue()
@@ -103,9 +110,9 @@ def _tenants(data: Any, source: str) -> CommentedSeq:
     return tenants  # type: ignore[return-value]
 
 
-def _update(target: CommentedMap, entry: Mapping[str, Any]) -> None:
-    """Set the imported keys (in place: comments on untouched keys survive), drop stale ones."""
-    for key in IMPORTED_KEYS:
+def _update(target: CommentedMap, entry: Mapping[str, Any], keys: tuple[str, ...]) -> None:
+    """Set `keys` (in place: comments on untouched keys survive), drop stale ones."""
+    for key in keys:
         if key in entry:
             if _plain(target.get(key)) != _plain(entry[key]):
                 target[key] = _commented(entry[key])

@@ -1,0 +1,145 @@
+"""`discover`: build a tenant entry from what Azure holds (provision.adopt.discover), then write
+it as `import` does: everything read and checked first, the whole resulting inventory validated,
+secret files (with --secrets-dir) and the inventory written last, each atomically; nothing
+written on any failure. It only reads Azure. Secret values go only into 0600 files inside the
+inventory's folder; never printed, logged or put in the inventory.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from provision.adopt.inventory_edit import IMPORTED_KEYS, dump_entry, put_tenant
+from provision.commands.import_config import (
+    ImportOptions,
+    Reference,
+    _existed,
+    _reference_maker,
+    _secret_files,
+    _tell,
+)
+from provision.errors import Problem, TenantError, UserInputError
+from provision.fsutil import write_atomic
+from provision.inventory.fields import Guid
+from provision.inventory.load import load_inventory_text
+from provision.yamlsource import load_yaml_text, read_text_bounded
+
+if TYPE_CHECKING:
+    from provision.adopt.discover_combine import Discovered
+
+# discover also owns where the tenant lives and who its analysts are
+DISCOVERED_KEYS = (*IMPORTED_KEYS, "ml_workspace", "users")
+
+
+@dataclass(kw_only=True)
+class DiscoverOptions(ImportOptions):
+    """The flags of `invoke discover` (`import`'s, where they mean the same)."""
+
+    tenant_id: str | None = None
+    subscription_ids: list[str] = field(default_factory=list)
+    max_concurrency: int = 8
+
+
+def run(opts: DiscoverOptions) -> int:
+    """Discover tenant OPTS.tenant: print the entry or write it into the inventory."""
+    _check(opts)
+    inv_path = Path(opts.inventory) if opts.inventory else None
+    base_dir = inv_path.parent if inv_path else Path.cwd()
+    inv_text = read_text_bounded(inv_path, "inventory") if inv_path else None
+    if inv_text is not None:
+        load_yaml_text(inv_text, str(inv_path))  # bounds and syntax before ruamel sees it
+        if not opts.replace and _existed(inv_text, opts):
+            raise UserInputError(
+                [
+                    Problem(
+                        f"tenant {opts.tenant!r} is already in the inventory; add --replace to "
+                        "replace it with what discover finds",
+                        file=str(inv_path),
+                    )
+                ]
+            )
+    reference = _reference_maker(opts, base_dir)
+    found = _discover(opts, reference)
+    files = _secret_files(opts, "discovered configs", base_dir, found.plaintext, reference)
+    entry = found.entry
+    if inv_path is not None and inv_text is not None:
+        new_text = put_tenant(inv_text, entry, str(inv_path), opts.replace, DISCOVERED_KEYS)
+        load_inventory_text(new_text, inv_path)  # what validate would say, before writing
+    else:
+        new_text = None
+        load_inventory_text(f"version: 1\ntenants:\n{dump_entry(entry)}", base_dir / "-")
+    for path, value in files:
+        write_atomic(path, value.encode("utf-8") + b"\n")  # 0600
+    if inv_path is not None and new_text is not None:
+        mode = inv_path.stat().st_mode & 0o777
+        write_atomic(inv_path, new_text.encode("utf-8"), mode=mode)
+        done = "replaced" if _existed(inv_text, opts) else "added"
+        print(f"{inv_path}: tenant {opts.tenant} {done}")
+    else:
+        sys.stdout.write(dump_entry(entry))
+    for line in found.report:
+        print(line, file=sys.stderr)
+    if found.differences:
+        print("per-analyst differences (alias: setting):", file=sys.stderr)
+        for line in found.differences:
+            print(f"  {line}", file=sys.stderr)
+    _tell(found.plaintext, reference, files)
+    return 0
+
+
+def _check(opts: DiscoverOptions) -> None:
+    from pydantic import TypeAdapter, ValidationError
+
+    problems: list[str] = []
+    guid: TypeAdapter[str] = TypeAdapter(Guid)
+    if not opts.tenant_id:
+        problems.append("give --tenant-id (the tenant's Entra tenant id)")
+    if not opts.subscription_ids:
+        problems.append("give --subscription-id (repeatable) to say where to look")
+    for flag, values in (
+        ("--tenant-id", [opts.tenant_id] if opts.tenant_id else []),
+        ("--subscription-id", opts.subscription_ids),
+    ):
+        for value in values:
+            try:
+                guid.validate_python(value)
+            except ValidationError:
+                problems.append(f"{flag} {value!r}: not a GUID")
+    if problems:
+        raise UserInputError(problems)
+
+
+def _discover(opts: DiscoverOptions, reference: Reference) -> Discovered:
+    """Read the estate (real Azure, --endpoints or --local) and combine it into an entry."""
+    from provision.adopt.discover import read_estate
+    from provision.adopt.discover_combine import combine
+    from provision.azure import Clients
+    from provision.commands.common import endpoints_for
+    from provision.inventory.model import Inventory
+    from provision.options import RunOptions
+
+    assert opts.tenant_id is not None  # _check
+    run_opts = RunOptions(
+        inventory=opts.inventory or "-", local=opts.local, endpoints=opts.endpoints
+    )
+    none = Inventory.model_construct(path=Path("-"), version=1, tenants=[])
+    with endpoints_for(run_opts, none) as ep:
+        clients = Clients(opts.max_concurrency, ep)
+        try:
+            estate = read_estate(
+                clients,
+                opts.tenant,
+                opts.tenant_id,
+                list(dict.fromkeys(opts.subscription_ids)),
+                resource_group=opts.resource_group,
+                ml_workspace=opts.ml_workspace,
+                width=opts.max_concurrency,
+            )
+        except TenantError as exc:
+            raise UserInputError([f"tenant {opts.tenant}: {exc}"]) from None
+        finally:
+            clients.close()
+    return combine(estate, opts.tenant, opts.tenant_id, reference)
