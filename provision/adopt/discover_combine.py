@@ -41,8 +41,8 @@ from provision.yamlsource import load_yaml_text
 
 _ALIAS: TypeAdapter[str] = TypeAdapter(Alias)
 NO_PER_USER = (
-    "the inventory has no per-user msticpy settings: apply gives this analyst the tenant's "
-    "(their value would be lost)"
+    "the inventory has no per-user msticpy settings: apply gives these analysts the tenant's "
+    "settings, and what they set differently is lost"
 )
 
 
@@ -94,7 +94,7 @@ def combine(
     for alias in sorted(imported):
         if alias not in chosen:
             for path, what in _differ(imported[alias], result):
-                differences.append(f"{alias}: {path}: {what}; {NO_PER_USER}")
+                differences.append(f"{alias}: {path}: {what}")
     for alias in sorted(set(users_aliases(users)) - set(estate.configs)):
         report.append(f"no {USERS}/{alias}/{MSTICPYCONFIG}: nothing to read for {alias}")
     return Discovered(entry, result.plaintext, result.original, report, differences)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from provision.adopt.discover_combine import NO_PER_USER
 from provision.adopt.inventory_edit import IMPORTED_KEYS, dump_entry, put_tenant
 from provision.commands.import_config import (
     ImportOptions,
@@ -83,7 +84,7 @@ def run(opts: DiscoverOptions) -> int:
     for line in found.report:
         print(line, file=sys.stderr)
     if found.differences:
-        print("per-analyst differences (alias: setting):", file=sys.stderr)
+        print(f"per-analyst differences ({NO_PER_USER}):", file=sys.stderr)
         for line in found.differences:
             print(f"  {line}", file=sys.stderr)
     _tell(found.plaintext, reference, files)
