@@ -32,7 +32,9 @@ from provision.adopt.discover import Estate, LogAnalytics
 from provision.adopt.mapping import ImportFailed, ImportResult, Placement, import_config
 from provision.inventory.compute_names import default_compute_name
 from provision.inventory.fields import Alias
+from provision.inventory.model import Tenant
 from provision.msticpy_contract.block import is_msticpy_reference, walk
+from provision.msticpy_contract.secret_names import secret_pushes, vault_secret
 from provision.render import MSTICPYCONFIG
 from provision.secrets import SecretValue
 from provision.share import USERS
@@ -307,3 +309,30 @@ def _bare_entry(place: Placement, found: list[LogAnalytics], report: list[str]) 
         "sentinel": sentinel,
         "users": place.users,
     }
+
+
+# --- an existing tenant ------------------------------------------------------------------------
+
+
+def keep_pushed_sources(entry: dict[str, Any], old: Tenant) -> tuple[dict[str, Any], int]:
+    """`entry` with each `keyvault:NAME` the existing tenant pushes as NAME (to the same vault)
+    given back its `env:`/`file:` source, so that apply keeps pushing (and rotating) it; and how
+    many were kept."""
+    same_vault = str(entry.get("key_vault", "")).casefold() == old.key_vault.casefold()
+    pushed = {p.name.casefold(): p.source for p in secret_pushes(old)} if same_vault else {}
+    kept = 0
+
+    def swap(node: Any) -> Any:
+        nonlocal kept
+        if isinstance(node, Mapping):
+            return {k: swap(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [swap(v) for v in node]
+        name = vault_secret(node) if isinstance(node, str) else None
+        if name is not None and name.casefold() in pushed:
+            kept += 1
+            return pushed[name.casefold()]
+        return node
+
+    out: dict[str, Any] = swap(entry)
+    return out, kept

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from provision.adopt.discover_combine import NO_PER_USER
+from provision.adopt.discover_combine import NO_PER_USER, keep_pushed_sources
 from provision.adopt.inventory_edit import IMPORTED_KEYS, dump_entry, put_tenant
 from provision.commands.import_config import (
     ImportOptions,
@@ -26,6 +26,7 @@ from provision.errors import Problem, TenantError, UserInputError
 from provision.fsutil import write_atomic
 from provision.inventory.fields import Guid
 from provision.inventory.load import load_inventory_text
+from provision.inventory.model import Tenant
 from provision.yamlsource import load_yaml_text, read_text_bounded
 
 if TYPE_CHECKING:
@@ -46,26 +47,37 @@ class DiscoverOptions(ImportOptions):
 
 def run(opts: DiscoverOptions) -> int:
     """Discover tenant OPTS.tenant: print the entry or write it into the inventory."""
-    _check(opts)
     inv_path = Path(opts.inventory) if opts.inventory else None
     base_dir = inv_path.parent if inv_path else Path.cwd()
     inv_text = read_text_bounded(inv_path, "inventory") if inv_path else None
-    if inv_text is not None:
+    old: Tenant | None = None
+    if inv_path is not None and inv_text is not None:
         load_yaml_text(inv_text, str(inv_path))  # bounds and syntax before ruamel sees it
-        if not opts.replace and _existed(inv_text, opts):
-            raise UserInputError(
-                [
-                    Problem(
-                        f"tenant {opts.tenant!r} is already in the inventory; add --replace to "
-                        "replace it with what discover finds",
-                        file=str(inv_path),
-                    )
-                ]
-            )
+        if _existed(inv_text, opts):
+            if not opts.replace:
+                raise UserInputError(
+                    [
+                        Problem(
+                            f"tenant {opts.tenant!r} is already in the inventory; add --replace "
+                            "to replace it with what discover finds",
+                            file=str(inv_path),
+                        )
+                    ]
+                )
+            old = load_inventory_text(inv_text, inv_path).select([opts.tenant])[0]
+            _where_it_was(opts, old)
+    _check(opts)
     reference = _reference_maker(opts, base_dir)
     found = _discover(opts, reference)
     files = _secret_files(opts, "discovered configs", base_dir, found.plaintext, reference)
     entry = found.entry
+    if old is not None:
+        entry, kept = keep_pushed_sources(entry, old)
+        if kept:
+            found.report.append(
+                f"kept {kept} secret source(s) of the inventory for secrets it pushes under the "
+                "names the configs reference"
+            )
     if inv_path is not None and inv_text is not None:
         new_text = put_tenant(inv_text, entry, str(inv_path), opts.replace, DISCOVERED_KEYS)
         load_inventory_text(new_text, inv_path)  # what validate would say, before writing
@@ -89,6 +101,14 @@ def run(opts: DiscoverOptions) -> int:
             print(f"  {line}", file=sys.stderr)
     _tell(found.plaintext, reference, files)
     return 0
+
+
+def _where_it_was(opts: DiscoverOptions, old: Tenant) -> None:
+    """Flags not given come from the tenant being replaced (as `import --replace` does): its
+    Entra tenant, its workspace's name and subscription."""
+    opts.tenant_id = opts.tenant_id or old.tenant_id
+    opts.ml_workspace = opts.ml_workspace or old.ml_workspace
+    opts.subscription_ids = opts.subscription_ids or [old.subscription_id]
 
 
 def _check(opts: DiscoverOptions) -> None:

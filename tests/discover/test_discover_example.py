@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 from support import EXAMPLE, run_invoke
+from support.clients import share_client
 
 from provision.emulator import Emulator, seed_tenants_from_inventory
 from provision.emulator.requestlog import is_write
-from provision.emulator.seed import SeedPrincipal
+from provision.emulator.seed import SeedPrincipal, storage_account_name
 from provision.inventory.load import load_inventory
 from provision.render import MSTICPYCONFIG, Renderer
 
@@ -138,3 +139,33 @@ def test_bad_flags_are_one_line_each_before_anything_is_read(tmp_path: Path) -> 
         "error: give --subscription-id (repeatable) to say where to look",
         "error: --tenant-id 'nope': not a GUID",
     ]
+
+
+def test_replace_keeps_the_inventorys_sources_and_adds_a_new_user_folder(
+    onboarded: tuple[Path, Emulator, Path],
+) -> None:
+    """Accepted drift (a new analyst's folder) brought back: the tenant's coordinates come from
+    the entry being replaced, and the secrets it pushes keep their file: sources."""
+    fleet, emu, as_reader = onboarded
+    contoso = load_inventory(fleet).select(["contoso"])[0]
+    copy = fleet.parent / "replaced.yaml"
+    copy.write_text(fleet.read_text(encoding="utf-8"), encoding="utf-8")
+    seed = seed_tenants_from_inventory(load_inventory(fleet))[0]
+    share = share_client(emu, storage_account_name(seed))
+    share.create_directory("Users/zoe")
+    try:
+        res = run_invoke(
+            "discover", "-t", "contoso", "-i", str(copy), "--replace",
+            "--endpoints", str(as_reader),
+        )  # fmt: skip
+    finally:
+        share.get_directory_client("Users/zoe").delete_directory()
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "kept 6 secret source(s) of the inventory" in res.stderr
+    assert "folder Users/zoe has no compute instance" in res.stderr
+    text = copy.read_text(encoding="utf-8")
+    assert "keyvault:" not in text
+    assert "# slug: folder and lock names derive from it" in text  # comments kept
+    got = load_inventory(copy).select(["contoso"])[0]
+    assert [u.alias for u in got.users] == ["alice", "bob", "carol.jones", "zoe"]
+    assert Renderer().render_tenant(got).pushes == Renderer().render_tenant(contoso).pushes
