@@ -30,6 +30,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from provision.adopt.discover import Estate, LogAnalytics
 from provision.adopt.mapping import ImportFailed, ImportResult, Placement, import_config
+from provision.errors import UserInputError
 from provision.inventory.compute_names import default_compute_name
 from provision.inventory.fields import Alias
 from provision.inventory.model import Tenant
@@ -163,8 +164,6 @@ def match_users(
 
 
 def _parsed(texts: Mapping[str, str]) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    from provision.errors import UserInputError
-
     out: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
     for alias, text in sorted(texts.items()):
@@ -336,3 +335,44 @@ def keep_pushed_sources(entry: dict[str, Any], old: Tenant) -> tuple[dict[str, A
 
     out: dict[str, Any] = swap(entry)
     return out, kept
+
+
+def keep_unchanged(
+    old: Mapping[str, Any],
+    entry: dict[str, Any],
+    keys: tuple[str, ...],
+    outcome: Callable[[dict[str, Any]], Any],
+    report: list[str],
+) -> dict[str, Any]:
+    """`entry`, with each of `keys` as the existing entry `old` has it wherever that gives the
+    same `outcome` (what the tenant renders and pushes), and the existing users' own entries for
+    the analysts still found: an unchanged tenant stays as the admin wrote it, so a replace
+    shows only what really changed."""
+    out = dict(entry)
+    aliases = {
+        str(u if isinstance(u, str) else u.get("alias")).casefold(): u
+        for u in old.get("users") or []
+    }
+    found = users_aliases(out.get("users") or [])
+    out["users"] = [
+        aliases.get(a.casefold(), u) for a, u in zip(found, out.get("users") or [], strict=True)
+    ]
+    for alias in aliases:
+        if alias not in {a.casefold() for a in found}:
+            report.append(f"user {alias} of the inventory has no folder on the share: removed")
+    target = outcome(out)
+    for key in keys:
+        trial = dict(out)
+        if key in old:
+            trial[key] = old[key]
+        else:
+            trial.pop(key, None)
+        if trial == out:
+            continue
+        try:
+            same = outcome(trial) == target
+        except UserInputError:
+            same = False
+        if same:
+            out = trial
+    return out

@@ -7,13 +7,14 @@ inventory's folder; never printed, logged or put in the inventory.
 
 from __future__ import annotations
 
+import functools
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from provision.adopt.discover_combine import NO_PER_USER, keep_pushed_sources
-from provision.adopt.inventory_edit import IMPORTED_KEYS, dump_entry, put_tenant
+from provision.adopt.discover_combine import NO_PER_USER, keep_pushed_sources, keep_unchanged
+from provision.adopt.inventory_edit import IMPORTED_KEYS, dump_entry, existing_tenant, put_tenant
 from provision.commands.import_config import (
     ImportOptions,
     Reference,
@@ -27,6 +28,8 @@ from provision.fsutil import write_atomic
 from provision.inventory.fields import Guid
 from provision.inventory.load import load_inventory_text
 from provision.inventory.model import Tenant
+from provision.msticpy_contract.secret_names import secret_pushes
+from provision.msticpy_contract.settings import build_config_json, build_msticpyconfig
 from provision.yamlsource import load_yaml_text, read_text_bounded
 
 if TYPE_CHECKING:
@@ -71,13 +74,16 @@ def run(opts: DiscoverOptions) -> int:
     found = _discover(opts, reference)
     files = _secret_files(opts, "discovered configs", base_dir, found.plaintext, reference)
     entry = found.entry
-    if old is not None:
+    if old is not None and inv_path is not None and inv_text is not None:
         entry, kept = keep_pushed_sources(entry, old)
         if kept:
             found.report.append(
                 f"kept {kept} secret source(s) of the inventory for secrets it pushes under the "
                 "names the configs reference"
             )
+        raw = existing_tenant(inv_text, opts.tenant) or {}
+        outcome = functools.partial(_outcome, inv_text, inv_path, opts.tenant)
+        entry = keep_unchanged(raw, entry, DISCOVERED_KEYS[:-1], outcome, found.report)
     if inv_path is not None and inv_text is not None:
         new_text = put_tenant(inv_text, entry, str(inv_path), opts.replace, DISCOVERED_KEYS)
         load_inventory_text(new_text, inv_path)  # what validate would say, before writing
@@ -101,6 +107,14 @@ def run(opts: DiscoverOptions) -> int:
             print(f"  {line}", file=sys.stderr)
     _tell(found.plaintext, reference, files)
     return 0
+
+
+def _outcome(inv_text: str, inv_path: Path, name: str, entry: dict[str, Any]) -> Any:
+    """What the tenant renders and pushes with `entry` in the inventory (defaults merged)."""
+    text = put_tenant(inv_text, entry, str(inv_path), True, DISCOVERED_KEYS)
+    t = load_inventory_text(text, inv_path).select([name])[0]
+    pushes = [(p.vault, p.name, p.source) for p in secret_pushes(t)]
+    return build_msticpyconfig(t), build_config_json(t), pushes
 
 
 def _where_it_was(opts: DiscoverOptions, old: Tenant) -> None:
