@@ -101,6 +101,11 @@ def test_no_secret_value_in_any_output_of_a_successful_run(tmp_path: Path, fleet
                 "verify", "-i", str(fleet.path), "--endpoints", ep, "--json", env=env
             ),
             "onboard": run_invoke("onboard", "-i", str(fleet.path), "--endpoints", ep, env=env),
+            # reads the analysts' configs back from the share (debug logging on)
+            "discover": run_invoke(
+                "discover", "-t", inv.tenants[0].name, "--tenant-id", inv.tenants[0].tenant_id,
+                "--subscription-id", inv.tenants[0].subscription_id, "--endpoints", ep, env=env,
+            ),  # fmt: skip
             "render": run_invoke(
                 "render", "-i", str(fleet.path), "-o", str(tmp_path / "out"), env=env
             ),
