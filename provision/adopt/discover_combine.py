@@ -55,7 +55,6 @@ class Discovered:
 
     entry: dict[str, Any]
     plaintext: dict[str, SecretValue]  # setting path -> value, of the configs the entry took
-    original: dict[str, Any]  # the config the entry took, plaintext replaced by references
     report: list[str] = field(default_factory=list)  # one line each
     differences: list[str] = field(default_factory=list)  # "alias: setting: what"
 
@@ -85,7 +84,7 @@ def combine(
     differences = [f"{p} (config not used)" for p in problems]
     if not imported:
         entry = _bare_entry(place, estate.sentinel, report)
-        return Discovered(entry, {}, {}, report, differences)
+        return Discovered(entry, {}, report, differences)
     chosen = _majority(imported)
     result = imported[chosen[0]]
     entry = dict(result.entry)
@@ -100,7 +99,7 @@ def combine(
                 differences.append(f"{alias}: {path}: {what}")
     for alias in sorted(set(users_aliases(users)) - set(estate.configs)):
         report.append(f"no {USERS}/{alias}/{MSTICPYCONFIG}: nothing to read for {alias}")
-    return Discovered(entry, result.plaintext, result.original, report, differences)
+    return Discovered(entry, result.plaintext, report, differences)
 
 
 def users_aliases(users: list[Any]) -> list[str]:
@@ -295,9 +294,16 @@ def _bare_entry(place: Placement, found: list[LogAnalytics], report: list[str]) 
     """No analyst config to read: the coordinates, the users and the Sentinel workspaces."""
     taken: set[str] = set()
     sentinel = [_law_entry(law, place, taken) for law in found]
-    if sentinel:
-        sentinel[0]["default"] = True
-        report.append(f"no analyst config names a default workspace: {sentinel[0]['name']}")
+    if not sentinel:
+        raise UserInputError(
+            [
+                f"tenant {place.name}: no analyst config to read and no Log Analytics workspace "
+                "with Microsoft Sentinel enabled in the subscription(s): nothing to build "
+                "the tenant's sentinel: list from"
+            ]
+        )
+    sentinel[0]["default"] = True
+    report.append(f"no analyst config names a default workspace: {sentinel[0]['name']}")
     return {
         "name": place.name,
         "tenant_id": place.tenant_id,

@@ -149,9 +149,8 @@ def _in_place(current: Any, wanted: Any) -> bool:
         for key in [k for k in current if k not in wanted]:
             del current[key]
         for key, value in wanted.items():
-            if key not in current:
-                current[key] = _commented(value)
-            elif _plain(current[key]) != _plain(value) and not _in_place(current[key], value):
+            same = key in current and _plain(current[key]) == _plain(value)
+            if not same and not (key in current and _in_place(current[key], value)):
                 current[key] = _commented(value)
         return list(current) == list(wanted)
     return _list_in_place(current, wanted)
