@@ -617,24 +617,11 @@ def discover(
     tenant_id: str | None = None,
 ) -> int:
     """Build a tenant entry from Azure (read only): workspace, users, Sentinel, configs."""
+    flags = _flags(locals())  # named as DiscoverOptions' fields, but the repeatable one
     from provision.commands import discover as command
 
-    return command.run(
-        command.DiscoverOptions(
-            config=None,
-            tenant=tenant,
-            inventory=inventory,
-            secrets_dir=secrets_dir,
-            env_prefix=env_prefix,
-            replace=replace,
-            ml_workspace=ml_workspace,
-            resource_group=resource_group,
-            endpoints=endpoints,
-            local=local,
-            tenant_id=tenant_id,
-            subscription_ids=subscription_id or [],
-        )
-    )
+    flags["subscription_ids"] = flags.pop("subscription_id") or []
+    return command.run(command.DiscoverOptions(config=None, **flags))
 
 
 ns.add_task(discover)

@@ -22,9 +22,9 @@ from provision.commands.import_config import (
     _reference_maker,
     _secret_files,
     _tell,
+    write_out,
 )
 from provision.errors import Problem, TenantError, UserInputError
-from provision.fsutil import write_atomic
 from provision.inventory.fields import Guid
 from provision.inventory.load import load_inventory_text
 from provision.inventory.model import Tenant
@@ -90,15 +90,7 @@ def run(opts: DiscoverOptions) -> int:
     else:
         new_text = None
         load_inventory_text(f"version: 1\ntenants:\n{dump_entry(entry)}", base_dir / "-")
-    for path, value in files:
-        write_atomic(path, value.encode("utf-8") + b"\n")  # 0600
-    if inv_path is not None and new_text is not None:
-        mode = inv_path.stat().st_mode & 0o777
-        write_atomic(inv_path, new_text.encode("utf-8"), mode=mode)
-        done = "replaced" if _existed(inv_text, opts) else "added"
-        print(f"{inv_path}: tenant {opts.tenant} {done}")
-    else:
-        sys.stdout.write(dump_entry(entry))
+    write_out(opts, files, inv_path, inv_text, new_text, entry)
     for line in found.report:
         print(line, file=sys.stderr)
     if found.differences:
