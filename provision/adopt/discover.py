@@ -213,9 +213,8 @@ def _choose(
         named = f" named {wanted!r}" if wanted else ""
         raise UserInputError([f"no Azure ML workspace{named} in subscription(s) {where}"])
     listed = "; ".join(str(w) for w in found)
-    raise UserInputError(
-        [f"{len(found)} Azure ML workspaces found, pick one with --ml-workspace: {listed}"]
-    )
+    how = "--resource-group or one --subscription-id" if wanted else "--ml-workspace"
+    raise UserInputError([f"{len(found)} Azure ML workspaces found, pick one with {how}: {listed}"])
 
 
 def _get_json(clients: Clients, t: Tenant, url: str) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from azure.core.rest import HttpRequest
 from support import run_invoke
 from support.clients import ml_client, share_client
 
+from provision.adopt.discover import FoundWorkspace, _choose
 from provision.adopt.discover_combine import NO_PER_USER
 from provision.emulator import Emulator
 from provision.emulator.seed import (
@@ -27,6 +28,7 @@ from provision.emulator.seed import (
     storage_account_name,
     user_object_id,
 )
+from provision.errors import UserInputError
 from provision.inventory.load import load_inventory
 
 TID = "5e1f0c2a-7b3d-4c8e-9f1a-2b3c4d5e6f70"
@@ -256,3 +258,14 @@ def test_the_sentinel_onboarding_state_marks_the_enabled_workspaces(estate: Emul
     with pytest.raises(HttpResponseError) as info:
         _get(estate, plain + states + "/default", "2024-09-01")
     assert info.value.status_code == 404
+
+
+def test_the_same_workspace_name_in_two_groups_asks_for_the_group() -> None:
+    found = [FoundWorkspace(SUB, "rg-a", "mlw-x"), FoundWorkspace(SUB, "rg-b", "mlw-x")]
+    with pytest.raises(UserInputError) as info:
+        _choose(found, "mlw-x", [SUB])
+    assert info.value.lines() == [
+        "2 Azure ML workspaces found, pick one with --resource-group or one "
+        f"--subscription-id: mlw-x (subscription {SUB}, group rg-a); mlw-x (subscription {SUB}, "
+        "group rg-b)"
+    ]
