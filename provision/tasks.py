@@ -75,6 +75,7 @@ LONG_ONLY = frozenset(
         "warn-expiry",
         "source",
         "throttle",
+        "tenant-id",
     }
 )
 
@@ -655,3 +656,47 @@ def import_config(
 
 
 ns.add_task(import_config)
+
+
+@task(
+    iterable=["subscription_id"],
+    help={
+        "tenant": "name of the tenant to create (or, with --replace, to replace)",
+        "inventory": "add the tenant to this inventory, keeping its comments (default: print it)",
+        "secrets_dir": "write each plaintext secret found to a 0600 file here (inside the "
+        "inventory's folder) and reference it as file:",
+        "env_prefix": "reference each plaintext secret found as env:PREFIX_<SETTING_PATH> instead",
+        "replace": "replace the tenant if the inventory already has it (its users too)",
+        "ml_workspace": "the Azure ML workspace to adopt, when the subscriptions hold several",
+        "subscription_id": "a subscription to search (repeatable): ML and Log Analytics workspaces",
+        "resource_group": "search only this resource group for ML workspaces",
+        "endpoints": ENDPOINTS_HELP,
+        "local": LOCAL_HELP,
+        "tenant_id": "the tenant's Entra tenant id (tokens are asked for there)",
+    },
+)
+@_user_errors
+def discover(
+    c: Context,
+    tenant: str,
+    *,
+    inventory: str | None = None,
+    secrets_dir: str | None = None,
+    env_prefix: str | None = None,
+    replace: bool = False,
+    ml_workspace: str | None = None,
+    subscription_id: list[str] | None = None,
+    resource_group: str | None = None,
+    endpoints: str | None = None,
+    local: bool = False,
+    tenant_id: str | None = None,
+) -> int:
+    """Build a tenant entry from Azure (read only): workspace, users, Sentinel, configs."""
+    flags = _flags(locals())  # named as DiscoverOptions' fields, but the repeatable one
+    from provision.commands import discover as command
+
+    flags["subscription_ids"] = flags.pop("subscription_id") or []
+    return command.run(command.DiscoverOptions(config=None, **flags))
+
+
+ns.add_task(discover)

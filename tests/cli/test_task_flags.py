@@ -136,6 +136,19 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("local", "l"),
     ],
 }
+PINNED["discover"] = [
+    ("tenant", "t"),
+    ("inventory", "i"),
+    ("secrets-dir", "s"),
+    ("env-prefix", "e"),
+    ("replace", "r"),
+    ("ml-workspace", "m"),
+    ("subscription-id", "u"),
+    ("resource-group", "o"),
+    ("endpoints", "n"),
+    ("local", "l"),
+    ("tenant-id", None),  # long only (provision.tasks.LONG_ONLY)
+]
 PINNED["onboard"] = PINNED["apply"]
 PINNED["demo-analyst"] = [("inventory", "i"), ("tenant", "t"), ("user", "u")]
 

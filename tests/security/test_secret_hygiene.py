@@ -23,6 +23,7 @@ from provision.devtools.fleet import Fleet, write_fleet
 from provision.emulator import Emulator
 from provision.emulator.seed import seed_tenants_from_inventory
 from provision.inventory.load import load_inventory
+from provision.inventory.model import Tenant
 
 
 def leak_forms(value: str) -> dict[str, str]:
@@ -72,6 +73,11 @@ def _outputs(tmp_path: Path, runs: dict[str, object]) -> dict[str, str]:
     return texts
 
 
+def _discover_args(t: Tenant, endpoints: str) -> list[str]:
+    return ["discover", "-t", t.name, "--tenant-id", t.tenant_id, "--subscription-id",
+            t.subscription_id, "--endpoints", endpoints]  # fmt: skip
+
+
 @pytest.mark.slow
 def test_no_secret_value_in_any_output_of_a_successful_run(tmp_path: Path, fleet: Fleet) -> None:
     inv = load_inventory(fleet.path)
@@ -101,6 +107,8 @@ def test_no_secret_value_in_any_output_of_a_successful_run(tmp_path: Path, fleet
                 "verify", "-i", str(fleet.path), "--endpoints", ep, "--json", env=env
             ),
             "onboard": run_invoke("onboard", "-i", str(fleet.path), "--endpoints", ep, env=env),
+            # reads the analysts' configs back from the share (debug logging on)
+            "discover": run_invoke(*_discover_args(inv.tenants[0], ep), env=env),
             "render": run_invoke(
                 "render", "-i", str(fleet.path), "-o", str(tmp_path / "out"), env=env
             ),
