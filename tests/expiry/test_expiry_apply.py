@@ -157,3 +157,24 @@ def test_the_warning_window_is_a_flag_and_metadata_plans_warn_too(
     )
     bad = run("plan", fleet, emu, "--warn-expiry", "-1")
     assert bad.returncode == 1 and "--warn-expiry -1: use 0 or more days" in bad.stderr
+
+
+@pytest.mark.slow  # two applies of the example fleet
+def test_a_disabled_secret_with_other_dates_is_enabled_and_redated_in_place(
+    fleet: Path, emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _applied_at_t0(fleet, emu, monkeypatch, "expires_in: P10D")
+    # someone disables the key and moves its date in the portal
+    secret_client(emu, CONTOSO_VAULT).update_secret_properties(
+        OTX, enabled=False, expires_on=T0 + days(400)
+    )
+    at(monkeypatch, T0 + days(1))
+    mark = len(emu.requests())
+    res = run("apply", fleet, emu)
+    assert res.returncode == 0, res.stdout + res.stderr
+    ops = [w["op"] for w in writes_since(emu, mark) if OTX in w["path"]]
+    assert ops == ["UpdateSecret", "UpdateSecret"]  # enabled, then the dates: no new version
+    after = _otx(emu)
+    assert after.properties.enabled is True
+    assert after.properties.version == before.properties.version
+    assert after.properties.expires_on == T0 + days(10)
