@@ -103,7 +103,11 @@ def expiring(run: TenantRun, planned: SecretsPlan) -> list[ExpiringSecret]:
             continue
         left = round(days_left(expires, now), 1)
         if left <= window or expires <= now:
-            out.append(ExpiringSecret(run.tenant.name, p.vault, p.name, p.source, expires, left))
+            out.append(
+                ExpiringSecret(
+                    run.tenant.name, p.vault, p.name, p.source, expires, left, expires <= now
+                )
+            )
     return out
 
 

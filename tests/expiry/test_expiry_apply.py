@@ -155,6 +155,11 @@ def test_the_warning_window_is_a_flag_and_metadata_plans_warn_too(
     assert f"note: secret {CONTOSO_VAULT}/{OTX} (source {OTX_SOURCE}) expires 2026-12-31" in (
         table.stdout
     )
+    # an hour before the date: 0.0 days left, still not expired, still exit code 0
+    at(monkeypatch, T0.replace(day=30, hour=23))
+    code, last_hour = run_json("plan", fleet, emu, "--detailed-exitcode")
+    assert code == 0
+    assert [(e["days_left"], e["expired"]) for e in last_hour["expiring"]] == [(0.0, False)]
     bad = run("plan", fleet, emu, "--warn-expiry", "-1")
     assert bad.returncode == 1 and "--warn-expiry -1: use 0 or more days" in bad.stderr
 
