@@ -20,6 +20,7 @@ from provision.msticpy_contract.secret_names import SecretPush
 from provision.plan import Action, Change, ExpiringSecret, Kind, Reason
 from provision.tenant.context import TenantRun
 from provision.vault import (
+    READ_BACK_DIFFERS,
     SecretRead,
     judge_properties,
     plan_secret,
@@ -144,7 +145,7 @@ def add_read_backs(run: TenantRun, planned: SecretsPlan, batch: Batch) -> dict[K
 
 def mismatches(planned: SecretsPlan, read_back: Mapping[Key, Slot[bool]]) -> dict[str, str]:
     return {
-        planned.changes[k].target: "read back differs (value, enabled or expiry dates)"
+        planned.changes[k].target: READ_BACK_DIFFERS
         for k, slot in read_back.items()
         if not slot.value
     }
