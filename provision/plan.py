@@ -110,11 +110,8 @@ class ExpiringSecret:
     secret: str
     source: str
     expires: datetime
-    days_left: float  # negative once expired
-
-    @property
-    def expired(self) -> bool:
-        return self.days_left <= 0
+    days_left: float  # to one decimal; 0 or less once expired
+    expired: bool  # `expires` has passed (not judged from the rounded days_left)
 
     @property
     def expires_text(self) -> str:

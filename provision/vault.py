@@ -38,6 +38,7 @@ SECRET_CONTENT_TYPE = "text/plain; msticpy-provision"  # noqa: S105 (a MIME type
 # runner's clock and Key Vault's differ by seconds, and a version is stamped after the request
 # left. Far below any lifetime worth setting (days), far above clock skew and request time.
 CLOCK_TOLERANCE = timedelta(minutes=15)
+READ_BACK_DIFFERS = "read back differs (value, enabled or expiry dates)"  # read_back_matches False
 
 
 @dataclass(frozen=True)
