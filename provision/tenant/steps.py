@@ -118,4 +118,9 @@ def _record(
         secrets=obs.orphans.tagged_after_apply(d),
         sentinel=sentinel_record(run.tenant),
     )
-    obs.record.write(obs.share, run.clients.secrets(run.tenant, run.tenant.key_vault), manifest)
+    obs.record.write(
+        obs.share,
+        run.clients.secrets(run.tenant, run.tenant.key_vault),
+        manifest,
+        expiry=run.tenant.secret_expiry,
+    )
