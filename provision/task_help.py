@@ -72,3 +72,15 @@ RUN_HELP = {
     "max_concurrency": CONCURRENCY_HELP,
     "storage_auth": STORAGE_AUTH_HELP,
 }
+SAVE_PLAN_HELP = (
+    "also save the plan to this file, for apply --plan (holds no secret value; sealed with your "
+    "plan key, see docs/lifecycle.md)"
+)
+APPLY_PLAN_HELP = (
+    "apply exactly the plan saved by plan --out, with its flags; refused when the inventory, the "
+    "secret sources or what the plan read in Azure changed since"
+)
+YES_HELP = (
+    "apply without asking: on a terminal, apply and onboard show the plan and ask first (not "
+    "with --local, not when stdin or stdout is not a terminal, as in CI)"
+)

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from provision.tasks import ns
+from provision.tasks import LONG_ONLY, SHORT, ns
 
-# task -> (long flag, short flag or None), in the order invoke lists them. invoke derives a short
-# flag from the first free letter of the parameter name, in signature order ("-" for
-# plan --delete-computes is what it derived), so the parameters' order is part of the interface.
+# task -> (long flag, short flag or None), in the order invoke lists them. The letters come from
+# provision.tasks.SHORT, one meaning each across every task; destructive flags have none.
 RUN = [
     ("inventory", "i"),
     ("tenant", "t"),
@@ -19,102 +18,117 @@ RUN = [
 ]
 LIFECYCLE = [
     ("require-access", "r"),
-    ("grant-access", "g"),
-    ("prune", "p"),
-    ("prune-max", "u"),
+    ("grant-access", None),  # long only (provision.tasks.LONG_ONLY)
+    ("prune", None),  # long only
+    ("prune-max", None),
 ]
 PINNED: dict[str, list[tuple[str, str | None]]] = {
-    "validate": [("inventory", "i"), ("json", "j"), ("check-secrets", "c"), ("templates", "t")],
-    "render": [("inventory", "i"), ("out", "o"), ("tenant", "t"), ("templates", "e")],
+    "validate": [("inventory", "i"), ("json", "j"), ("check-secrets", None), ("templates", None)],
+    "render": [("inventory", "i"), ("out", "o"), ("tenant", "t"), ("templates", None)],
     "plan": [
         *RUN,
         ("detailed-exitcode", "d"),
-        ("templates", "m"),
-        ("max-concurrency", "a"),
-        ("storage-auth", "s"),
+        ("templates", None),
+        ("max-concurrency", None),
+        ("storage-auth", None),
         *LIFECYCLE,
-        ("delete-computes", "-"),
-        ("no-secret-values", None),  # long only (provision.tasks.LONG_ONLY)
+        ("delete-computes", None),  # long only
+        ("no-secret-values", None),  # long only
         ("allow-permanent-delete", None),  # long only
+        ("out", "o"),
     ],
     "apply": [
         *RUN,
-        ("templates", "m"),
-        ("max-concurrency", "a"),
-        ("storage-auth", "s"),
-        ("lock-timeout", "o"),
+        ("templates", None),
+        ("max-concurrency", None),
+        ("storage-auth", None),
+        ("lock-timeout", None),
         *LIFECYCLE,
-        ("delete-computes", "d"),
-        ("break-lock", None),  # long only (provision.tasks.LONG_ONLY)
+        ("delete-computes", None),  # long only
+        ("break-lock", None),  # long only
         ("allow-permanent-delete", None),  # long only
+        ("yes", None),  # long only
+        ("plan", None),  # long only
     ],
-    "verify": [*RUN, ("templates", "m"), ("max-concurrency", "a"), ("storage-auth", "s")],
+    "verify": [*RUN, ("templates", None), ("max-concurrency", None), ("storage-auth", None)],
     "emulator": [
-        ("state-dir", "s"),
+        ("state-dir", None),
         ("port", "p"),
-        ("seed", "e"),
+        ("seed", None),
         ("faults", "f"),
-        ("latency-ms", "l"),
-        ("fault-seed", "a"),
+        ("latency-ms", None),
+        ("fault-seed", None),
     ],
     "patch-kernel": [
         ("config", "c"),
         ("kernel", "k"),
         ("all", "a"),
         ("mode", "m"),
-        ("user-folder", "u"),
-        ("revert", "r"),
-        ("dry-run", "d"),
-        ("strict", "s"),
-        ("kernel-dir", "e"),
+        ("user-folder", None),
+        ("revert", None),  # long only
+        ("dry-run", "n"),
+        ("strict", None),
+        ("kernel-dir", None),
     ],
     "create-compute": [
         ("inventory", "i"),
         ("tenant", "t"),
         ("user", "u"),
-        ("size", "s"),
+        ("size", None),
         ("local", "l"),
         ("endpoints", "e"),
     ],
     "matrix": [
         ("inventory", "i"),
-        ("changed-since", "c"),
+        ("changed-since", None),
         ("chunks", "h"),
         ("tenant", "t"),
-        ("templates", "e"),
+        ("templates", None),
     ],
     "bench": [
-        ("tenants", "t"),
-        ("users", "u"),
-        ("secrets", "s"),
-        ("latency-ms", "l"),
-        ("max-concurrency", "m"),
+        ("tenants", None),
+        ("users", None),
+        ("secrets", None),
+        ("latency-ms", None),
+        ("max-concurrency", None),
         ("quick", "q"),
         ("json", "j"),
-        ("profile", "p"),
+        ("profile", None),
         ("workers", "w"),
-        ("scale", "c"),
-        ("sizes", "i"),
+        ("scale", None),
+        ("sizes", None),
     ],
     "import": [
         ("tenant", "t"),
         ("config", "c"),
         ("inventory", "i"),
         ("secrets-dir", "s"),
-        ("env-prefix", "e"),
-        ("replace", "r"),
-        ("ml-workspace", "m"),
-        ("key-vault", "k"),
-        ("subscription-id", "u"),
-        ("resource-group", "o"),
-        ("user", None),
-        ("from-share", "f"),
-        ("endpoints", "n"),
+        ("env-prefix", None),
+        ("replace", None),  # long only
+        ("ml-workspace", None),
+        ("key-vault", None),
+        ("subscription-id", None),
+        ("resource-group", None),
+        ("user", "u"),
+        ("from-share", None),
+        ("endpoints", "e"),
         ("local", "l"),
     ],
 }
 PINNED["onboard"] = PINNED["apply"]
 PINNED["demo-analyst"] = [("inventory", "i"), ("tenant", "t"), ("user", "u")]
+
+# Flags that delete, grant, replace or break something: never one mistyped letter away.
+DESTRUCTIVE = {
+    "delete-computes",
+    "prune",
+    "grant-access",
+    "break-lock",
+    "replace",
+    "allow-permanent-delete",
+    "yes",
+    "revert",
+}
 
 
 def _flags(task_name: str) -> list[tuple[str, str | None]]:
@@ -132,3 +146,23 @@ def test_every_task_is_pinned() -> None:
 @pytest.mark.parametrize("task_name", sorted(PINNED))
 def test_flags_and_short_options_are_unchanged(task_name: str) -> None:
     assert _flags(task_name) == PINNED[task_name]
+
+
+def test_each_short_option_means_one_flag_across_every_task() -> None:
+    meaning: dict[str, set[str]] = {}
+    for task_name in ns.task_names:
+        for long, short in _flags(task_name):
+            if short is not None:
+                meaning.setdefault(short, set()).add(long)
+    two = {letter: sorted(longs) for letter, longs in meaning.items() if len(longs) > 1}
+    assert not two, f"letters with two meanings: {two}"
+    assert all(len(letter) == 1 and letter.isalpha() for letter in meaning), meaning
+
+
+def test_no_destructive_or_long_only_flag_has_a_short_option() -> None:
+    assert DESTRUCTIVE <= LONG_ONLY
+    assert not LONG_ONLY & set(SHORT)
+    for task_name in ns.task_names:
+        for long, short in _flags(task_name):
+            if long in LONG_ONLY:
+                assert short is None, f"{task_name} --{long} has -{short}"
