@@ -8,6 +8,7 @@ what wrote it and why.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from provision.errors import TenantError
@@ -53,15 +54,18 @@ def plan_secret(client: SecretClient, d: DesiredState, p: SecretPush) -> Change:
                 "grant Key Vault Secrets Officer (or Get/Set secret access) on the vault",
             )
         ) from None
+    seen = current.properties.version or ""  # for a plan's seal (provision.saved_plan)
     if current.value != d.values[p.source].reveal():
-        return Change.because(Kind.SECRET, target, Action.UPDATE, Reason.VALUE_DIFFERS)
-    if current.properties.enabled is False:
-        return Change.because(Kind.SECRET, target, Action.UPDATE, Reason.DISABLED)
-    if (current.properties.tags or {}) != secret_tags(d, p) or (
+        reason = Reason.VALUE_DIFFERS
+    elif current.properties.enabled is False:
+        reason = Reason.DISABLED
+    elif (current.properties.tags or {}) != secret_tags(d, p) or (
         current.properties.content_type != SECRET_CONTENT_TYPE
     ):
-        return Change.because(Kind.SECRET, target, Action.UPDATE, Reason.PROPERTIES_DIFFER)
-    return Change(Kind.SECRET, target, Action.NOOP)
+        reason = Reason.PROPERTIES_DIFFER
+    else:
+        return Change(Kind.SECRET, target, Action.NOOP, seen=seen)
+    return replace(Change.because(Kind.SECRET, target, Action.UPDATE, reason), seen=seen)
 
 
 def write_secret(client: SecretClient, d: DesiredState, p: SecretPush, reason: Reason) -> None:

@@ -9,7 +9,7 @@ reading Azure (provision.tenant.record).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from provision.fanout import Fanout
     from provision.inventory.model import Inventory, Tenant
     from provision.plan import DesiredState
+    from provision.saved_plan import SealKey
 
 
 class ReadMode(str, Enum):
@@ -67,6 +68,10 @@ class RunSettings:
     break_lock: bool = False  # --break-lock: break a lease on the lock this tool did not take
     # plan --no-secret-values: no secret value and no file content is read (pull requests)
     secret_values: bool = True
+    # Seal each plan with this key (provision.saved_plan); apply then writes a tenant only when
+    # a new read under its lock has `expected[tenant]`'s seal (a saved or a confirmed plan).
+    seal_key: SealKey | None = None
+    expected: Mapping[str, Mapping[str, str]] | None = None
 
 
 @dataclass(frozen=True)
