@@ -23,7 +23,7 @@ def should_ask(opts: RunOptions) -> bool:
         return False
     if opts.json:
         raise UserInputError(
-            ["--json on a terminal: add --yes (apply cannot ask while it prints JSON)"]
+            ["--json on a terminal needs --yes (apply cannot ask while it prints JSON)"]
         )
     return True
 
@@ -35,8 +35,6 @@ def ask(changes: int, tenants: int) -> bool:
         "(run with --yes to skip this question).",
         flush=True,
     )
-    try:
-        answer = input("  Apply? ")
-    except EOFError:
-        return False
-    return answer.strip().lower() == "yes"
+    # (input() would write its prompt to stderr on a terminal: the question belongs with the plan)
+    print("  Apply? ", end="", flush=True)
+    return sys.stdin.readline().strip().lower() == "yes"  # "" at the end of input: no
