@@ -7,16 +7,20 @@ code 2, and `--help TASK` shows what each valued flag takes (`--inventory=PATH`)
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from collections.abc import Sequence
 
 from invoke.exceptions import Exit, ParseError
+from invoke.parser.argument import Argument
 from invoke.program import Program
 
 from provision import __version__
 from provision.errors import did_you_mean
 from provision.tasks import ns, valued_flags
 
+CORE_SHORT = frozenset({"h", "V"})  # the only letters invoke's own flags keep here
 EXIT_USAGE = 2  # a command line that cannot be read, as argparse and most tools exit
 
 _UNKNOWN = re.compile(r"^No idea what '(?P<word>.*)' is!$")
@@ -24,6 +28,14 @@ _UNKNOWN = re.compile(r"^No idea what '(?P<word>.*)' is!$")
 
 class ProvisionProgram(Program):
     """invoke's Program with one-line usage errors that suggest what was meant."""
+
+    def core_args(self) -> list[Argument]:
+        """invoke's own flags, long only but `-h` (help) and `-V` (version): a task's letter
+        that a task lacks must not fall through to one of them (`apply -d` would be --debug)."""
+        args = super().core_args()
+        for arg in args:
+            arg.names = tuple(n for n in arg.names if len(n) > 1 or n in CORE_SHORT)
+        return args
 
     def parse_tasks(self) -> None:
         try:
@@ -70,4 +82,8 @@ program = ProvisionProgram(
 
 def main() -> None:
     """Run the tasks as a standalone program (`msticpy-provision plan -i inventory.yaml`)."""
-    program.run()
+    try:
+        program.run()
+    except BrokenPipeError:  # the reader went away (`--help | head`): not worth a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

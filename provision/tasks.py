@@ -69,7 +69,6 @@ SHORT = {
     "dry-run": "n",
     "detailed-exitcode": "d",
     "require-access": "r",
-    "chunks": "h",
     "quick": "q",
     "workers": "w",
     "port": "p",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from provision.cli import program
 from provision.tasks import LONG_ONLY, SHORT, ns
 
 # task -> (long flag, short flag or None), in the order invoke lists them. The letters come from
@@ -81,7 +82,7 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
     "matrix": [
         ("inventory", "i"),
         ("changed-since", None),
-        ("chunks", "h"),
+        ("chunks", None),
         ("tenant", "t"),
         ("templates", None),
     ],
@@ -157,6 +158,15 @@ def test_each_short_option_means_one_flag_across_every_task() -> None:
     two = {letter: sorted(longs) for letter, longs in meaning.items() if len(longs) > 1}
     assert not two, f"letters with two meanings: {two}"
     assert all(len(letter) == 1 and letter.isalpha() for letter in meaning), meaning
+
+
+def test_the_console_scripts_own_flags_take_no_letter_a_task_uses() -> None:
+    # invoke's own flags (--debug, --echo, --pty, ...) are read inside a task's flags too: a
+    # letter of theirs would mean one thing in a task that has it and another where it does not
+    core = {n for arg in program.core_args() for n in arg.names if len(n) == 1}
+    assert core == {"h", "V"}
+    tasks = {short for name in ns.task_names for _, short in _flags(name) if short is not None}
+    assert not core & tasks
 
 
 def test_no_destructive_or_long_only_flag_has_a_short_option() -> None:

@@ -73,6 +73,29 @@ def test_apply_has_no_short_option_for_what_deletes(tmp_path: Path) -> None:
     assert res.stderr.startswith("error: apply: unknown flag -g")
 
 
+def test_a_letter_no_task_flag_has_is_not_one_of_invokes_own(tmp_path: Path) -> None:
+    # in invoke, `apply -d` would be its --debug; here -d is only plan's --detailed-exitcode
+    res = _script("apply", "-i", str(EXAMPLE), "-d", cwd=tmp_path)
+    assert res.returncode == 2
+    assert res.stderr.splitlines() == ["error: apply: unknown flag -d; see --help apply"]
+
+
+def test_help_piped_into_a_reader_that_stops_early_is_not_a_traceback(tmp_path: Path) -> None:
+    # as `msticpy-provision --help plan | head -1`: the reader has gone before the help is written
+    proc = subprocess.Popen(
+        [str(BIN / "msticpy-provision"), "--help", "plan"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(60) == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
 def test_help_shows_what_each_valued_flag_takes(tmp_path: Path) -> None:
     res = _script("--help", "apply", cwd=tmp_path)
     assert res.returncode == 0
