@@ -22,13 +22,13 @@ the JSON plan shows them, and the digests: no secret value, and no digest of one
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -210,7 +210,7 @@ def _json_flag(value: object) -> object:
     return list(value) if isinstance(value, tuple) else value
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class SavedPlan:
     """A saved plan read back and authenticated with the user's key."""
 
@@ -219,7 +219,6 @@ class SavedPlan:
     inventory_digest: str
     flags: Mapping[str, Any]
     seals: Mapping[str, Seal]  # tenant -> seal
-    changes: int
 
     @classmethod
     def load(cls, path: Path, key: SealKey) -> SavedPlan:
@@ -246,21 +245,17 @@ class SavedPlan:
             claimed, key.digest("plan file", doc)
         ):
             raise refuse("edited since it was saved: plan again with --out")
-        tenants = doc["tenants"]
         return cls(
             path=path,
             inventory=str(doc["inventory"]),
             inventory_digest=str(doc["inventory_digest"]),
             flags=dict(doc["flags"]),
-            seals={str(t["tenant"]): dict(t["seal"]) for t in tenants},
-            changes=sum(len(t["changes"]) for t in tenants),
+            seals={str(t["tenant"]): dict(t["seal"]) for t in doc["tenants"]},
         )
 
     def options(self, given: RunOptions, key: SealKey) -> RunOptions:
         """The run's options: the plan's flags over the command line's, which may not set a
         plan-shaping flag to something else; refused when the inventory changed since."""
-        import dataclasses
-
         defaults = RunOptions(inventory=given.inventory)
         problems = []
         for name in PLAN_FLAGS:

@@ -48,14 +48,13 @@ def run(opts: RunOptions) -> int:
                 planned = session("plan", renders, values, keep_clients=True)
                 print_tables("plan", planned)
                 failed = [p for p in planned if p.error]
-                changes = sum(len(p.changes) for p in planned if not p.error)
-                if not changes:
+                if not any(p.changes for p in planned if not p.error):
                     print("\nNothing to apply.")
                     return 1 if failed else 0
-                if not confirm.ask(changes, sum(1 for p in planned if p.changes and not p.error)):
+                if not confirm.ask_about(planned):
                     print(confirm.CANCELLED)
                     return 1
-                expected = {p.tenant: p.plan.seal for p in planned if not p.error}
+                expected = confirm.seals(planned)
                 renders = [r for r in renders if r.tenant.name in expected]
             results = failed + session("apply", renders, values, expected=expected)
     report_results("apply", opts, results)

@@ -8,11 +8,21 @@ skips the question, and `--local` (a throwaway emulator) never asks.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from provision.errors import UserInputError
 from provision.options import RunOptions
 
+if TYPE_CHECKING:
+    from provision.plan import TenantResult
+
 CANCELLED = "Apply cancelled: nothing was changed."
+
+
+def seals(planned: list[TenantResult]) -> dict[str, Mapping[str, str]]:
+    """The seals apply keeps to: those of the plan shown, for its tenants that did not fail."""
+    return {p.tenant: p.plan.seal for p in planned if not p.error}
 
 
 def should_ask(opts: RunOptions) -> bool:
@@ -28,8 +38,14 @@ def should_ask(opts: RunOptions) -> bool:
     return True
 
 
-def ask(changes: int, tenants: int) -> bool:
-    """Ask whether to apply; only "yes" says yes (end of input or anything else says no)."""
+def ask_about(planned: list[TenantResult]) -> bool:
+    """Ask whether to apply the plan shown (its tenants that did not fail); yes when it changes
+    nothing. Only "yes" says yes: the end of input or anything else says no."""
+    ok = [p for p in planned if not p.error]
+    changes = sum(len(p.changes) for p in ok)
+    if not changes:
+        return True
+    tenants = sum(1 for p in ok if p.changes)
     print(
         f"\nApply {changes} changes to {tenants} tenants? Only 'yes' applies them "
         "(run with --yes to skip this question).",

@@ -44,11 +44,10 @@ def run(opts: RunOptions) -> int:
         if not opts.json:
             print_tables("plan", planned)
         ok_renders = [r for r, p in zip(renders, planned, strict=True) if p.error is None]
-        expected = {p.tenant: p.plan.seal for p in planned if p.error is None} if ask else None
-        changes = sum(len(p.changes) for p in planned if p.error is None)
-        if ask and changes and not confirm.ask(changes, sum(1 for p in planned if p.changes)):
+        if ask and not confirm.ask_about(planned):
             print(confirm.CANCELLED)
             return 1
+        expected = confirm.seals(planned) if ask else None
         applied = (
             run("apply", ok_renders, values, keep_clients=True, expected=expected)
             if ok_renders
