@@ -7,7 +7,7 @@ from provision.options import DEFAULT_MAX_CONCURRENCY, DEFAULT_PRUNE_MAX
 INVENTORY_HELP = "inventory YAML file (version: 1)"
 TENANT_HELP = "only this tenant (repeatable); default: every tenant"
 LOCAL_HELP = "run against the embedded local Azure emulator, seeded from the inventory"
-ENDPOINTS_HELP = "endpoints.json of a running emulator (from `invoke emulator`)"
+ENDPOINTS_HELP = "endpoints.json of a running emulator (from `msticpy-provision emulator`)"
 JSON_HELP = "print a JSON document instead of tables"
 TEMPLATES_HELP = "folder with your own copy of the templates (default: the built-in ones)"
 LOCK_HELP = "seconds to wait for another apply holding a tenant's lock (default 0: fail)"
