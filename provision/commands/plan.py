@@ -40,7 +40,8 @@ def run(opts: RunOptions) -> int:
         print(
             f"\nSaved the plan ({changes} changes) to {opts.out}; apply exactly it with:", file=out
         )
-        print(f"  msticpy-provision apply -i {opts.inventory} --plan {opts.out}", file=out)
+        where = " --local" if opts.local else f" -e {opts.endpoints}" if opts.endpoints else ""
+        print(f"  msticpy-provision apply -i {opts.inventory}{where} --plan {opts.out}", file=out)
     if failed:
         return 1
     if opts.detailed_exitcode and any(r.changes for r in results):

@@ -58,7 +58,7 @@ def _plan(fleet: Path, emu: Emulator, out: Path, env: dict[str, str], *extra: st
         env=env,
     )
     assert res.returncode == 0, res.stdout + res.stderr
-    assert f"apply -i {fleet} --plan {out}" in res.stdout
+    assert f"apply -i {fleet} -e {emu.endpoints_file} --plan {out}" in res.stdout
 
 
 def _apply(
