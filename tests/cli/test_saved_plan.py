@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from support import BIN
-from support.clients import secret_client
+from support.clients import secret_client, share_client
 
 from provision.emulator import Emulator
 from provision.emulator.requestlog import is_write
@@ -139,6 +139,36 @@ def test_a_saved_plan_is_refused_when_a_secret_changed_since(
     writes = _writes_since(emu, start)
     assert writes and all("/.msticpy-provision" in r["path"] for r in writes), writes
     assert secret_client(emu, vault).get_secret(SECRET).value == "set by someone else"
+
+
+def test_a_saved_plan_is_refused_when_a_user_file_changed_since(
+    fleet: Path, emu: Emulator, tmp_path: Path, key_env: dict[str, str]
+) -> None:
+    first = _script(
+        "apply",
+        "-i",
+        str(fleet),
+        "-e",
+        str(emu.endpoints_file),
+        "-t",
+        "contoso",
+        "--json",
+        cwd=fleet.parent,
+        env=key_env,
+    )
+    assert first.returncode == 0, first.stderr
+    where = json.loads(first.stdout)["tenants"][0]["resources"]
+    source = fleet.parent / "secrets" / "contoso-virustotal.txt"
+    source.write_text("a rotated key\n")  # a change to apply: the new value
+    saved = tmp_path / "p.plan"
+    _plan(fleet, emu, saved, key_env, "-t", "contoso")
+    share = share_client(emu, where["storage_account"], share=where["file_share"])
+    share.get_file_client("Users/alice/msticpyconfig.yaml").upload_file(b"edited by alice\n")
+    res = _apply(fleet, emu, saved, key_env)
+    assert res.returncode == 1
+    assert "changed since the plan was made: the user files on the share" in res.stdout
+    vault = secret_client(emu, "kv-contoso-nb")
+    assert vault.get_secret(SECRET).value != "a rotated key"  # the plan's change was not made
 
 
 def test_a_saved_plan_is_refused_when_the_inventory_changed_before_anything_starts(
