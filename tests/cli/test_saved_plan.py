@@ -1,10 +1,9 @@
 """`plan --out FILE` and `apply --plan FILE`: a saved plan is applied exactly, or refused in one
 line when the inventory, the secret sources or what the plan read in Azure changed since.
 
-Key Vault gives every value a secret sets a new version (Azure/azure-rest-api-specs,
-specification/keyvault/data-plane/Microsoft.KeyVault/stable/7.4/secrets.json, SetSecret: "If
-the named secret already exists, Azure Key Vault creates a new version of that secret"): the
-version a plan read is how apply knows the secret was set since.
+Key Vault's SetSecret on an existing name makes a new version of the secret (its description in
+Azure/azure-rest-api-specs, specification/keyvault/data-plane/Microsoft.KeyVault/stable/7.4/
+secrets.json): the version a plan read is how apply knows the secret was set since.
 """
 
 from __future__ import annotations
