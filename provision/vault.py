@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -85,12 +85,14 @@ def plan_secret(client: SecretClient, d: DesiredState, p: SecretPush) -> SecretR
                 "grant Key Vault Secrets Officer (or Get/Set secret access) on the vault",
             )
         ) from None
+    seen = current.properties.version or ""  # for a plan's seal (provision.saved_plan)
     if current.value != d.values[p.source].reveal():
         change = Change.because(Kind.SECRET, target, Action.UPDATE, Reason.VALUE_DIFFERS)
+        change = replace(change, seen=seen)
         return SecretRead(change, fresh)
     props = current.properties
     wanted = intended_dates(p.expiry, props.created_on, now)
-    return SecretRead(judge_properties(props, d, p, wanted), wanted.expires)
+    return SecretRead(replace(judge_properties(props, d, p, wanted), seen=seen), wanted.expires)
 
 
 def judge_properties(
