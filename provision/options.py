@@ -63,6 +63,9 @@ class RunOptions:
     break_lock: bool = False  # apply: break a lease on the tenant's lock this tool did not take
     no_secret_values: bool = False  # plan: read no secret value and no file content
     warn_expiry: float = DEFAULT_WARN_EXPIRY_DAYS  # days: a secret expiring sooner is reported
+    out: str | None = None  # plan: also save the plan to this file (provision.saved_plan)
+    yes: bool = False  # apply, onboard: do not ask on a terminal
+    plan: str | None = None  # apply: apply exactly this saved plan
     fresh: bool = False  # --local: forget the local world of this inventory first
 
     def __post_init__(self) -> None:
@@ -87,6 +90,8 @@ class RunOptions:
             out.append(f"--warn-expiry {self.warn_expiry:g}: use 0 or more days")
         if not math.isfinite(self.lock_timeout) or self.lock_timeout < 0:
             out.append(f"--lock-timeout {self.lock_timeout:g}: use 0 or more seconds")
+        if self.out is not None and self.no_secret_values:
+            out.append("--out: a plan made with --no-secret-values cannot be applied")
         choices = [str(a) for a in StorageAuth]
         if self.storage_auth not in choices:
             out.append(f"--storage-auth {self.storage_auth!r}: use one of {', '.join(choices)}")

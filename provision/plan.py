@@ -81,6 +81,8 @@ class Change:
     # A compute instance against its compute policy: {field, actual, desired, fix}
     # (provision.compute.policy_differences); carried by the JSON plan under "policy".
     policy: Mapping[str, str] | None = None
+    # What the read saw of the item, for a plan's seal (a secret's version); never shown.
+    seen: str = field(default="", compare=False)
 
     @classmethod
     def because(cls, kind: Kind, target: str, action: Action, reason: Reason) -> Change:
@@ -110,11 +112,8 @@ class ExpiringSecret:
     secret: str
     source: str
     expires: datetime
-    days_left: float  # negative once expired
-
-    @property
-    def expired(self) -> bool:
-        return self.days_left <= 0
+    days_left: float  # to one decimal; 0 or less once expired
+    expired: bool  # `expires` has passed (not judged from the rounded days_left)
 
     @property
     def expires_text(self) -> str:
@@ -184,6 +183,9 @@ class TenantPlan:
     expiring: tuple[ExpiringSecret, ...] = ()
     # The Azure Policy preflight's findings (provision.policy.preflight.Finding.as_dict)
     policy: tuple[Mapping[str, Any], ...] = ()
+    # What the plan read and decided, as keyed digests (provision.saved_plan); empty unless the
+    # run seals its plans
+    seal: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def changes(self) -> list[Change]:

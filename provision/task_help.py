@@ -11,7 +11,7 @@ LOCAL_HELP = (
     "cannot catch wrong coordinates); its state is kept per inventory"
 )
 FRESH_HELP = "with --local: forget this inventory's local world first and start over"
-ENDPOINTS_HELP = "endpoints.json of a running emulator (from `invoke emulator`)"
+ENDPOINTS_HELP = "endpoints.json of a running emulator (from `msticpy-provision emulator`)"
 JSON_HELP = "print a JSON document instead of tables"
 TEMPLATES_HELP = "folder with your own copy of the templates (default: the built-in ones)"
 LOCK_HELP = "seconds to wait for another apply holding a tenant's lock (default 0: fail)"
@@ -84,3 +84,15 @@ RUN_HELP = {
     "max_concurrency": CONCURRENCY_HELP,
     "storage_auth": STORAGE_AUTH_HELP,
 }
+SAVE_PLAN_HELP = (
+    "also save the plan to this file, for apply --plan (holds no secret value; sealed with your "
+    "plan key, see docs/lifecycle.md)"
+)
+APPLY_PLAN_HELP = (
+    "apply exactly the plan saved by plan --out, with its flags; refused when the inventory, the "
+    "secret sources or what the plan read in Azure changed since"
+)
+YES_HELP = (
+    "apply without asking: on a terminal, apply and onboard show the plan and ask first (not "
+    "with --local, not when stdin or stdout is not a terminal, as in CI)"
+)

@@ -22,6 +22,7 @@ from invoke.parser.argument import Argument
 from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 
+from provision.errors import did_you_mean
 from provision.kernel import PATCH_KERNEL_FLAGS
 from provision.options import (
     DEFAULT_MAX_CONCURRENCY,
@@ -32,6 +33,7 @@ from provision.options import (
 from provision.task_help import (
     ACCESS_HELP,
     ALLOW_PERMANENT_DELETE_HELP,
+    APPLY_PLAN_HELP,
     BREAK_LOCK_HELP,
     CONCURRENCY_HELP,
     ENDPOINTS_HELP,
@@ -46,51 +48,161 @@ from provision.task_help import (
     REQUIRE_ACCESS_HELP,
     ROTATE_SOURCE_HELP,
     RUN_HELP,
+    SAVE_PLAN_HELP,
     TEMPLATES_HELP,
     TENANT_HELP,
     WARN_EXPIRY_HELP,
+    YES_HELP,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# One letter, one meaning: every short option of every task, by the long flag it stands for. A
+# flag not listed has none, so a new flag is long-only until it is added here (a test holds, across
+# every task in `ns`, that no letter stands for two flags and that no LONG_ONLY flag has one).
+SHORT = {
+    "inventory": "i",
+    "tenant": "t",
+    "local": "l",
+    "json": "j",
+    "endpoints": "e",
+    "out": "o",
+    "config": "c",
+    "user": "u",
+    "secrets-dir": "s",
+    "kernel": "k",
+    "mode": "m",
+    "all": "a",
+    "dry-run": "n",
+    "detailed-exitcode": "d",
+    "require-access": "r",
+    "quick": "q",
+    "workers": "w",
+    "port": "p",
+    "faults": "f",
+}
+
+# Flags that delete, grant, replace or break something others rely on, and the newer flags: spelled
+# out, never one mistyped letter.
+LONG_ONLY = frozenset(
+    {
+        "break-lock",
+        "no-secret-values",
+        "allow-permanent-delete",
+        "delete-computes",
+        "prune",
+        "grant-access",
+        "replace",
+        "revert",
+        "yes",
+        "plan",
+        "fresh",
+        "apply",
+    }
+)
+
+
+def _storage_auth_choices() -> list[str]:
+    from provision.workspace import StorageAuth
+
+    return [str(a) for a in StorageAuth]
+
+
+# Flags that take one of a few words: a word not among them is refused while parsing, with the
+# closest one suggested (imported when a value is given, so `--list` stays fast).
+CHOICES: dict[str, Callable[[], list[str]]] = {
+    "storage-auth": _storage_auth_choices,
+    "mode": lambda: list(next(f for f in PATCH_KERNEL_FLAGS if f.name == "mode").choices),
+}
+
+
 class _Flag(Argument):
-    """invoke's Argument, refusing a value it cannot read (`--lock-timeout abc`) with one line and
-    exit code 1 (invoke's ParseError) where invoke would raise a ValueError with a traceback."""
+    """invoke's Argument, refusing a value it cannot read (`--lock-timeout abc`) or a word not among
+    its choices (`--storage-auth kye`) with one line (invoke's ParseError: the console script exits
+    2, see provision/cli.py) where invoke would raise a ValueError with a traceback."""
+
+    @property
+    def flag(self) -> str:
+        return "--" + str(self.names[0]).replace("_", "-")
 
     def set_value(self, value: Any, cast: bool = True) -> None:
         try:
             super().set_value(value, cast)
         except ValueError:
             want = "a whole number" if self.kind is int else "a number"
-            flag = "--" + str(self.names[0]).replace("_", "-")
-            raise ParseError(f"error: {flag} {value!r}: use {want}") from None
+            raise ParseError(f"error: {self.flag} {value!r}: use {want}") from None
+        choices = CHOICES.get(self.flag[2:])
+        if choices is not None and isinstance(value, str) and value not in choices():
+            options = choices()
+            raise ParseError(
+                f"error: {self.flag} {value!r}: use one of {', '.join(options)}"
+                + did_you_mean(value, options)
+            )
 
 
-# Flags that change or break something others rely on: spelled out, never one mistyped letter.
-LONG_ONLY = frozenset(
-    {
-        "break-lock",
-        "no-secret-values",
-        "allow-permanent-delete",
-        "warn-expiry",
-        "source",
-        "throttle",
-        "fresh",
-        "repo",
-        "apply",
-    }
-)
+# What a valued flag takes, as `--help` shows it (`--inventory=PATH`); other valued flags show N
+# (a whole number), NUMBER or VALUE.
+METAVARS = {
+    "inventory": "PATH",
+    "tenant": "NAME",
+    "endpoints": "PATH",
+    "templates": "DIR",
+    "out": "PATH",
+    "plan": "PATH",
+    "config": "PATH",
+    "user": "ALIAS",
+    "secrets-dir": "DIR",
+    "kernel": "NAME",
+    "kernel-dir": "DIR",
+    "user-folder": "DIR",
+    "state-dir": "DIR",
+    "seed": "PATH",
+    "faults": "SPEC",
+    "lock-timeout": "SECONDS",
+    "latency-ms": "MS",
+    "changed-since": "GITREF",
+    "size": "VM_SIZE",
+    "env-prefix": "PREFIX",
+    "ml-workspace": "NAME",
+    "key-vault": "NAME",
+    "subscription-id": "ID",
+    "resource-group": "NAME",
+    "sizes": "N,N,...",
+    "source": "REF",
+    "throttle": "SPEC",
+    "tenant-id": "ID",
+    "warn-expiry": "DAYS",
+}
+
+
+def valued_flags() -> dict[str, str]:
+    """Every valued flag of every task in `ns`, by long name -> what it takes."""
+    out: dict[str, str] = {}
+    for name in ns.task_names:
+        for arg in ns[name].get_arguments():
+            long = str(arg.names[0])
+            if arg.kind is bool:
+                continue
+            choices = CHOICES.get(long)
+            default = {int: "N", float: "NUMBER"}.get(arg.kind, "VALUE")
+            out[long] = "|".join(choices()) if choices else METAVARS.get(long, default)
+    return out
+
+
+def flag_names(long: str) -> tuple[str, ...]:
+    """A flag's names as invoke takes them: the long one, and its letter from `SHORT` if any."""
+    return (long, SHORT[long]) if long in SHORT else (long,)
 
 
 class _Task(Task[Any]):
-    """invoke's Task whose arguments are `_Flag`s (the same names, kinds, defaults and help);
-    the `LONG_ONLY` flags get no short option."""
+    """invoke's Task whose arguments are `_Flag`s (the same kinds, defaults and help), with the
+    short options of `SHORT`, not the letters invoke would derive from the parameters' order."""
 
     def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
         return [
             _Flag(
-                names=arg.names[:1] if arg.names[0] in LONG_ONLY else arg.names,
+                names=flag_names(str(arg.names[0]).replace("_", "-")),
                 kind=arg.kind,
                 default=arg.default,
                 help=arg.help,
@@ -197,6 +309,7 @@ def render(
         "no_secret_values": METADATA_ONLY_HELP,
         "allow_permanent_delete": ALLOW_PERMANENT_DELETE_HELP,
         "warn_expiry": WARN_EXPIRY_HELP,
+        "out": SAVE_PLAN_HELP,
     },
 )
 @_user_errors
@@ -220,6 +333,7 @@ def plan(
     no_secret_values: bool = False,
     allow_permanent_delete: bool = False,
     warn_expiry: float = DEFAULT_WARN_EXPIRY_DAYS,
+    out: str | None = None,
     fresh: bool = False,
 ) -> int:
     """Show what apply would change in Key Vault and the workspace file shares (reads only)."""
@@ -249,6 +363,8 @@ def _apply_flags(
     break_lock: bool = False,
     allow_permanent_delete: bool = False,
     warn_expiry: float = DEFAULT_WARN_EXPIRY_DAYS,
+    yes: bool = False,
+    plan: str | None = None,
     fresh: bool = False,
 ) -> dict[str, Any]:
     """The flags of apply and onboard, declared once (both tasks take this signature)."""
@@ -279,6 +395,8 @@ APPLY_HELP = {
     "break_lock": BREAK_LOCK_HELP,
     "allow_permanent_delete": ALLOW_PERMANENT_DELETE_HELP,
     "warn_expiry": WARN_EXPIRY_HELP,
+    "yes": YES_HELP,
+    "plan": APPLY_PLAN_HELP,
 }
 
 apply = task(iterable=["tenant"], help=APPLY_HELP)(
@@ -690,3 +808,47 @@ def ci_setup(
 
 
 ns.add_task(ci_setup)
+
+
+@task(
+    iterable=["subscription_id"],
+    help={
+        "tenant": "name of the tenant to create (or, with --replace, to replace)",
+        "inventory": "add the tenant to this inventory, keeping its comments (default: print it)",
+        "secrets_dir": "write each plaintext secret found to a 0600 file here (inside the "
+        "inventory's folder) and reference it as file:",
+        "env_prefix": "reference each plaintext secret found as env:PREFIX_<SETTING_PATH> instead",
+        "replace": "replace the tenant if the inventory already has it (its users too)",
+        "ml_workspace": "the Azure ML workspace to adopt, when the subscriptions hold several",
+        "subscription_id": "a subscription to search (repeatable): ML and Log Analytics workspaces",
+        "resource_group": "search only this resource group for ML workspaces",
+        "endpoints": ENDPOINTS_HELP,
+        "local": LOCAL_HELP,
+        "tenant_id": "the tenant's Entra tenant id (tokens are asked for there)",
+    },
+)
+@_user_errors
+def discover(
+    c: Context,
+    tenant: str,
+    *,
+    inventory: str | None = None,
+    secrets_dir: str | None = None,
+    env_prefix: str | None = None,
+    replace: bool = False,
+    ml_workspace: str | None = None,
+    subscription_id: list[str] | None = None,
+    resource_group: str | None = None,
+    endpoints: str | None = None,
+    local: bool = False,
+    tenant_id: str | None = None,
+) -> int:
+    """Build a tenant entry from Azure (read only): workspace, users, Sentinel, configs."""
+    flags = _flags(locals())  # named as DiscoverOptions' fields, but the repeatable one
+    from provision.commands import discover as command
+
+    flags["subscription_ids"] = flags.pop("subscription_id") or []
+    return command.run(command.DiscoverOptions(config=None, **flags))
+
+
+ns.add_task(discover)

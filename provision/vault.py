@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ SECRET_CONTENT_TYPE = "text/plain; msticpy-provision"  # noqa: S105 (a MIME type
 # runner's clock and Key Vault's differ by seconds, and a version is stamped after the request
 # left. Far below any lifetime worth setting (days), far above clock skew and request time.
 CLOCK_TOLERANCE = timedelta(minutes=15)
+READ_BACK_DIFFERS = "read back differs (value, enabled or expiry dates)"  # read_back_matches False
 
 
 @dataclass(frozen=True)
@@ -84,12 +85,14 @@ def plan_secret(client: SecretClient, d: DesiredState, p: SecretPush) -> SecretR
                 "grant Key Vault Secrets Officer (or Get/Set secret access) on the vault",
             )
         ) from None
+    seen = current.properties.version or ""  # for a plan's seal (provision.saved_plan)
     if current.value != d.values[p.source].reveal():
         change = Change.because(Kind.SECRET, target, Action.UPDATE, Reason.VALUE_DIFFERS)
+        change = replace(change, seen=seen)
         return SecretRead(change, fresh)
     props = current.properties
     wanted = intended_dates(p.expiry, props.created_on, now)
-    return SecretRead(judge_properties(props, d, p, wanted), wanted.expires)
+    return SecretRead(replace(judge_properties(props, d, p, wanted), seen=seen), wanted.expires)
 
 
 def judge_properties(

@@ -56,10 +56,16 @@ def existing_tenant(text: str, name: str) -> dict[str, Any] | None:
     return None
 
 
-def put_tenant(text: str, entry: Mapping[str, Any], source: str, replace: bool) -> str:
-    """The inventory text with `entry` appended, or replacing the tenant of the same name."""
-    _, sequence, offset = load_yaml_guess_indent(text)  # the file's own list indentation
-    y = _yaml(sequence or 2, offset or 0)
+def put_tenant(
+    text: str,
+    entry: Mapping[str, Any],
+    source: str,
+    replace: bool,
+    keys: tuple[str, ...] = IMPORTED_KEYS,
+) -> str:
+    """The inventory text with `entry` appended, or replacing the `keys` of the tenant of the
+    same name."""
+    y = _file_style(text)
     data = y.load(text)
     tenants = _tenants(data, source)
     index = next(
@@ -83,10 +89,25 @@ def put_tenant(text: str, entry: Mapping[str, Any], source: str, replace: bool) 
             ]
         )
     else:
-        _update(tenants[index], entry)
+        _update(tenants[index], entry, keys)
     out = io.StringIO()
     y.dump(data, out)
     return out.getvalue()
+
+
+def _file_style(text: str) -> YAML:
+    """Round-trip YAML writing lists as the file does. ruamel's guess reads the first nested
+    list it meets (a `schedules:` list under `defaults:` gives 6/4 for a file indented 4/2), so
+    the usual styles are tried first and the one that writes the file back unchanged wins."""
+    _, sequence, offset = load_yaml_guess_indent(text)
+    guessed = (sequence or 2, offset or 0)
+    for seq, off in dict.fromkeys([(4, 2), (2, 0), guessed]):
+        y = _yaml(seq, off)
+        out = io.StringIO()
+        y.dump(y.load(text), out)
+        if out.getvalue() == text:
+            return y
+    return _yaml(*guessed)
 
 
 def dump_entry(entry: Mapping[str, Any]) -> str:
@@ -103,17 +124,54 @@ def _tenants(data: Any, source: str) -> CommentedSeq:
     return tenants  # type: ignore[return-value]
 
 
-def _update(target: CommentedMap, entry: Mapping[str, Any]) -> None:
-    """Set the imported keys (in place: comments on untouched keys survive), drop stale ones."""
-    for key in IMPORTED_KEYS:
+def _update(target: CommentedMap, entry: Mapping[str, Any], keys: tuple[str, ...]) -> None:
+    """Set `keys` (in place: comments on untouched keys survive), drop stale ones."""
+    for key in keys:
         if key in entry:
-            if _plain(target.get(key)) != _plain(entry[key]):
+            if _plain(target.get(key)) != _plain(entry[key]) and not _in_place(
+                target.get(key), entry[key]
+            ):
                 target[key] = _commented(entry[key])
         elif key in target:
             del target[key]
     for key, value in entry.items():
         if key not in target:
             target[key] = _commented(value)
+
+
+def _in_place(current: Any, wanted: Any) -> bool:
+    """Make `current` equal to `wanted` by changing only what differs, in place (what is kept
+    keeps its comments and flow style); False, untouched, when that cannot give `wanted`'s key
+    or item order."""
+    if isinstance(current, CommentedMap) and isinstance(wanted, Mapping):
+        if [k for k in current if k in wanted] != [k for k in wanted if k in current]:
+            return False
+        for key in [k for k in current if k not in wanted]:
+            del current[key]
+        for key, value in wanted.items():
+            same = key in current and _plain(current[key]) == _plain(value)
+            if not same and not (key in current and _in_place(current[key], value)):
+                current[key] = _commented(value)
+        return list(current) == list(wanted)
+    return _list_in_place(current, wanted)
+
+
+def _list_in_place(current: Any, wanted: Any) -> bool:
+    """Make the list `current` equal to `wanted` by dropping and appending items in place (the
+    items kept keep their comments and flow style); False, untouched, when that cannot give
+    `wanted`'s order."""
+    if not isinstance(current, CommentedSeq) or not isinstance(wanted, list):
+        return False
+    want = [_plain(w) for w in wanted]
+    kept = [_plain(c) for c in current if _plain(c) in want]
+    extra = [w for w in wanted if _plain(w) not in kept]
+    if kept + [_plain(w) for w in extra] != want:
+        return False
+    for index in reversed(range(len(current))):
+        if _plain(current[index]) not in want:
+            del current[index]
+    current.extend(_commented(w) for w in extra)
+    return True
 
 
 def _commented(value: Any) -> Any:

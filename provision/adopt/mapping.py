@@ -22,10 +22,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from provision.adopt.findings import find_plaintext
+from provision.inventory.fields import KEYVAULT_PREFIX, KV_SECRET_NAME_RE
 from provision.inventory.model import DataProviders, Tenant, TIProviders
 from provision.inventory.rules import tenant_rules
 from provision.msticpy_contract.block import OWNED, is_msticpy_reference, is_secret_setting, walk
-from provision.msticpy_contract.secret_names import ARG_NAMES, secret_settings
+from provision.msticpy_contract.secret_names import (
+    ARG_NAMES,
+    resolve_reference,
+    secret_settings,
+)
 from provision.msticpy_contract.settings import build_msticpyconfig
 from provision.secrets import SecretValue
 
@@ -64,13 +69,14 @@ def import_config(
 ) -> ImportResult:
     """The tenant entry for `cfg`; raises ImportFailed with every problem (never a value)."""
     plaintext = find_plaintext(cfg)
-    refs = {path: reference(path) for path in plaintext}
-    converted = _with_references(cfg, refs)
     problems: list[tuple[str, str]] = []
     base = _placement_entry(cfg, place, problems)
     base["sentinel"] = _workspaces(cfg, problems)
     if problems:
         raise ImportFailed(problems)
+    refs = {path: reference(path) for path in plaintext}
+    refs.update(vault_references(cfg, str(base["key_vault"])))
+    converted = _with_references(cfg, refs)
     _validated(base, problems)  # the placement alone must be a valid tenant
     if problems:
         raise ImportFailed(problems)
@@ -123,6 +129,23 @@ def additions(original: Mapping[str, Any], rendered: Mapping[str, Any]) -> list[
             node = node.get(part, _MISSING) if isinstance(node, Mapping) else _MISSING
         if node is _MISSING:
             out.append(".".join(parts))
+    return out
+
+
+def vault_references(cfg: Mapping[str, Any], key_vault: str) -> dict[str, str]:
+    """Setting path -> `keyvault:NAME` for each secret setting whose value is a `{KeyVault: ...}`
+    reference msticpy resolves to a secret of `key_vault`: the value is in the vault already,
+    so the entry names it and apply never pushes it."""
+    settings = cfg.get("KeyVault")
+    default = settings.get("VaultName") if isinstance(settings, Mapping) else None
+    out: dict[str, str] = {}
+    for parts, value in walk(cfg):
+        if not (is_msticpy_reference(value) and "KeyVault" in value and is_secret_setting(parts)):
+            continue
+        found = resolve_reference(default, parts, value["KeyVault"])
+        mine = bool(found) and found[0].casefold() == key_vault.casefold()  # type: ignore[index]
+        if found and mine and KV_SECRET_NAME_RE.fullmatch(found[1]):
+            out[".".join(parts)] = f"{KEYVAULT_PREFIX}{found[1]}"
     return out
 
 

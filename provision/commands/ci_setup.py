@@ -249,6 +249,10 @@ def build(inv: Inventory, t: Tenant, pushes: Sequence[SecretPush], repo: str) ->
             f"the files): {mapping}"
         )
     setup.notes.append(
+        f"drift as a pull request (drift-pr.yml) is opt-in: add {t.name} to the repository "
+        "variable DRIFT_PR_TENANTS to use it (docs/github-actions.md)"
+    )
+    setup.notes.append(
         f"if GitHub shows another OIDC subject for {repo} (repositories created or renamed after "
         "its change to immutable-ID subjects), use that subject in the federated credentials"
     )

@@ -6,12 +6,13 @@ file, or the local emulator), one engine session per run, and reporting. The run
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import re
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from provision.azure import Endpoints
     from provision.engine import Step
     from provision.plan import TenantResult
+    from provision.saved_plan import SealKey
     from provision.secrets import SecretValue
 
 
@@ -228,14 +230,21 @@ class EngineRun(Protocol):
         values: dict[str, SecretValue],
         keep_clients: bool = False,
         step: Step | None = None,
+        expected: Mapping[str, Mapping[str, str]] | None = None,
     ) -> list[TenantResult]: ...
 
 
 @contextlib.contextmanager
 def engine_session(
-    opts: RunOptions, endpoints: Endpoints | None, inv: Inventory | None = None
+    opts: RunOptions,
+    endpoints: Endpoints | None,
+    inv: Inventory | None = None,
+    seal_key: SealKey | None = None,
 ) -> Iterator[EngineRun]:
-    """One credential, one set of clients and one connection pool for every step of a run."""
+    """One credential, one set of clients and one connection pool for every step of a run.
+
+    With `seal_key`, plans are sealed, and a step given `expected` seals applies only tenants
+    whose world is still that of their plan (provision.saved_plan)."""
     from provision.access import AccessOptions
     from provision.azure import Clients
     from provision.engine import Engine
@@ -258,6 +267,7 @@ def engine_session(
         break_lock=opts.break_lock,
         secret_values=not opts.no_secret_values,
         warn_expiry_days=opts.warn_expiry,
+        seal_key=seal_key,
     )
     engine = Engine(clients, settings)
     titles = {"plan": "planning", "apply": "applying", "verify": "verifying", "rotate": "rotating"}
@@ -268,7 +278,9 @@ def engine_session(
         values: dict[str, SecretValue],
         keep_clients: bool = False,
         step: Step | None = None,
+        expected: Mapping[str, Mapping[str, str]] | None = None,
     ) -> list[TenantResult]:
+        engine.settings = dataclasses.replace(settings, expected=expected)
         progress = Progress(len(renders), titles[mode])
         engine.progress = progress
         try:

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from provision.adopt.inventory_edit import dump_entry, existing_tenant, put_tenant
 from provision.adopt.mapping import ImportFailed, Placement, additions, import_config
@@ -82,6 +83,25 @@ def run(opts: ImportOptions) -> int:
         )
     # with the inventory's defaults merged in: what the tenant will really render
     added = additions(result.original, build_msticpyconfig(inv.select([opts.tenant])[0]))
+    write_out(opts, files, inv_path, inv_text, new_text, result.entry)
+    _tell(result.plaintext, reference, files)
+    if added:
+        print("the rendered config also sets (not in the original):", file=sys.stderr)
+        for setting in added:
+            print(f"  {setting}", file=sys.stderr)
+    return 0
+
+
+def write_out(
+    opts: ImportOptions,
+    files: list[tuple[Path, str]],
+    inv_path: Path | None,
+    inv_text: str | None,
+    new_text: str | None,
+    entry: dict[str, Any],
+) -> None:
+    """The secret files (0600), then the inventory (its own mode), each atomically; or, without
+    an inventory, the entry on stdout."""
     for path, value in files:
         write_atomic(path, value.encode("utf-8") + b"\n")  # 0600
     if files:
@@ -92,13 +112,7 @@ def run(opts: ImportOptions) -> int:
         done = "replaced" if _existed(inv_text, opts) else "added"
         print(f"{inv_path}: tenant {opts.tenant} {done}")
     else:
-        sys.stdout.write(dump_entry(result.entry))
-    _tell(result.plaintext, reference, files)
-    if added:
-        print("the rendered config also sets (not in the original):", file=sys.stderr)
-        for setting in added:
-            print(f"  {setting}", file=sys.stderr)
-    return 0
+        sys.stdout.write(dump_entry(entry))
 
 
 def _read_config(opts: ImportOptions) -> tuple[YamlDocument, str]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from provision.commands import confirm
 from provision.commands.common import (
     endpoints_for,
     engine_session,
     local_state_dir,
     prepare_with_values,
 )
+from provision.errors import UserInputError
 from provision.inventory.model import Inventory
 from provision.options import RunOptions
 
@@ -28,21 +30,32 @@ def run(opts: RunOptions) -> int:
         print_tables,
         write_step_summary,
     )
-    from provision.report import (
-        tenants as tenants_text,
-    )
+    from provision.report import tenants as tenants_text
+    from provision.saved_plan import SealKey
 
+    if opts.plan is not None:
+        raise UserInputError(["--plan: onboard plans itself; apply a saved plan with apply --plan"])
+    ask = confirm.should_ask(opts)
     tenants = list(opts.tenant)
     inv, renders, values = prepare_with_values(opts.inventory, tenants, opts.templates, True)
     if not opts.json:
         print(f"validated {inv.path}: {tenants_text(len(renders))}")
-    with endpoints_for(opts, inv) as ep, engine_session(opts, ep, inv) as run:
+    key = SealKey.for_this_run() if ask else None  # binds the apply to the plan shown
+    with endpoints_for(opts, inv) as ep, engine_session(opts, ep, inv, seal_key=key) as run:
         # plan and apply keep the tenants' clients (and their tokens) for the next step
         planned = run("plan", renders, values, keep_clients=True)
         if not opts.json:
             print_tables("plan", planned)
         ok_renders = [r for r, p in zip(renders, planned, strict=True) if p.error is None]
-        applied = run("apply", ok_renders, values, keep_clients=True) if ok_renders else []
+        if ask and not confirm.ask_about(planned):
+            print(confirm.CANCELLED)
+            return 1
+        expected = confirm.seals(planned) if ask else None
+        applied = (
+            run("apply", ok_renders, values, keep_clients=True, expected=expected)
+            if ok_renders
+            else []
+        )
         if not opts.json:
             print_summary("apply", applied)
         verified = run("verify", ok_renders, values) if ok_renders else []

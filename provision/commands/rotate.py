@@ -93,6 +93,7 @@ def rotate_tenant(run: TenantRun, holder: str, *, source: str) -> TenantResult:
     """Bring the tenant's secrets of `source` to its value: read, then (only when one differs)
     lock, read again, write and read back."""
     from provision.tenant.read import share_of
+    from provision.vault import READ_BACK_DIFFERS
     from provision.workspace import discover
 
     t = run.tenant
@@ -111,9 +112,7 @@ def rotate_tenant(run: TenantRun, holder: str, *, source: str) -> TenantResult:
         run.progress("verifying")
         checked = run.fan.run_all(functools.partial(_matches, run, p) for p, _ in todo)
     mismatches = {
-        c.target: "read back differs (value, enabled or expiry dates)"
-        for (_, c), ok in zip(todo, checked, strict=True)
-        if not ok
+        c.target: READ_BACK_DIFFERS for (_, c), ok in zip(todo, checked, strict=True) if not ok
     }
     error = None
     if mismatches:

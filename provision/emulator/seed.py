@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from provision.emulator.arm.models import NOTEBOOK_SHARE, Compute, NamedResource, Workspace
+from provision.emulator.arm.sentinel import SENTINEL_MARKER
 from provision.emulator.auth import new_account_key
 from provision.emulator.authz.roles import role_by_id, role_by_name
 from provision.emulator.files.exceptions import ResourceAlreadyExists
@@ -99,6 +100,7 @@ class SeedLogAnalytics:
     customer_id: str
     subscription_id: str | None = None
     resource_group: str | None = None
+    sentinel: bool = True  # Microsoft Sentinel enabled on it (its onboarding state `default`)
 
 
 @dataclass
@@ -136,6 +138,8 @@ class SeedTenant:
     # managing tenants (Azure Lighthouse) whose tokens ARM accepts for this subscription
     delegated_to: list[str] = field(default_factory=list)
     policies: list[SeedPolicy] = field(default_factory=list)  # Azure Policy assignments
+    # alias -> Entra object id its compute instance is assigned to (default: user_object_id)
+    object_ids: dict[str, str] = field(default_factory=dict)
 
 
 def _digest(*parts: str) -> str:
@@ -251,6 +255,7 @@ def _seed_one(backend: Backend, t: SeedTenant) -> None:
         arm.ensure_resource_group(t.tenant_id, sub, group, t.location)
         res = arm.ensure_named("loganalytics", t.tenant_id, sub, group, la.name, t.location)
         res.properties["customerId"] = la.customer_id
+        res.properties[SENTINEL_MARKER] = la.sentinel
     for managing_tenant in t.delegated_to:
         arm.delegate(t.subscription_id, managing_tenant)
     _seed_access(backend, t, ws, storage, vault_resources)
@@ -261,7 +266,7 @@ def _seed_one(backend: Backend, t: SeedTenant) -> None:
                 name=compute_name,
                 location=t.location,
                 created_by=alias,
-                assigned_object_id=user_object_id(t.tenant_id, alias),
+                assigned_object_id=t.object_ids.get(alias) or user_object_id(t.tenant_id, alias),
                 assigned_tenant_id=t.tenant_id,
             ),
         )
@@ -374,6 +379,7 @@ def seed_tenants_from_inventory(inventory: Any) -> list[SeedTenant]:
             ],
             # analysts with an Entra object id: client id = object id, so that a test can get
             # an analyst's token with ClientSecretCredential(tenant, object_id, "any", ...)
+            object_ids={u.alias: str(u.object_id) for u in t.users if u.object_id},
             principals=[
                 SeedPrincipal(str(u.object_id), object_id=str(u.object_id), principal_type="User")
                 for u in t.users

@@ -32,6 +32,8 @@ _SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _ALIAS_RE = re.compile(r"^[A-Za-z0-9_'!^~](?:[A-Za-z0-9._@'!^~-]{0,62}[A-Za-z0-9_@'!^~-])?$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 KV_SECRET_NAME_RE = re.compile(r"^[0-9A-Za-z-]{1,127}$")
+# `keyvault:NAME`: the secret is already in the tenant's vault; referenced, never pushed or pruned.
+KEYVAULT_PREFIX = "keyvault:"
 # Key Vault names: 3-24 chars, letters, digits and hyphens, start with a letter, end with a letter
 # or digit, no consecutive hyphens (Microsoft Learn, "Key Vault names").
 _VAULT_RE = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{1,22}[A-Za-z0-9]$")
@@ -119,9 +121,17 @@ def _secret_ref(value: str) -> str:
         if not rest or "\x00" in rest or len(rest) > 1024:
             raise PydanticCustomError("secret_ref", "file: reference needs a path")
         return value
+    if value.startswith(KEYVAULT_PREFIX):
+        if not KV_SECRET_NAME_RE.fullmatch(value[len(KEYVAULT_PREFIX) :]):
+            raise PydanticCustomError(
+                "secret_ref",
+                "keyvault: reference needs a Key Vault secret name (1-127 of letters, digits, '-')",
+            )
+        return value
     raise PydanticCustomError(
         "secret_ref",
-        "secret values must be references (env:NAME or file:PATH), never literal values",
+        "secret values must be references (env:NAME or file:PATH), or keyvault:NAME for a "
+        "secret already in the tenant's vault; never literal values",
     )
 
 

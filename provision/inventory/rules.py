@@ -12,7 +12,7 @@ from provision.inventory.fields import KV_SECRET_NAME_RE
 from provision.inventory.model import DataProviders, Tenant
 from provision.msticpy_contract.block import is_msticpy_reference, walk
 from provision.msticpy_contract.block_rules import block_problems
-from provision.msticpy_contract.secret_names import secret_pushes
+from provision.msticpy_contract.secret_names import secret_pushes, secret_settings, vault_secret
 from provision.yamlsource import PathKey, YamlDocument
 
 
@@ -124,7 +124,23 @@ def tenant_rules(t: Tenant) -> list[tuple[PathKey, str]]:
             )
     out.extend(block_problems(t))
     out.extend(kernel_pin_problems(t))
+    out.extend(_vault_sources_need_the_vault(t))
     return out
+
+
+def _vault_sources_need_the_vault(t: Tenant) -> list[tuple[PathKey, str]]:
+    """A `keyvault:` source names a secret in the tenant's vault: `secret_store: env` has none."""
+    if t.secret_store != "env":  # noqa: S105 (a storage mode, not a password)
+        return []
+    return [
+        (
+            ("secret_store",),
+            f"{s.setting_path}: {s.source} is a secret in the tenant's Key Vault, which "
+            "secret_store: env does not use; use env: or file:, or secret_store: keyvault",
+        )
+        for s in secret_settings(t)
+        if vault_secret(s.source) is not None
+    ]
 
 
 def fleet_rules(tenants: list[Tenant], path: Path, doc: YamlDocument) -> list[Problem]:

@@ -30,7 +30,7 @@ from typing import Any
 
 from provision.msticpy_contract.schema import is_secret_path, schema_sections
 
-REFERENCE_PREFIXES = ("env:", "file:")
+REFERENCE_PREFIXES = ("env:", "file:", "keyvault:")
 
 # msticpy's top-level sections: its schema's, plus those msticpy 3.0.2 reads without a schema
 # entry (get_config("KustoClusters") in data/drivers/azure_kusto_driver.py, "Pivots.*" in
@@ -66,7 +66,7 @@ Reference = Callable[[str, str], Any]  # (setting path, env:/file: source) -> re
 
 
 def is_reference(value: Any) -> bool:
-    """True for an `env:NAME` / `file:PATH` text value."""
+    """True for an `env:NAME` / `file:PATH` / `keyvault:NAME` text value."""
     return isinstance(value, str) and value.startswith(REFERENCE_PREFIXES)
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from provision.inventory.expiry import ExpiringRef, SecretExpiry, expiry_of, ref_of
+from provision.inventory.fields import KEYVAULT_PREFIX
 from provision.inventory.model import Tenant, XForceArgs
 from provision.msticpy_contract.block import block_references, is_msticpy_reference, walk
 
@@ -47,7 +48,7 @@ class SecretSetting:
     """A secret-bearing msticpy setting and where its value comes from."""
 
     setting_path: str  # dotted msticpy path, e.g. TIProviders.VirusTotal.Args.AuthKey
-    source: str  # env:NAME or file:PATH (relative to the inventory's folder)
+    source: str  # env:NAME, file:PATH (relative to the inventory's folder) or keyvault:NAME
     expiry: SecretExpiry | None = None  # the reference's own, else the tenant's secret_expiry
 
 
@@ -115,7 +116,20 @@ def secret_reference(t: Tenant, s: SecretSetting) -> dict[str, Any]:
     """The msticpyconfig value that stands in for the secret."""
     if t.secret_store == "env":  # noqa: S105 (a storage mode, not a password)
         return {"EnvironmentVar": env_var_name(s)}
-    return {"KeyVault": secret_name(t, s.setting_path)}
+    in_vault = vault_secret(s.source)
+    return {"KeyVault": in_vault if in_vault is not None else secret_name(t, s.setting_path)}
+
+
+def vault_secret(source: str) -> str | None:
+    """The secret name of a `keyvault:NAME` source (already in the tenant's vault), else None."""
+    return source[len(KEYVAULT_PREFIX) :] if source.startswith(KEYVAULT_PREFIX) else None
+
+
+def vault_secrets(t: Tenant) -> set[tuple[str, str]]:
+    """(vault, name), case-folded, of the tenant's `keyvault:` sources: referenced, never
+    pushed, never pruned."""
+    names = (vault_secret(s.source) for s in secret_settings(t))
+    return {(t.key_vault.casefold(), n.casefold()) for n in names if n is not None}
 
 
 def env_var_name(s: SecretSetting) -> str:
@@ -139,6 +153,7 @@ def secret_pushes(t: Tenant) -> list[SecretPush]:
             expiry=s.expiry,
         )
         for s in secret_settings(t)
+        if vault_secret(s.source) is None  # keyvault: sources are in the vault already
     ]
 
 
@@ -163,13 +178,19 @@ def referenced_secrets(cfg: Mapping[str, Any]) -> set[tuple[str, str]]:
     for parts, value in walk(cfg):
         if not is_msticpy_reference(value) or "KeyVault" not in value:
             continue
-        named = value["KeyVault"]
-        if not named or str(named).casefold() == "default":
-            vault, name = default, ".".join(parts)
-        elif "/" in str(named):
-            vault, _, name = str(named).partition("/")
-        else:
-            vault, name = default, str(named)
-        if vault:
-            out.add((str(vault).casefold(), format_kv_name(name).casefold()))
+        found = resolve_reference(default, parts, value["KeyVault"])
+        if found:
+            out.add((found[0].casefold(), found[1].casefold()))
     return out
+
+
+def resolve_reference(default: Any, parts: tuple[str, ...], named: Any) -> tuple[str, str] | None:
+    """(vault, secret name) msticpy reads for `{KeyVault: named}` at setting `parts`, where
+    `default` is the config's `KeyVault.VaultName`; None when it names no vault."""
+    if not named or str(named).casefold() == "default":
+        vault, name = default, ".".join(parts)
+    elif "/" in str(named):
+        vault, _, name = str(named).partition("/")
+    else:
+        vault, name = default, str(named)
+    return (str(vault), format_kv_name(name)) if vault else None

@@ -9,7 +9,7 @@ reading Azure (provision.tenant.record).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from provision.fanout import Fanout
     from provision.inventory.model import Inventory, Tenant
     from provision.plan import DesiredState
+    from provision.saved_plan import SealKey
 
 
 class ReadMode(str, Enum):
@@ -69,6 +70,10 @@ class RunSettings:
     secret_values: bool = True
     # --warn-expiry: a secret expiring within this many days is a report item
     warn_expiry_days: float = DEFAULT_WARN_EXPIRY_DAYS
+    # Seal each plan with this key (provision.saved_plan); apply then writes a tenant only when
+    # a new read under its lock has `expected[tenant]`'s seal (a saved or a confirmed plan).
+    seal_key: SealKey | None = None
+    expected: Mapping[str, Mapping[str, str]] | None = None
 
 
 @dataclass(frozen=True)

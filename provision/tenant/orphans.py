@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from provision.backups import EDITED
 from provision.errors import TenantError
 from provision.fanout import Batch, Slot
-from provision.msticpy_contract.secret_names import referenced_secrets
+from provision.msticpy_contract.secret_names import referenced_secrets, vault_secrets
 from provision.plan import Action, Change, DesiredState, Kind
 from provision.share import WorkspaceShare
 from provision.tenant import secrets
@@ -188,6 +188,7 @@ def _plan_secrets(
     pushed = vaults(run.desired)
     names = spelled(run.desired)
     referenced = referenced_secrets(run.desired.render.msticpyconfig)
+    declared = vault_secrets(t)  # keyvault: sources: in the vault by design, never orphans
     items: list[Change] = []
     deletes: list[tuple[str, str]] = []
     notes: list[str] = []
@@ -208,7 +209,11 @@ def _plan_secrets(
                 raise TenantError(line)
             notes.append(f"orphans not checked: {line}")
             continue
-        orphans = [n for n in got if n.casefold() not in pushed[vault]]
+        orphans = [
+            n
+            for n in got
+            if n.casefold() not in pushed[vault] and (vault, n.casefold()) not in declared
+        ]
         in_use = [n for n in orphans if (vault, n.casefold()) in referenced]
         if in_use:
             # A rendered config still reads it (e.g. a `msticpy:` block reference without a

@@ -32,6 +32,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from provision import clock
+from provision.inventory.expiry import SecretExpiry, intended_dates
 from provision.share import USERS, FileTooLarge, RemoteFile, WorkspaceShare, md5_hex
 from provision.tenant.context import ReadMode
 from provision.vault import MANAGED_BY, set_value
@@ -206,10 +208,19 @@ class Record:
             files[path] = {"etag": etag, "md5": md5_hex(content)}
         return Manifest(files=files, secrets=secrets, sentinel=sentinel)
 
-    def write(self, share: WorkspaceShare, vault: SecretClient, manifest: Manifest) -> None:
+    def write(
+        self,
+        share: WorkspaceShare,
+        vault: SecretClient,
+        manifest: Manifest,
+        *,
+        expiry: SecretExpiry | None = None,
+    ) -> None:
         """Write `manifest` and its digest when it differs from what was read (an unchanged
         record costs no write). The record goes first: a run stopped between the two leaves a
-        record that does not match its digest, which the next read ignores."""
+        record that does not match its digest, which the next read ignores. The digest carries
+        the tenant's `secret_expiry` like its other secrets, so that a policy requiring an
+        expiration date does not refuse it (Key Vault serves a secret past its `exp`)."""
         if manifest == self.manifest and not self.notes:
             return
         from azure.core.exceptions import AzureError
@@ -223,6 +234,7 @@ class Record:
                 hashlib.sha256(body).hexdigest(),
                 content_type=DIGEST_CONTENT_TYPE,
                 tags={"managed-by": MANAGED_BY, "tenant": share.tenant, "role": DIGEST_ROLE},
+                dates=lambda created: intended_dates(expiry, created, clock.now()),
             )
         except AzureError as exc:
             # What apply wrote stands; without its digest the next read ignores the record and

@@ -20,6 +20,7 @@ from provision.msticpy_contract.secret_names import SecretPush
 from provision.plan import Action, Change, ExpiringSecret, Kind, Reason
 from provision.tenant.context import TenantRun
 from provision.vault import (
+    READ_BACK_DIFFERS,
     SecretRead,
     judge_properties,
     plan_secret,
@@ -103,7 +104,11 @@ def expiring(run: TenantRun, planned: SecretsPlan) -> list[ExpiringSecret]:
             continue
         left = round(days_left(expires, now), 1)
         if left <= window or expires <= now:
-            out.append(ExpiringSecret(run.tenant.name, p.vault, p.name, p.source, expires, left))
+            out.append(
+                ExpiringSecret(
+                    run.tenant.name, p.vault, p.name, p.source, expires, left, expires <= now
+                )
+            )
     return out
 
 
@@ -140,7 +145,7 @@ def add_read_backs(run: TenantRun, planned: SecretsPlan, batch: Batch) -> dict[K
 
 def mismatches(planned: SecretsPlan, read_back: Mapping[Key, Slot[bool]]) -> dict[str, str]:
     return {
-        planned.changes[k].target: "read back differs (value, enabled or expiry dates)"
+        planned.changes[k].target: READ_BACK_DIFFERS
         for k, slot in read_back.items()
         if not slot.value
     }

@@ -4,15 +4,20 @@
 no-op apply reads what it would change and no more, takes no lock and writes nothing. Otherwise
 it takes the tenant's lock, reads again under it (`ReadMode.PLAN`, listing the vaults), carries
 out the plan as one batch of independent writes, reads back what it wrote, and writes the
-record. `verify` reads every byte (`ReadMode.VERIFY`); any difference fails the tenant.
+record. With a plan to keep to (`RunSettings.expected`: a saved plan, or the one an interactive
+apply showed), the locked read must have that plan's seal (provision.saved_plan), or the tenant
+is refused. `verify` reads every byte (`ReadMode.VERIFY`); any difference fails the tenant.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from provision.access import grant_access, read_back_access
 from provision.errors import TenantError
 from provision.fanout import Batch, Slot
 from provision.plan import Outcome, TenantResult
+from provision.saved_plan import seal_of, stale_parts
 from provision.sentinel_check import sentinel_record
 from provision.tenant import computes, files, orphans, secrets
 from provision.tenant.context import ReadMode, TenantRun
@@ -22,7 +27,26 @@ from provision.tenant.read import Observation, read_metadata, read_tenant
 def plan_tenant(run: TenantRun) -> TenantResult:
     if not run.settings.secret_values:
         return TenantResult(read_metadata(run))
-    return TenantResult(read_tenant(run, ReadMode.PLAN).plan)
+    obs = read_tenant(run, ReadMode.PLAN)
+    if run.settings.seal_key is None:
+        return TenantResult(obs.plan)
+    return TenantResult(replace(obs.plan, seal=seal_of(run, obs)))
+
+
+def _check_expected(run: TenantRun, obs: Observation) -> None:
+    """With a plan to keep to (saved, or shown and confirmed), refuse the tenant unless this read
+    has the plan's seal: then apply makes exactly the plan's changes."""
+    expected = run.settings.expected
+    if expected is None:
+        return
+    name = run.tenant.name
+    if name not in expected:
+        raise TenantError(f"not applied: tenant {name} is not in the plan; plan again")
+    stale = stale_parts(expected[name], seal_of(run, obs))
+    if stale:
+        raise TenantError(
+            f"not applied: changed since the plan was made: {', '.join(stale)}; plan again"
+        )
 
 
 def verify_tenant(run: TenantRun) -> TenantResult:
@@ -40,13 +64,14 @@ def verify_tenant(run: TenantRun) -> TenantResult:
 
 def apply_tenant(run: TenantRun, holder: str) -> TenantResult:
     first = read_tenant(run, ReadMode.TRUST)
-    if not first.plan.changes:
+    if not first.plan.changes and run.settings.expected is None:
         return TenantResult(first.plan, Outcome(verified=True))
     run.progress("waiting for the tenant lock")
     with first.share.locked(
         holder, run.settings.lock_timeout, break_foreign=run.settings.break_lock
     ):
         obs = read_tenant(run, ReadMode.PLAN, reuse=first)
+        _check_expected(run, obs)
         if not obs.plan.changes:
             return TenantResult(obs.plan, Outcome(verified=True))
         refused = obs.policy.error()
@@ -118,4 +143,9 @@ def _record(
         secrets=obs.orphans.tagged_after_apply(d),
         sentinel=sentinel_record(run.tenant),
     )
-    obs.record.write(obs.share, run.clients.secrets(run.tenant, run.tenant.key_vault), manifest)
+    obs.record.write(
+        obs.share,
+        run.clients.secrets(run.tenant, run.tenant.key_vault),
+        manifest,
+        expiry=run.tenant.secret_expiry,
+    )

@@ -69,7 +69,7 @@ def test_import_into_the_inventory_keeps_its_comments_and_layout(fleet: Path) ->
 
 def test_importing_an_existing_tenant_needs_replace_and_keeps_its_other_keys(fleet: Path) -> None:
     config = CONFIGS / "several_workspaces.yaml"
-    base = ("-c", str(config), "-t", "first", "-i", str(fleet), "-e", "FIRST")
+    base = ("-c", str(config), "-t", "first", "-i", str(fleet), "--env-prefix", "FIRST")
     before = fleet.read_bytes()
     refused = _import(*base)
     assert refused.returncode == 1
@@ -105,7 +105,8 @@ def test_importing_an_existing_tenant_needs_replace_and_keeps_its_other_keys(fle
 
 
 def test_import_without_inventory_prints_an_entry_and_names_the_variables(tmp_path: Path) -> None:
-    res = _import("-c", str(CONFIGS / "plaintext_keys.yaml"), "-t", "lab", "-e", "LAB", *PLACE)
+    config = str(CONFIGS / "plaintext_keys.yaml")
+    res = _import("-c", config, "-t", "lab", "--env-prefix", "LAB", *PLACE)
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("  - name: lab\n")
     assert "auth_key: env:LAB_TIPROVIDERS_OTX_ARGS_AUTHKEY" in res.stdout

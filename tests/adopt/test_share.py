@@ -103,7 +103,7 @@ def test_import_from_share_reads_the_analysts_config_and_keeps_the_tenants_users
 ) -> None:
     _put(_share(emu, fleet, "mlw-contoso-hunting"), "alice", ALICE_CONFIG)
     base = ("import", "--from-share", "-t", "contoso", "--user", "alice", "-i", str(fleet))
-    base += ("--endpoints", str(emu.endpoints_file), "-e", "CONTOSO")
+    base += ("--endpoints", str(emu.endpoints_file), "--env-prefix", "CONTOSO")
     before = fleet.read_text(encoding="utf-8")
 
     refused = run_invoke(*base)
@@ -131,7 +131,7 @@ def test_import_from_share_reads_the_analysts_config_and_keeps_the_tenants_users
 def test_import_from_share_without_a_config_there_is_one_line(fleet: Path, emu: Emulator) -> None:
     res = run_invoke(
         "import", "--from-share", "-t", "contoso", "--user", "bob", "-i", str(fleet),
-        "--endpoints", str(emu.endpoints_file), "--replace", "-e", "X",
+        "--endpoints", str(emu.endpoints_file), "--replace", "--env-prefix", "X",
     )  # fmt: skip
     assert res.returncode == 1
     assert res.stderr.strip().splitlines() == [
@@ -152,7 +152,7 @@ def test_importing_the_tools_own_config_never_prunes_what_it_references(
     )
     imported = run_invoke(
         "import", "--from-share", "-t", "contoso", "--user", "alice", "-i", str(fleet),
-        "--endpoints", str(emu.endpoints_file), "--replace", "-e", "CONTOSO",
+        "--endpoints", str(emu.endpoints_file), "--replace", "--env-prefix", "CONTOSO",
     )  # fmt: skip
     assert imported.returncode == 0, imported.stdout + imported.stderr
     plan = run_invoke(

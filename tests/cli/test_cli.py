@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -46,7 +47,8 @@ def test_every_flag_is_explained_in_help() -> None:
     for task in ("validate", "render", "plan", "apply", "onboard", "patch-kernel", "matrix"):
         res = run_invoke("--help", task)
         assert res.returncode == 0
-        lines = [ln for ln in res.stdout.splitlines() if ln.strip().startswith("-")]
+        # a flag's line starts in the flags' column (a wrapped help line is indented further)
+        lines = [ln for ln in res.stdout.splitlines() if re.match(r"  -", ln)]
         assert lines, task
         for line in lines:
             flag, _, text = line.strip().partition("  ")

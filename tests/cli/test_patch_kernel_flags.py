@@ -9,6 +9,7 @@ import inspect
 from typing import Any
 
 import pytest
+from invoke.exceptions import ParseError
 from invoke.parser import Parser, ParserContext
 from support import run_invoke
 
@@ -79,8 +80,10 @@ def test_the_patcher_refuses_a_mode_the_task_would_refuse(
 ) -> None:
     from provision.kernel import run_flags
 
-    flags = {**_task_values(["--config", "/c.yaml", "--mode", "legacy"]), "dry_run": True}
+    flags = {**_task_values(["--config", "/c.yaml"]), "mode": "legacy", "dry_run": True}
     assert run_flags(flags) == 1
     assert "unknown mode 'legacy'" in capsys.readouterr().err
+    with pytest.raises(ParseError, match="--mode 'legacy': use one of kernel, nbuser"):
+        _task_values(["--config", "/c.yaml", "--mode", "legacy"])  # the task refuses it first
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--config", "/c.yaml", "--mode", "legacy"])

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from provision.tasks import ns
+from provision.cli import program
+from provision.tasks import LONG_ONLY, SHORT, ns
 
-# task -> (long flag, short flag or None), in the order invoke lists them. invoke derives a short
-# flag from the first free letter of the parameter name, in signature order ("-" for
-# plan --delete-computes is what it derived), so the parameters' order is part of the interface.
+# task -> (long flag, short flag or None), in the order invoke lists them. The letters come from
+# provision.tasks.SHORT, one meaning each across every task; destructive flags have none.
 RUN = [
     ("inventory", "i"),
     ("tenant", "t"),
@@ -19,107 +19,110 @@ RUN = [
 ]
 LIFECYCLE = [
     ("require-access", "r"),
-    ("grant-access", "g"),
-    ("prune", "p"),
-    ("prune-max", "u"),
+    ("grant-access", None),  # long only (provision.tasks.LONG_ONLY)
+    ("prune", None),  # long only
+    ("prune-max", None),
 ]
 PINNED: dict[str, list[tuple[str, str | None]]] = {
-    "validate": [("inventory", "i"), ("json", "j"), ("check-secrets", "c"), ("templates", "t")],
-    "render": [("inventory", "i"), ("out", "o"), ("tenant", "t"), ("templates", "e")],
+    "validate": [("inventory", "i"), ("json", "j"), ("check-secrets", None), ("templates", None)],
+    "render": [("inventory", "i"), ("out", "o"), ("tenant", "t"), ("templates", None)],
     "plan": [
         *RUN,
         ("detailed-exitcode", "d"),
-        ("templates", "m"),
-        ("max-concurrency", "a"),
-        ("storage-auth", "s"),
+        ("templates", None),
+        ("max-concurrency", None),
+        ("storage-auth", None),
         *LIFECYCLE,
-        ("delete-computes", "-"),
-        ("no-secret-values", None),  # long only (provision.tasks.LONG_ONLY)
+        ("delete-computes", None),  # long only
+        ("no-secret-values", None),  # long only
         ("allow-permanent-delete", None),  # long only
         ("warn-expiry", None),  # long only
+        ("out", "o"),
         ("fresh", None),  # long only
     ],
     "apply": [
         *RUN,
-        ("templates", "m"),
-        ("max-concurrency", "a"),
-        ("storage-auth", "s"),
-        ("lock-timeout", "o"),
+        ("templates", None),
+        ("max-concurrency", None),
+        ("storage-auth", None),
+        ("lock-timeout", None),
         *LIFECYCLE,
-        ("delete-computes", "d"),
-        ("break-lock", None),  # long only (provision.tasks.LONG_ONLY)
+        ("delete-computes", None),  # long only
+        ("break-lock", None),  # long only
         ("allow-permanent-delete", None),  # long only
         ("warn-expiry", None),  # long only
+        ("yes", None),  # long only
+        ("plan", None),  # long only
         ("fresh", None),  # long only
     ],
     "verify": [
         *RUN,
-        ("templates", "m"),
-        ("max-concurrency", "a"),
-        ("storage-auth", "s"),
+        ("templates", None),
+        ("max-concurrency", None),
+        ("storage-auth", None),
         ("warn-expiry", None),  # long only
         ("fresh", None),  # long only
     ],
     "rotate": [
         ("inventory", "i"),
-        ("source", None),  # long only (provision.tasks.LONG_ONLY)
+        ("source", None),  # long only
         ("tenant", "t"),
         ("local", "l"),
         ("endpoints", "e"),
         ("json", "j"),
-        ("templates", "m"),
-        ("max-concurrency", "a"),
-        ("storage-auth", "s"),
-        ("lock-timeout", "o"),
+        ("templates", None),
+        ("max-concurrency", None),
+        ("storage-auth", None),
+        ("lock-timeout", None),
         ("break-lock", None),  # long only
     ],
     "emulator": [
-        ("state-dir", "s"),
+        ("state-dir", None),
         ("port", "p"),
-        ("seed", "e"),
+        ("seed", None),
         ("faults", "f"),
-        ("latency-ms", "l"),
-        ("fault-seed", "a"),
-        ("throttle", None),  # long only (provision.tasks.LONG_ONLY)
+        ("latency-ms", None),
+        ("fault-seed", None),
+        ("throttle", None),  # long only
     ],
     "patch-kernel": [
         ("config", "c"),
         ("kernel", "k"),
         ("all", "a"),
         ("mode", "m"),
-        ("user-folder", "u"),
-        ("revert", "r"),
-        ("dry-run", "d"),
-        ("strict", "s"),
-        ("kernel-dir", "e"),
+        ("user-folder", None),
+        ("revert", None),  # long only
+        ("dry-run", "n"),
+        ("strict", None),
+        ("kernel-dir", None),
     ],
     "create-compute": [
         ("inventory", "i"),
         ("tenant", "t"),
         ("user", "u"),
-        ("size", "s"),
+        ("size", None),
         ("local", "l"),
         ("endpoints", "e"),
     ],
     "matrix": [
         ("inventory", "i"),
-        ("changed-since", "c"),
-        ("chunks", "h"),
+        ("changed-since", None),
+        ("chunks", None),
         ("tenant", "t"),
-        ("templates", "e"),
+        ("templates", None),
     ],
     "bench": [
-        ("tenants", "t"),
-        ("users", "u"),
-        ("secrets", "s"),
-        ("latency-ms", "l"),
-        ("max-concurrency", "m"),
+        ("tenants", None),
+        ("users", None),
+        ("secrets", None),
+        ("latency-ms", None),
+        ("max-concurrency", None),
         ("quick", "q"),
         ("json", "j"),
-        ("profile", "p"),
+        ("profile", None),
         ("workers", "w"),
-        ("scale", "c"),
-        ("sizes", "i"),
+        ("scale", None),
+        ("sizes", None),
         ("throttle", None),  # long only
     ],
     "import": [
@@ -127,15 +130,15 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("config", "c"),
         ("inventory", "i"),
         ("secrets-dir", "s"),
-        ("env-prefix", "e"),
-        ("replace", "r"),
-        ("ml-workspace", "m"),
-        ("key-vault", "k"),
-        ("subscription-id", "u"),
-        ("resource-group", "o"),
-        ("user", None),
-        ("from-share", "f"),
-        ("endpoints", "n"),
+        ("env-prefix", None),
+        ("replace", None),  # long only
+        ("ml-workspace", None),
+        ("key-vault", None),
+        ("subscription-id", None),
+        ("resource-group", None),
+        ("user", "u"),
+        ("from-share", None),
+        ("endpoints", "e"),
         ("local", "l"),
     ],
 }
@@ -145,8 +148,33 @@ PINNED["ci-setup"] = [
     ("repo", None),  # long only
     ("apply", None),  # long only: it creates identities, roles and secrets
 ]
+PINNED["discover"] = [
+    ("tenant", "t"),
+    ("inventory", "i"),
+    ("secrets-dir", "s"),
+    ("env-prefix", None),
+    ("replace", None),  # long only
+    ("ml-workspace", None),
+    ("subscription-id", None),
+    ("resource-group", None),
+    ("endpoints", "e"),
+    ("local", "l"),
+    ("tenant-id", None),
+]
 PINNED["onboard"] = PINNED["apply"]
 PINNED["demo-analyst"] = [("inventory", "i"), ("tenant", "t"), ("user", "u")]
+
+# Flags that delete, grant, replace or break something: never one mistyped letter away.
+DESTRUCTIVE = {
+    "delete-computes",
+    "prune",
+    "grant-access",
+    "break-lock",
+    "replace",
+    "allow-permanent-delete",
+    "yes",
+    "revert",
+}
 
 
 def _flags(task_name: str) -> list[tuple[str, str | None]]:
@@ -164,3 +192,32 @@ def test_every_task_is_pinned() -> None:
 @pytest.mark.parametrize("task_name", sorted(PINNED))
 def test_flags_and_short_options_are_unchanged(task_name: str) -> None:
     assert _flags(task_name) == PINNED[task_name]
+
+
+def test_each_short_option_means_one_flag_across_every_task() -> None:
+    meaning: dict[str, set[str]] = {}
+    for task_name in ns.task_names:
+        for long, short in _flags(task_name):
+            if short is not None:
+                meaning.setdefault(short, set()).add(long)
+    two = {letter: sorted(longs) for letter, longs in meaning.items() if len(longs) > 1}
+    assert not two, f"letters with two meanings: {two}"
+    assert all(len(letter) == 1 and letter.isalpha() for letter in meaning), meaning
+
+
+def test_the_console_scripts_own_flags_take_no_letter_a_task_uses() -> None:
+    # invoke's own flags (--debug, --echo, --pty, ...) are read inside a task's flags too: a
+    # letter of theirs would mean one thing in a task that has it and another where it does not
+    core = {n for arg in program.core_args() for n in arg.names if len(n) == 1}
+    assert core == {"h", "V"}
+    tasks = {short for name in ns.task_names for _, short in _flags(name) if short is not None}
+    assert not core & tasks
+
+
+def test_no_destructive_or_long_only_flag_has_a_short_option() -> None:
+    assert DESTRUCTIVE <= LONG_ONLY
+    assert not LONG_ONLY & set(SHORT)
+    for task_name in ns.task_names:
+        for long, short in _flags(task_name):
+            if long in LONG_ONLY:
+                assert short is None, f"{task_name} --{long} has -{short}"

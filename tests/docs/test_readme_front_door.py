@@ -10,7 +10,7 @@ from support import REPO
 
 INSTALL_AND_RUN = (
     "python3 -m venv .venv && .venv/bin/pip install -q -e . && "
-    ".venv/bin/invoke onboard -i examples/inventory.yaml --local"
+    ".venv/bin/msticpy-provision onboard -i examples/inventory.yaml --local"
 )
 TEST_SUITE = "bash .ci/run"
 

@@ -155,5 +155,31 @@ def test_the_warning_window_is_a_flag_and_metadata_plans_warn_too(
     assert f"note: secret {CONTOSO_VAULT}/{OTX} (source {OTX_SOURCE}) expires 2026-12-31" in (
         table.stdout
     )
+    # an hour before the date: 0.0 days left, still not expired, still exit code 0
+    at(monkeypatch, T0.replace(day=30, hour=23))
+    code, last_hour = run_json("plan", fleet, emu, "--detailed-exitcode")
+    assert code == 0
+    assert [(e["days_left"], e["expired"]) for e in last_hour["expiring"]] == [(0.0, False)]
     bad = run("plan", fleet, emu, "--warn-expiry", "-1")
     assert bad.returncode == 1 and "--warn-expiry -1: use 0 or more days" in bad.stderr
+
+
+@pytest.mark.slow  # two applies of the example fleet
+def test_a_disabled_secret_with_other_dates_is_enabled_and_redated_in_place(
+    fleet: Path, emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _applied_at_t0(fleet, emu, monkeypatch, "expires_in: P10D")
+    # someone disables the key and moves its date in the portal
+    secret_client(emu, CONTOSO_VAULT).update_secret_properties(
+        OTX, enabled=False, expires_on=T0 + days(400)
+    )
+    at(monkeypatch, T0 + days(1))
+    mark = len(emu.requests())
+    res = run("apply", fleet, emu)
+    assert res.returncode == 0, res.stdout + res.stderr
+    ops = [w["op"] for w in writes_since(emu, mark) if OTX in w["path"]]
+    assert ops == ["UpdateSecret", "UpdateSecret"]  # enabled, then the dates: no new version
+    after = _otx(emu)
+    assert after.properties.enabled is True
+    assert after.properties.version == before.properties.version
+    assert after.properties.expires_on == T0 + days(10)

@@ -185,6 +185,9 @@ def test_with_expires_in_the_onboarding_passes_the_policy_and_every_secret_expir
     client = secret_client(emu, "kv-contoso-nb")
     props = [p for p in client.list_properties_of_secrets() if (p.tags or {}).get("tenant")]
     assert props and all(p.expires_on is not None for p in props)
+    # The record's digest is one of them: refused, the next plan could not trust the record.
+    assert any((p.tags or {}).get("role") == "record-digest" for p in props)
+    assert "digest was not written" not in res.stdout + res.stderr
 
 
 def test_an_expiry_beyond_the_maximum_validity_is_refused_in_plan(

@@ -10,6 +10,7 @@ as is, base64 (standard and URL-safe), repr, JSON- and URL-escaped.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import stat
 import urllib.parse
@@ -23,6 +24,7 @@ from provision.devtools.fleet import Fleet, write_fleet
 from provision.emulator import Emulator
 from provision.emulator.seed import seed_tenants_from_inventory
 from provision.inventory.load import load_inventory
+from provision.inventory.model import Tenant
 
 
 def leak_forms(value: str) -> dict[str, str]:
@@ -72,6 +74,11 @@ def _outputs(tmp_path: Path, runs: dict[str, object]) -> dict[str, str]:
     return texts
 
 
+def _discover_args(t: Tenant, endpoints: str) -> list[str]:
+    return ["discover", "-t", t.name, "--tenant-id", t.tenant_id, "--subscription-id",
+            t.subscription_id, "--endpoints", endpoints]  # fmt: skip
+
+
 @pytest.mark.slow
 def test_no_secret_value_in_any_output_of_a_successful_run(tmp_path: Path, fleet: Fleet) -> None:
     inv = load_inventory(fleet.path)
@@ -101,6 +108,8 @@ def test_no_secret_value_in_any_output_of_a_successful_run(tmp_path: Path, fleet
                 "verify", "-i", str(fleet.path), "--endpoints", ep, "--json", env=env
             ),
             "onboard": run_invoke("onboard", "-i", str(fleet.path), "--endpoints", ep, env=env),
+            # reads the analysts' configs back from the share (debug logging on)
+            "discover": run_invoke(*_discover_args(inv.tenants[0], ep), env=env),
             "render": run_invoke(
                 "render", "-i", str(fleet.path), "-o", str(tmp_path / "out"), env=env
             ),
@@ -306,3 +315,46 @@ def test_no_secret_value_in_any_output_when_azure_policy_refuses(
     assert "refused by Azure Policy" in (errors[unread.name] or ""), errors
     assert json.loads(runs["plan"].stdout)["tenants"][0]["policy"], "no finding to search"
     assert find_leaks(fleet, _outputs(tmp_path, runs)) == []
+
+
+def digest_forms(value: str) -> dict[str, str]:
+    """Unkeyed digests of a value: anyone holding a file with one could test guesses against it."""
+    raw = value.encode()
+    return {name: getattr(hashlib, name)(raw).hexdigest() for name in ("md5", "sha1", "sha256")} | {
+        "sha256 base64": base64.b64encode(hashlib.sha256(raw).digest()).decode()
+    }
+
+
+def test_a_saved_plan_holds_no_secret_value_nor_a_digest_of_one(
+    tmp_path: Path, fleet: Fleet
+) -> None:
+    env = {**_env(tmp_path), "MSTICPY_PROVISION_PLAN_KEY": str(tmp_path / "key" / "plan.key")}
+    inv = load_inventory(fleet.path)
+    with Emulator(tmp_path / "emu") as emu:
+        emu.seed(seed_tenants_from_inventory(inv))
+        ep = str(emu.endpoints_file)
+        first, again = tmp_path / "first.plan", tmp_path / "again.plan"
+        runs = {
+            "plan --out": run_invoke(
+                "plan", "-i", str(fleet.path), "-e", ep, "--out", str(first), env=env
+            ),
+            "apply --plan": run_invoke(
+                "apply", "-i", str(fleet.path), "-e", ep, "--plan", str(first), "--json", env=env
+            ),
+            # the vault now holds every value: the second plan reads them all and finds them equal
+            "plan --out again": run_invoke(
+                "plan", "-i", str(fleet.path), "-e", ep, "--out", str(again), env=env
+            ),
+        }
+        assert {k: r.returncode for k, r in runs.items()} == dict.fromkeys(runs, 0), {
+            k: r.stderr[-2000:] for k, r in runs.items() if r.returncode
+        }
+    texts = _outputs(tmp_path, runs)
+    texts |= {"saved plan": first.read_text(), "saved plan again": again.read_text()}
+    assert find_leaks(fleet, texts) == []
+    key = (tmp_path / "key" / "plan.key").read_text().strip()
+    for where, text in texts.items():
+        assert key not in text, where
+        for value in fleet.all_secret_values():
+            for form, needle in digest_forms(value).items():
+                assert needle not in text, f"{where}: {form} of a secret value"

@@ -68,6 +68,7 @@ def workflow_problems(doc: Mapping[str, Any]) -> list[str]:
             run = str(step.get("run", ""))
             if re.search(r"\binvoke\s+(plan|apply)\b", run) and NO_VALUES not in run:
                 secret_lists[f"{job_id} step {index + 1}"] = set(_secret_env(step))
+    problems.extend(_pr_writer_problems(doc))
     triggers = doc.get("on") or {}
     if isinstance(triggers, dict) and "schedule" in triggers:
         # A scheduled run has no reviewer: it may read (drift checks), never write.
@@ -125,9 +126,37 @@ def _permission_problems(where: str, job: Mapping[str, Any]) -> Iterator[str]:
     if not isinstance(perms, dict):
         yield f"{where}: permissions {perms!r} (use an explicit mapping)"
         return
+    if perms == PR_WRITER_PERMISSIONS:
+        return  # the pull-request writer's rules: _pr_writer_problems
     for scope, level in perms.items():
         if level == "write" and not (scope == "id-token" and is_tenant_job(job)):
             yield f"{where}: permissions grant {scope}: write"
+
+
+# A job that pushes a branch and opens a pull request (drift-pr.yml) may write exactly these,
+# and only while it holds no secret, no Azure identity and no tenant environment, runs no
+# Azure-facing task, and its workflow never runs for a pull request's code.
+PR_WRITER_PERMISSIONS = {"contents": "write", "pull-requests": "write"}
+UNTRUSTED_TRIGGERS = ("pull_request", "pull_request_target", "workflow_run")
+AZURE_TASKS = re.compile(r"\binvoke\s+(plan|apply|onboard|verify|discover|import|create-compute)\b")
+
+
+def _pr_writer_problems(doc: Mapping[str, Any]) -> Iterator[str]:
+    triggers = doc.get("on") or {}
+    names = set(triggers) if isinstance(triggers, dict) else set(str(triggers).split())
+    for job_id, job in (doc.get("jobs") or {}).items():
+        if job.get("permissions") != PR_WRITER_PERMISSIONS:
+            continue
+        where = f"job {job_id} (contents and pull-requests write)"
+        if names & set(UNTRUSTED_TRIGGERS):
+            yield f"{where}: the workflow runs for {sorted(names & set(UNTRUSTED_TRIGGERS))}"
+        if "secrets." in json.dumps(job, default=str):
+            yield f"{where}: references a secret"
+        if is_tenant_job(job) or job.get("environment"):
+            yield f"{where}: holds an Azure identity or a tenant environment"
+        for step in job.get("steps") or []:
+            if AZURE_TASKS.search(str(step.get("run", ""))):
+                yield f"{where}: runs a task that talks to Azure"
 
 
 def _tenant_job_problems(where: str, job: Mapping[str, Any]) -> Iterator[str]:

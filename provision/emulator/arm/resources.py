@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from provision.emulator.arm.exceptions import ResourceNotFound, ValidationError
+from provision.emulator.arm.sentinel import law_body
 from provision.emulator.arm.shapes import json_body, json_response, named_body
 from provision.emulator.hostnames import ARM_HOST, LOGIN_HOST, files_url
 from provision.emulator.wire import ARM_PREFIX, WireRequest, WireResponse
@@ -156,20 +157,7 @@ class ResourceOperations:
     # --- Log Analytics ----------------------------------------------------------------------
     def op_GetLogAnalyticsWorkspace(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
         res = self.arm.log_analytics_workspace(p["sub"], p["rg"], p["name"])
-        body = named_body(
-            res,
-            "Microsoft.OperationalInsights/workspaces",
-            {
-                "customerId": res.properties.get("customerId"),
-                "provisioningState": "Succeeded",
-                "sku": {"name": "PerGB2018"},
-                "retentionInDays": 90,
-                "publicNetworkAccessForIngestion": "Enabled",
-                "publicNetworkAccessForQuery": "Enabled",
-                "features": {"enableLogAccessUsingOnlyResourcePermissions": True},
-            },
-        )
-        return json_response(200, body)
+        return json_response(200, law_body(res))
 
     # --- datastores -------------------------------------------------------------------------
     def _datastores(self, ws: Workspace) -> dict[str, dict[str, Any]]:

@@ -29,6 +29,7 @@ from provision.emulator.arm.models import (
     Workspace,
 )
 from provision.emulator.arm.resources import ResourceOperations
+from provision.emulator.arm.sentinel import SentinelOperations
 from provision.emulator.arm.shapes import json_body, rg_id, storage_id, vault_id
 from provision.emulator.arm.shapes import json_response as _json
 from provision.emulator.arm.urls import ACTIONS, resolve
@@ -168,7 +169,9 @@ def _compute_body(ws: Workspace, c: Compute) -> dict[str, Any]:
     return body
 
 
-class ArmWire(AccessOperations, ResourceOperations, PolicyOperations, ServiceWire):
+class ArmWire(
+    AccessOperations, ResourceOperations, PolicyOperations, SentinelOperations, ServiceWire
+):
     """Azure Resource Manager, for what the product reads and the compute it creates."""
 
     name = "arm"

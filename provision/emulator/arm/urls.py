@@ -18,6 +18,9 @@ _AUTHZ = r"/providers/Microsoft\.Authorization"
 _SCOPE = r"(?P<scope>/subscriptions/[^/]+(?:/.+?)?)"
 _KV = _RG + r"/providers/Microsoft\.KeyVault/vaults/(?P<name>[^/]+)"
 _SA = _RG + r"/providers/Microsoft\.Storage/storageAccounts/(?P<name>[^/]+)"
+_LA = r"/providers/Microsoft\.OperationalInsights"
+_LAW = _RG + _LA + r"/workspaces/(?P<name>[^/]+)"
+_SI = r"/providers/Microsoft\.SecurityInsights"
 
 ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
     (method, re.compile("^" + pattern + "/?$", re.IGNORECASE), op)
@@ -70,6 +73,14 @@ ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
             "GET",
             _RG + r"/providers/Microsoft\.OperationalInsights/workspaces/(?P<name>[^/]+)",
             "GetLogAnalyticsWorkspace",
+        ),
+        ("GET", _SUB + _LA + r"/workspaces", "ListLogAnalyticsWorkspacesBySubscription"),
+        ("GET", _RG + _LA + r"/workspaces", "ListLogAnalyticsWorkspaces"),
+        ("GET", _LAW + _SI + r"/onboardingStates", "ListSentinelOnboardingStates"),
+        (
+            "GET",
+            _LAW + _SI + r"/onboardingStates/(?P<state>[^/]+)",
+            "GetSentinelOnboardingState",
         ),
         ("GET", _RG, "GetResourceGroup"),
         ("GET", _SUB + _ML + r"/workspaces", "ListWorkspacesBySubscription"),
@@ -146,6 +157,10 @@ ACTIONS: dict[str, str] = {
     "ListPolicyExemptions": "Microsoft.Authorization/policyExemptions/read",
     "CreatePolicyExemption": "Microsoft.Authorization/policyExemptions/write",
     "DeletePolicyExemption": "Microsoft.Authorization/policyExemptions/delete",
+    "ListLogAnalyticsWorkspacesBySubscription": "Microsoft.OperationalInsights/workspaces/read",
+    "ListLogAnalyticsWorkspaces": "Microsoft.OperationalInsights/workspaces/read",
+    "ListSentinelOnboardingStates": "Microsoft.SecurityInsights/onboardingStates/read",
+    "GetSentinelOnboardingState": "Microsoft.SecurityInsights/onboardingStates/read",
 }
 
 
