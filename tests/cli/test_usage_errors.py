@@ -8,18 +8,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import BIN, EXAMPLE
+from support import BIN, EXAMPLE, run_console
 
 
 def _script(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "msticpy-provision"), *args],
-        cwd=cwd,
-        text=True,
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
+    return run_console(*args, cwd=cwd, timeout=120)
 
 
 @pytest.mark.parametrize(

@@ -14,29 +14,20 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from support import BIN, EXAMPLE, REPO
+from support import EXAMPLE, REPO, run_console
 
 WORKFLOWS = REPO / ".github" / "workflows"
 OWNER_NAME = "acme/soc-notebooks"
 
 
 def ci_setup(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> Any:
-    return subprocess.run(
-        [str(BIN / "msticpy-provision"), "ci-setup", *args],
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        text=True,
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
+    return run_console("ci-setup", *args, cwd=cwd, env=env, timeout=120)
 
 
 def workflow_jobs() -> list[dict[str, Any]]:

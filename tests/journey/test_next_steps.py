@@ -9,28 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from support import BIN, EXAMPLE, REPO
+from support import EXAMPLE, REPO, run_console
 
 from provision.inventory.load import load_inventory
 from provision.render import STARTUP_SCRIPT, render_tenants
 
 
 def run_tool(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "msticpy-provision"), *args],
-        cwd=cwd,
-        text=True,
-        capture_output=True,
-        timeout=300,
-        check=False,
-    )
+    return run_console(*args, cwd=cwd)
 
 
 @pytest.fixture
@@ -128,15 +120,10 @@ def test_the_readmes_quick_start_output_is_what_onboard_prints(tmp_path: Path) -
     quick = text[text.index("## Quick start") : text.index("## Adopting")]
     shown = quick.split("```console\n", 1)[1].split("```", 1)[0].splitlines()
     # from the clone's root, as the quick start runs it (its state in a folder of its own)
-    res = subprocess.run(
-        [str(BIN / "msticpy-provision"), "onboard", "-i", "examples/inventory.yaml", "--local"],
-        cwd=REPO,
-        env={**os.environ, "MSTICPY_PROVISION_LOCAL_DIR": str(tmp_path / "local")},
-        text=True,
-        capture_output=True,
-        timeout=300,
-        check=False,
-    )
+    res = run_console(
+        "onboard", "-i", "examples/inventory.yaml", "--local",
+        cwd=REPO, env={"MSTICPY_PROVISION_LOCAL_DIR": str(tmp_path / "local")},
+    )  # fmt: skip
     printed = [
         re.sub(r'echo "[0-9a-f]{64}  ', 'echo "<sha256>  ', x) for x in res.stdout.splitlines()
     ]

@@ -35,3 +35,19 @@ def run_invoke(
         timeout=timeout,
         check=False,
     )
+
+
+def run_console(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run the `msticpy-provision` console script as a pip-installed admin would, from `cwd`
+    (any folder); `env` is added to this process's environment."""
+    return subprocess.run(
+        [str(BIN / "msticpy-provision"), *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
