@@ -16,8 +16,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from provision.errors import UserInputError
+
+if TYPE_CHECKING:
+    from provision.signin import SignIn
 
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "DEFAULT_PRUNE_MAX", "RunOptions"]
 
@@ -55,12 +59,22 @@ class RunOptions:
     allow_permanent_delete: bool = False  # prune in vaults without soft delete (no recovery)
     break_lock: bool = False  # apply: break a lease on the tenant's lock this tool did not take
     no_secret_values: bool = False  # plan: read no secret value and no file content
+    auth: str | None = None  # a provision.signin.AuthMode value; None: $MSTICPY_PROVISION_AUTH
+    allow_unencrypted_cache: bool = False  # device-code/browser: a 0600 file without secret store
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tenant", tuple(self.tenant))
         problems = self._problems()
         if problems:
             raise UserInputError(problems)
+
+    def sign_in(self) -> SignIn:
+        """The run's sign-in: --auth, else $MSTICPY_PROVISION_AUTH, else `default`."""
+        import os
+
+        from provision.signin import SignIn
+
+        return SignIn.from_flags(self.auth, self.allow_unencrypted_cache, os.environ)
 
     def _problems(self) -> list[str]:
         from provision.workspace import StorageAuth
@@ -74,6 +88,11 @@ class RunOptions:
             out.append(f"--prune-max {self.prune_max}: use 0 or more")
         if not math.isfinite(self.lock_timeout) or self.lock_timeout < 0:
             out.append(f"--lock-timeout {self.lock_timeout:g}: use 0 or more seconds")
+        if self.auth is not None:
+            try:
+                self.sign_in()
+            except UserInputError as exc:
+                out.extend(exc.lines())
         choices = [str(a) for a in StorageAuth]
         if self.storage_auth not in choices:
             out.append(f"--storage-auth {self.storage_auth!r}: use one of {', '.join(choices)}")

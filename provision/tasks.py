@@ -27,6 +27,7 @@ from provision.options import DEFAULT_MAX_CONCURRENCY, DEFAULT_PRUNE_MAX, RunOpt
 from provision.task_help import (
     ACCESS_HELP,
     ALLOW_PERMANENT_DELETE_HELP,
+    AUTH_HELP,
     BREAK_LOCK_HELP,
     CONCURRENCY_HELP,
     ENDPOINTS_HELP,
@@ -39,8 +40,10 @@ from provision.task_help import (
     METADATA_ONLY_HELP,
     REQUIRE_ACCESS_HELP,
     RUN_HELP,
+    SIGN_IN_HELP,
     TEMPLATES_HELP,
     TENANT_HELP,
+    UNENCRYPTED_CACHE_HELP,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -60,7 +63,9 @@ class _Flag(Argument):
 
 
 # Flags that change or break something others rely on: spelled out, never one mistyped letter.
-LONG_ONLY = frozenset({"break-lock", "no-secret-values", "allow-permanent-delete"})
+LONG_ONLY = frozenset(
+    {"break-lock", "no-secret-values", "allow-permanent-delete", "auth", "allow-unencrypted-cache"}
+)
 
 
 class _Task(Task[Any]):
@@ -197,6 +202,8 @@ def plan(
     delete_computes: bool = False,
     no_secret_values: bool = False,
     allow_permanent_delete: bool = False,
+    auth: str | None = None,
+    allow_unencrypted_cache: bool = False,
 ) -> int:
     """Show what apply would change in Key Vault and the workspace file shares (reads only)."""
     opts = _run_options(locals())
@@ -224,6 +231,8 @@ def _apply_flags(
     delete_computes: bool = False,
     break_lock: bool = False,
     allow_permanent_delete: bool = False,
+    auth: str | None = None,
+    allow_unencrypted_cache: bool = False,
 ) -> dict[str, Any]:
     """The flags of apply and onboard, declared once (both tasks take this signature)."""
     return _flags(locals())
@@ -290,6 +299,8 @@ def verify(
     templates: str | None = None,
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     storage_auth: str = "auto",
+    auth: str | None = None,
+    allow_unencrypted_cache: bool = False,
 ) -> int:
     """Read back every secret and file and report any that differ from the inventory."""
     opts = _run_options(locals())
@@ -367,6 +378,7 @@ def patch_kernel(
         "size": "VM size (default: the user's compute_policy.vm_size, else Standard_DS3_v2)",
         "local": LOCAL_HELP,
         "endpoints": ENDPOINTS_HELP,
+        **SIGN_IN_HELP,
     },
 )
 @_user_errors
@@ -379,12 +391,21 @@ def create_compute(
     size: str = "",
     local: bool = False,
     endpoints: str | None = None,
+    auth: str | None = None,
+    allow_unencrypted_cache: bool = False,
 ) -> int:
     """Create a user's compute instance with our startup script wired in, and wait for it."""
     from provision.commands import create_compute as command
 
     return command.run(
-        inventory, tenant=tenant, user=user, size=size, local=local, endpoints=endpoints
+        inventory,
+        tenant=tenant,
+        user=user,
+        size=size,
+        local=local,
+        endpoints=endpoints,
+        auth=auth,
+        allow_unencrypted_cache=allow_unencrypted_cache,
     )
 
 
@@ -536,6 +557,8 @@ ns = Collection(
         "resource_group": "the ML workspace's resource group (default: from the config)",
         "user": "an analyst alias of the tenant (repeatable; default: the replaced tenant's); "
         "with --from-share: the analyst whose config is read",
+        "auth": AUTH_HELP + " (with --from-share)",
+        "allow_unencrypted_cache": UNENCRYPTED_CACHE_HELP,
     },
 )
 @_user_errors
@@ -556,6 +579,8 @@ def import_config(
     from_share: bool = False,
     endpoints: str | None = None,
     local: bool = False,
+    auth: str | None = None,
+    allow_unencrypted_cache: bool = False,
 ) -> int:
     """Import an existing msticpyconfig.yaml as a tenant: fields, msticpy: block, references."""
     from provision.commands import import_config as command
@@ -576,6 +601,8 @@ def import_config(
             from_share=from_share,
             endpoints=endpoints,
             local=local,
+            auth=auth,
+            allow_unencrypted_cache=allow_unencrypted_cache,
         )
     )
 

@@ -23,6 +23,7 @@ LIFECYCLE = [
     ("prune", "p"),
     ("prune-max", "u"),
 ]
+SIGN_IN = [("auth", None), ("allow-unencrypted-cache", None)]  # long only (LONG_ONLY)
 PINNED: dict[str, list[tuple[str, str | None]]] = {
     "validate": [("inventory", "i"), ("json", "j"), ("check-secrets", "c"), ("templates", "t")],
     "render": [("inventory", "i"), ("out", "o"), ("tenant", "t"), ("templates", "e")],
@@ -36,6 +37,7 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("delete-computes", "-"),
         ("no-secret-values", None),  # long only (provision.tasks.LONG_ONLY)
         ("allow-permanent-delete", None),  # long only
+        *SIGN_IN,
     ],
     "apply": [
         *RUN,
@@ -47,8 +49,15 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("delete-computes", "d"),
         ("break-lock", None),  # long only (provision.tasks.LONG_ONLY)
         ("allow-permanent-delete", None),  # long only
+        *SIGN_IN,
     ],
-    "verify": [*RUN, ("templates", "m"), ("max-concurrency", "a"), ("storage-auth", "s")],
+    "verify": [
+        *RUN,
+        ("templates", "m"),
+        ("max-concurrency", "a"),
+        ("storage-auth", "s"),
+        *SIGN_IN,
+    ],
     "emulator": [
         ("state-dir", "s"),
         ("port", "p"),
@@ -75,6 +84,7 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("size", "s"),
         ("local", "l"),
         ("endpoints", "e"),
+        *SIGN_IN,
     ],
     "matrix": [
         ("inventory", "i"),
@@ -111,6 +121,7 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("from-share", "f"),
         ("endpoints", "n"),
         ("local", "l"),
+        *SIGN_IN,
     ],
 }
 PINNED["onboard"] = PINNED["apply"]
