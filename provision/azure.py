@@ -23,6 +23,7 @@ from azure.core.pipeline.transport import RequestsTransport
 
 from provision.errors import Problem, UserInputError
 from provision.options import DEFAULT_MAX_CONCURRENCY  # the --max-concurrency default
+from provision.signin import timed
 
 if TYPE_CHECKING:
     from provision.inventory.model import Tenant
@@ -455,7 +456,7 @@ class TenantCredential:
 
     def get_token(self, *scopes: str, **kwargs: Any) -> Any:
         kwargs["tenant_id"] = self.tenant_id
-        with self._one_at_a_time(scopes, kwargs):
+        with self._one_at_a_time(scopes, kwargs), timed():
             return self._noted(self.inner.get_token(*scopes, **kwargs))
 
     def _noted(self, token: Any) -> Any:
@@ -466,7 +467,7 @@ class TenantCredential:
     def get_token_info(self, *scopes: str, options: Any = None) -> Any:
         merged = dict(options or {})
         merged["tenant_id"] = self.tenant_id
-        with self._one_at_a_time(scopes, merged):
+        with self._one_at_a_time(scopes, merged), timed():
             return self._noted(self.inner.get_token_info(*scopes, options=merged))
 
     def close(self) -> None:

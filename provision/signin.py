@@ -26,11 +26,13 @@ measures it, docs/performance.md).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -51,7 +53,10 @@ __all__ = [
     "AuthMode",
     "SignIn",
     "SignInCredentials",
+    "SignInMeter",
+    "metered",
     "record_path",
+    "timed",
     "token_identity",
 ]
 
@@ -61,6 +66,13 @@ CLIENT_ID_ENV = "AZURE_CLIENT_ID"  # a job variable: the application every tenan
 REQUEST_URL_ENV = "ACTIONS_ID_TOKEN_REQUEST_URL"
 REQUEST_TOKEN_ENV = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"  # noqa: S105 (a variable's name)
 EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"  # the audience Entra expects of a federated token
+# Entra in Azure Government and Azure China federates GitHub's token for an audience of its own
+# (Microsoft Learn, "Configure a federated identity credential"; the same rule the workflows'
+# tests hold azure/login steps to).
+EXCHANGE_AUDIENCES = {
+    "usgov": "api://AzureADTokenExchangeUSGov",
+    "cn": "api://AzureADTokenExchangeChina",
+}
 CACHE_NAME = "msticpy-provision"  # azure-identity's cache: ~/.IdentityService/<name>.nocae
 RECORD_FILE = "auth-record.json"
 
@@ -151,12 +163,7 @@ class SignIn:
                         f"(set its auth_client_id in the inventory, or {CLIENT_ID_ENV})"
                     )
         if self.mode.interactive and not self.allow_unencrypted_cache and not secret_store():
-            out.append(
-                f"--auth {self.mode}: no secret store to encrypt the token cache (libsecret is "
-                "not usable here: headless Linux?); pass --allow-unencrypted-cache (or set "
-                f"{UNENCRYPTED_CACHE_ENV}=1) to keep it in a 0600 file, "
-                f"~/.IdentityService/{CACHE_NAME}.nocae"
-            )
+            out.append(_no_secret_store(str(self.mode)))
         return out
 
 
@@ -243,7 +250,10 @@ class SignInCredentials:
 
         mode = self.signin.mode
         if mode is AuthMode.CLI:
-            return AzureCliCredential(additionally_allowed_tenants=["*"])
+            # azure-identity waits 10 s for an `az` process; a fleet's tokens start many at once
+            # and each costs about half a second of CPU (docs/performance.md), so on a small
+            # machine they queue for longer than that.
+            return AzureCliCredential(additionally_allowed_tenants=["*"], process_timeout=120)
         if mode is AuthMode.MANAGED_IDENTITY:
             client_id = self._environ.get(CLIENT_ID_ENV) or None
             return ManagedIdentityCredential(client_id=client_id)
@@ -255,14 +265,13 @@ class SignInCredentials:
             AuthenticationRecord,
             DeviceCodeCredential,
             InteractiveBrowserCredential,
-            TokenCachePersistenceOptions,
         )
 
         record = _load_record(self._authority)
         if self.signin.allow_unencrypted_cache and not secret_store():
             print(
                 "sign-in: no secret store here: the token cache is an unencrypted 0600 file, "
-                f"~/.IdentityService/{CACHE_NAME}.nocae (--allow-unencrypted-cache)",
+                f"{cache_path()} (--allow-unencrypted-cache)",
                 file=sys.stderr,
             )
         kind: Any = InteractiveBrowserCredential
@@ -275,9 +284,12 @@ class SignInCredentials:
         credential: Any = kind(
             tenant_id=record.tenant_id if record else first_tenant,
             additionally_allowed_tenants=["*"],
-            cache_persistence_options=TokenCachePersistenceOptions(
-                name=CACHE_NAME, allow_unencrypted_storage=self.signin.allow_unencrypted_cache
-            ),
+            # azure-identity's `cache_persistence_options` builds this same msal-extensions cache
+            # without an in-process lock: concurrent tenants then meet msal-extensions' lock
+            # file, which is polled every 0.25 s (measured: 6.7 s of sign-in in an 8 s run of 6
+            # tenants). azure-identity's own SharedTokenCacheCredential hands a cache over the
+            # same way (`_cache`).
+            _cache=_token_cache(self.signin.allow_unencrypted_cache),
             authentication_record=record,
             # one sign-in per run at most: a tenant refusing the refresh token fails with
             # Entra's reason (AuthenticationRequiredError), it does not prompt again
@@ -318,9 +330,10 @@ class SignInCredentials:
         url = self._environ.get(REQUEST_URL_ENV, "")
         request_token = self._environ.get(REQUEST_TOKEN_ENV, "")
         separator = "&" if "?" in url else "?"
+        audience = EXCHANGE_AUDIENCES.get(self.ep.name, EXCHANGE_AUDIENCE)
         try:
             response = self._session.get(
-                f"{url}{separator}audience={EXCHANGE_AUDIENCE}",
+                f"{url}{separator}audience={audience}",
                 headers={"Authorization": f"bearer {request_token}"},
                 timeout=30,
                 verify=self.ep.ca_cert or True,
@@ -362,6 +375,49 @@ class WithoutCae:
         self.inner.close()
 
 
+def cache_path() -> Path:
+    """azure-identity's persistent cache of this name (`_persistent_cache._get_persistence`)."""
+    return Path.home() / ".IdentityService" / f"{CACHE_NAME}.nocae"
+
+
+def _token_cache(allow_unencrypted: bool) -> Any:
+    """The persistent token cache: encrypted by the platform's secret store, else (allowed) a
+    0600 file (msal-extensions' FilePersistence), with one thread of this process in it at a
+    time."""
+    import msal_extensions
+
+    class OneThreadAtATime(msal_extensions.PersistedTokenCache):  # type: ignore[misc]
+        """Under msal's own cache lock (`msal.TokenCache._lock`, an RLock it holds while
+        adding a token, which calls `modify`): a lock of our own would be taken in the other
+        order by a thread searching while another adds, and the two would wait forever."""
+
+        def modify(self, *args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return super().modify(*args, **kwargs)
+
+        def search(self, *args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return super().search(*args, **kwargs)
+
+    location = cache_path()
+    location.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        persistence = msal_extensions.build_encrypted_persistence(str(location))
+    except Exception:
+        if not allow_unencrypted:
+            raise UserInputError([_no_secret_store("device-code/browser")]) from None
+        persistence = msal_extensions.FilePersistence(str(location))
+    return OneThreadAtATime(persistence)
+
+
+def _no_secret_store(mode: str) -> str:
+    return (
+        f"--auth {mode}: no secret store to encrypt the token cache (libsecret is not usable "
+        "here: headless Linux?); pass --allow-unencrypted-cache (or set "
+        f"{UNENCRYPTED_CACHE_ENV}=1) to keep it in a 0600 file, {cache_path()}"
+    )
+
+
 def _device_code_prompt(verification_uri: str, user_code: str, expires_on: Any) -> None:
     """The device code, on stderr (stdout may be a --json document): the one sign-in of a run."""
     print(
@@ -389,3 +445,86 @@ def _save_record(record: Any) -> None:
     from provision.fsutil import write_atomic
 
     write_atomic(record_path(), record.serialize().encode("utf-8"), mode=0o600)
+
+
+# --- what sign-in costs (read by the benchmark; nothing is measured unless it asks) -------------
+
+
+@dataclass
+class SignInMeter:
+    """Time inside the credentials' get_token: calls, their union on the wall clock (tokens of
+    several tenants come at once) and the CPU of the threads that asked (this process only;
+    processes a credential starts are counted by whoever measures, from their rusage)."""
+
+    calls: int = 0
+    cpu_s: float = 0.0
+    intervals: list[tuple[float, float]] = field(default_factory=list)
+    # CPU of finished child processes when the first token was asked for (None before): a run's
+    # children before that (its templates' `bash -n` checks) are not sign-in's
+    children_cpu_at_start: float | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _in_request: threading.local = field(default_factory=threading.local)
+
+    def in_request(self) -> bool:
+        """Whether this thread is inside a token request (a process it starts is sign-in's)."""
+        return bool(getattr(self._in_request, "active", False))
+
+    def wall_s(self) -> float:
+        total, end = 0.0, float("-inf")
+        for start, stop in sorted(self.intervals):
+            if stop > end:
+                total += stop - max(start, end)
+                end = stop
+        return total
+
+
+_meter: SignInMeter | None = None
+
+
+def children_cpu_s() -> float:
+    """CPU (user + system) of this process's finished children; 0 where not measurable."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0.0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def current_meter() -> SignInMeter | None:
+    return _meter
+
+
+@contextlib.contextmanager
+def metered() -> Iterator[SignInMeter]:
+    """Measure every token request of this process until the block ends."""
+    global _meter
+    meter = SignInMeter()
+    _meter = meter
+    try:
+        yield meter
+    finally:
+        _meter = None
+
+
+@contextlib.contextmanager
+def timed() -> Iterator[None]:
+    """One token request, measured when a `metered` block is open."""
+    meter = _meter
+    if meter is None:
+        yield
+        return
+    with meter._lock:
+        if meter.children_cpu_at_start is None:
+            meter.children_cpu_at_start = children_cpu_s()
+    start, cpu = time.perf_counter(), time.thread_time()
+    meter._in_request.active = True
+    try:
+        yield
+    finally:
+        meter._in_request.active = False
+        stop, used = time.perf_counter(), time.thread_time() - cpu
+        with meter._lock:
+            meter.calls += 1
+            meter.cpu_s += used
+            meter.intervals.append((start, stop))

@@ -64,7 +64,14 @@ class _Flag(Argument):
 
 # Flags that change or break something others rely on: spelled out, never one mistyped letter.
 LONG_ONLY = frozenset(
-    {"break-lock", "no-secret-values", "allow-permanent-delete", "auth", "allow-unencrypted-cache"}
+    {
+        "break-lock",
+        "no-secret-values",
+        "allow-permanent-delete",
+        "auth",
+        "allow-unencrypted-cache",
+        "signin",
+    }
 )
 
 
@@ -457,6 +464,8 @@ def matrix(
         "scale": "instead, measure first and no-op apply at 10, 50, 200 and 500 tenants "
         "(time, requests, CPU, peak memory)",
         "sizes": "with --scale: comma-separated fleet sizes (default 10,50,200,500)",
+        "signin": "instead, only the sign-in dimension: a first apply per --auth mode "
+        "(client-secret, cli, device-code, github-oidc) at 10 tenants and --tenants",
     },
 )
 @_user_errors
@@ -474,6 +483,7 @@ def bench(
     workers: int = 0,
     scale: bool = False,
     sizes: str = "",
+    signin: bool = False,
 ) -> int:
     """Benchmark fleet onboarding against the emulator: first apply, sequential, no-op."""
     from provision.devtools.bench import run_bench, run_bench_scale
@@ -497,6 +507,7 @@ def bench(
         as_json=json,
         profile=profile,
         workers=workers,
+        signin=signin,
     )
 
 

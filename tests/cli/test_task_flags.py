@@ -105,6 +105,7 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("workers", "w"),
         ("scale", "c"),
         ("sizes", "i"),
+        ("signin", None),  # long only
     ],
     "import": [
         ("tenant", "t"),

@@ -62,8 +62,12 @@ class OidcIssuer:
     key_pem: str = ""
     kid: str = field(default_factory=lambda: secrets.token_hex(8))
     request_tokens: dict[str, str] = field(default_factory=dict)  # request token -> subject
+    _loaded: dict[str, rsa.RSAPrivateKey] = field(default_factory=dict, repr=False)
 
     def _key(self) -> rsa.RSAPrivateKey:
+        cached = self._loaded.get(self.key_pem)
+        if cached is not None:
+            return cached  # loading checks the key: tens of milliseconds each time
         if not self.key_pem:
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             self.key_pem = key.private_bytes(
@@ -73,6 +77,7 @@ class OidcIssuer:
             ).decode("ascii")
         loaded = serialization.load_pem_private_key(self.key_pem.encode(), password=None)
         assert isinstance(loaded, rsa.RSAPrivateKey)
+        self._loaded = {self.key_pem: loaded}
         return loaded
 
     def request_token(self, subject: str = WORKFLOW_SUBJECT) -> str:
