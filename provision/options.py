@@ -14,6 +14,7 @@ so it imports nothing heavy at import time.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -70,8 +71,6 @@ class RunOptions:
 
     def sign_in(self) -> SignIn:
         """The run's sign-in: --auth, else $MSTICPY_PROVISION_AUTH, else `default`."""
-        import os
-
         from provision.signin import SignIn
 
         return SignIn.from_flags(self.auth, self.allow_unencrypted_cache, os.environ)
@@ -88,11 +87,10 @@ class RunOptions:
             out.append(f"--prune-max {self.prune_max}: use 0 or more")
         if not math.isfinite(self.lock_timeout) or self.lock_timeout < 0:
             out.append(f"--lock-timeout {self.lock_timeout:g}: use 0 or more seconds")
-        if self.auth is not None:
-            try:
-                self.sign_in()
-            except UserInputError as exc:
-                out.extend(exc.lines())
+        try:  # the mode's own needs (variables, a secret store), before anything starts
+            out.extend(self.sign_in().problems((), os.environ, None))
+        except UserInputError as exc:
+            out.extend(exc.lines())
         choices = [str(a) for a in StorageAuth]
         if self.storage_auth not in choices:
             out.append(f"--storage-auth {self.storage_auth!r}: use one of {', '.join(choices)}")

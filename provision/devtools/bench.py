@@ -163,13 +163,14 @@ def _apply(
     profiler: ThreadProfiler | None = None,
     auth: str | None = None,
     allow_unencrypted_cache: bool = False,
+    endpoints_file: Path | None = None,
 ) -> Phase:
     from provision.commands.common import endpoints_for, prepare, run_engine
     from provision.options import DEFAULT_MAX_CONCURRENCY, RunOptions
 
     opts = RunOptions(
         inventory=str(inventory),
-        endpoints=str(emu.endpoints_file),
+        endpoints=str(endpoints_file or emu.endpoints_file),
         max_concurrency=max_concurrency or DEFAULT_MAX_CONCURRENCY,
         auth=auth,
         allow_unencrypted_cache=allow_unencrypted_cache,

@@ -170,6 +170,7 @@ SIGNIN_COLUMNS = (
     ("signin_cpu_s", "sign-in CPU s"),
     ("run_wall_s", "run wall s"),
     ("signin_share", "share"),
+    ("added_wall_s", "added wall s"),
 )
 
 
