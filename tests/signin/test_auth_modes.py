@@ -91,6 +91,13 @@ def test_device_code_signs_in_once_for_the_fleet_and_the_next_run_is_silent(
     for private in (record, cache):
         assert stat.S_IMODE(private.stat().st_mode) == 0o600, private
     assert "refresh_token" not in record.read_text()  # the record holds no secret
+    cached = json.loads(cache.read_text())
+    secrets = [
+        e["secret"] for kind in ("RefreshToken", "AccessToken") for e in cached[kind].values()
+    ]
+    assert secrets
+    shown = stdout + "".join(prompts)
+    assert not [s for s in secrets if s in shown]  # no token in the plan, its notes or stderr
 
     second = _plan(fleet, emu, home, *flags)
     _, err = second.communicate(timeout=120)
