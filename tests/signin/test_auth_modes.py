@@ -115,6 +115,9 @@ def test_github_oidc_signs_in_as_each_tenants_application(
     fleet: Path, emu: Emulator, tmp_path: Path
 ) -> None:
     oidc = emu.endpoints["github_oidc"]
+    env_sh = emu.env_file.read_text()  # `source env.sh` gives a shell the same two variables
+    assert f"export ACTIONS_ID_TOKEN_REQUEST_URL='{oidc['request_url']}'" in env_sh  # quoted ?
+    assert f"export ACTIONS_ID_TOKEN_REQUEST_TOKEN={oidc['request_token']}" in env_sh
     run = _plan(
         fleet,
         emu,
