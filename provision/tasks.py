@@ -34,6 +34,7 @@ from provision.task_help import (
     ACCESS_HELP,
     ALLOW_PERMANENT_DELETE_HELP,
     APPLY_PLAN_HELP,
+    AUTH_HELP,
     BREAK_LOCK_HELP,
     CONCURRENCY_HELP,
     ENDPOINTS_HELP,
@@ -48,8 +49,10 @@ from provision.task_help import (
     ROTATE_SOURCE_HELP,
     RUN_HELP,
     SAVE_PLAN_HELP,
+    SIGN_IN_HELP,
     TEMPLATES_HELP,
     TENANT_HELP,
+    UNENCRYPTED_CACHE_HELP,
     WARN_EXPIRY_HELP,
     YES_HELP,
 )
@@ -170,6 +173,7 @@ METAVARS = {
     "throttle": "SPEC",
     "tenant-id": "ID",
     "warn-expiry": "DAYS",
+    "auth": "MODE",
 }
 
 
@@ -330,6 +334,8 @@ def plan(
     allow_permanent_delete: bool = False,
     warn_expiry: float = DEFAULT_WARN_EXPIRY_DAYS,
     out: str | None = None,
+    auth: str | None = None,
+    allow_unencrypted_cache: bool = False,
 ) -> int:
     """Show what apply would change in Key Vault and the workspace file shares (reads only)."""
     opts = _run_options(locals())
@@ -360,6 +366,8 @@ def _apply_flags(
     warn_expiry: float = DEFAULT_WARN_EXPIRY_DAYS,
     yes: bool = False,
     plan: str | None = None,
+    auth: str | None = None,
+    allow_unencrypted_cache: bool = False,
 ) -> dict[str, Any]:
     """The flags of apply and onboard, declared once (both tasks take this signature)."""
     return _flags(locals())
@@ -436,6 +444,8 @@ def rotate(
     storage_auth: str = "auto",
     lock_timeout: float = 0.0,
     break_lock: bool = False,
+    auth: str | None = None,
+    allow_unencrypted_cache: bool = False,
     source: str,  # last: long only, it takes no short option from the flags apply shares
 ) -> int:
     """Push a changed secret source to every tenant and vault that references it, and verify."""
@@ -464,6 +474,8 @@ def verify(
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     storage_auth: str = "auto",
     warn_expiry: float = DEFAULT_WARN_EXPIRY_DAYS,
+    auth: str | None = None,
+    allow_unencrypted_cache: bool = False,
 ) -> int:
     """Read back every secret and file and report any that differ from the inventory."""
     opts = _run_options(locals())
@@ -545,6 +557,7 @@ def patch_kernel(
         "size": "VM size (default: the user's compute_policy.vm_size, else Standard_DS3_v2)",
         "local": LOCAL_HELP,
         "endpoints": ENDPOINTS_HELP,
+        **SIGN_IN_HELP,
     },
 )
 @_user_errors
@@ -557,12 +570,21 @@ def create_compute(
     size: str = "",
     local: bool = False,
     endpoints: str | None = None,
+    auth: str | None = None,
+    allow_unencrypted_cache: bool = False,
 ) -> int:
     """Create a user's compute instance with our startup script wired in, and wait for it."""
     from provision.commands import create_compute as command
 
     return command.run(
-        inventory, tenant=tenant, user=user, size=size, local=local, endpoints=endpoints
+        inventory,
+        tenant=tenant,
+        user=user,
+        size=size,
+        local=local,
+        endpoints=endpoints,
+        auth=auth,
+        allow_unencrypted_cache=allow_unencrypted_cache,
     )
 
 
@@ -617,6 +639,8 @@ def matrix(
         "throttle": "instead, apply a 500-tenant fleet and 200 workspaces in one subscription "
         "under Azure's request limits (emulator --throttle azure): time, failed tenants, 429s "
         "absorbed per service",
+        "signin": "instead, only the sign-in dimension: a first apply per --auth mode "
+        "(client-secret, cli, device-code, github-oidc) at 10 tenants and --tenants",
     },
 )
 @_user_errors
@@ -635,6 +659,7 @@ def bench(
     scale: bool = False,
     sizes: str = "",
     throttle: bool = False,
+    signin: bool = False,
 ) -> int:
     """Benchmark fleet onboarding against the emulator: first apply, sequential, no-op."""
     if throttle:
@@ -668,6 +693,7 @@ def bench(
         as_json=json,
         profile=profile,
         workers=workers,
+        signin=signin,
     )
 
 
@@ -729,6 +755,8 @@ ns = Collection(
         "resource_group": "the ML workspace's resource group (default: from the config)",
         "user": "an analyst alias of the tenant (repeatable; default: the replaced tenant's); "
         "with --from-share: the analyst whose config is read",
+        "auth": AUTH_HELP + " (with --from-share)",
+        "allow_unencrypted_cache": UNENCRYPTED_CACHE_HELP,
     },
 )
 @_user_errors
@@ -749,6 +777,8 @@ def import_config(
     from_share: bool = False,
     endpoints: str | None = None,
     local: bool = False,
+    auth: str | None = None,
+    allow_unencrypted_cache: bool = False,
 ) -> int:
     """Import an existing msticpyconfig.yaml as a tenant: fields, msticpy: block, references."""
     from provision.commands import import_config as command
@@ -769,6 +799,8 @@ def import_config(
             from_share=from_share,
             endpoints=endpoints,
             local=local,
+            auth=auth,
+            allow_unencrypted_cache=allow_unencrypted_cache,
         )
     )
 
@@ -791,6 +823,7 @@ ns.add_task(import_config)
         "endpoints": ENDPOINTS_HELP,
         "local": LOCAL_HELP,
         "tenant_id": "the tenant's Entra tenant id (tokens are asked for there)",
+        **SIGN_IN_HELP,
     },
 )
 @_user_errors
@@ -808,6 +841,8 @@ def discover(
     endpoints: str | None = None,
     local: bool = False,
     tenant_id: str | None = None,
+    auth: str | None = None,
+    allow_unencrypted_cache: bool = False,
 ) -> int:
     """Build a tenant entry from Azure (read only): workspace, users, Sentinel, configs."""
     flags = _flags(locals())  # named as DiscoverOptions' fields, but the repeatable one
