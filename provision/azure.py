@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,9 +23,11 @@ from azure.core.pipeline.transport import RequestsTransport
 
 from provision.errors import Problem, UserInputError
 from provision.options import DEFAULT_MAX_CONCURRENCY  # the --max-concurrency default
+from provision.signin import timed
 
 if TYPE_CHECKING:
     from provision.inventory.model import Tenant
+    from provision.signin import SignIn, SignInCredentials
 
 # The client the tool presents to a local emulator's authority for a tenant it registered no
 # application in: the authority refuses it (AADSTS700016), as Entra refuses an unknown client.
@@ -233,13 +236,22 @@ def throttle_aware_retry_policy(**kwargs: Any) -> Any:
 class Clients:
     """Factory and cache of SDK clients for one run. Thread-safe."""
 
-    def __init__(self, max_concurrency: int, endpoints_override: Endpoints | None = None) -> None:
+    def __init__(
+        self,
+        max_concurrency: int,
+        endpoints_override: Endpoints | None = None,
+        signin: SignIn | None = None,
+    ) -> None:
         from requests.adapters import HTTPAdapter
 
         from provision.http_session import EnvOnceSession
+        from provision.signin import SignIn
 
         self.max_concurrency = max_concurrency or DEFAULT_MAX_CONCURRENCY
         self.override = endpoints_override
+        self.signin = signin or SignIn()
+        self._signin_credentials: dict[str, SignInCredentials] = {}  # per cloud
+        self._identities: dict[str, str] = {}  # Entra tenant -> who its first token was for
         self._sem = threading.Semaphore(self.max_concurrency)
         self._lock = threading.RLock()  # make() asks for the credential under the lock
         self._cache: dict[tuple[str, ...], Any] = {}
@@ -301,7 +313,36 @@ class Clients:
             self._users.setdefault(key, set()).add(t.name)
             return cred
 
+    def _note_identity(self, tenant_id: str, token: str) -> None:
+        """Remember who the first token of an Entra tenant speaks for (the plan's notes)."""
+        if tenant_id in self._identities:
+            return
+        from provision.signin import token_identity
+
+        who = token_identity(token)
+        name = who.get("upn") or who.get("preferred_username") or who.get("unique_name")
+        principal = f"user {name}" if name else f"application {who.get('appid', '?')}"
+        self._identities[tenant_id] = (
+            f"signed in (--auth {self.signin.mode}) as {principal} "
+            f"(object {who.get('oid', '?')}) in Entra tenant {who.get('tid', tenant_id)}"
+        )
+
+    def sign_in_notes(self, t: Tenant) -> list[str]:
+        """Which identity and Entra tenant the tenant's tokens came from, once per Entra tenant."""
+        tenants = dict.fromkeys([t.auth_tenant_id or t.tenant_id, vault_tenant(t)])
+        return [self._identities[x] for x in tenants if x in self._identities]
+
     def _new_credential(self, ep: Endpoints, tenant_id: str) -> TokenCredential:
+        if self.signin.mode != "default":
+            from provision.signin import SignInCredentials
+
+            source = self._signin_credentials.get(ep.name)
+            if source is None:
+                source = SignInCredentials(
+                    self.signin, ep, lambda: self._transport(ep), self._session
+                )
+                self._signin_credentials[ep.name] = source
+            return TenantCredential(source.credential(tenant_id), tenant_id, self._note_identity)
         if ep.authority is not None:
             # The emulator's authority issues tokens per tenant, as Entra ID does: sign in as
             # the app registered in that tenant; in a tenant where none is (an Entra tenant the
@@ -319,7 +360,7 @@ class Clients:
                 # the run's session and bound: the environment read once, connections pooled
                 transport=self._transport(ep),
             )
-            return TenantCredential(local, tenant_id)
+            return TenantCredential(local, tenant_id, self._note_identity)
         if ep.token is not None:
             from provision.emulator.auth import EmulatorCredential
 
@@ -330,7 +371,7 @@ class Clients:
 
             shared = DefaultAzureCredential(authority=ep.login, additionally_allowed_tenants=["*"])
             self._credentials[f"default/{ep.name}"] = shared
-        return TenantCredential(shared, tenant_id)
+        return TenantCredential(shared, tenant_id, self._note_identity)
 
     def _cached(self, key: tuple[str, ...], make: Any, tenant: str) -> Any:
         with self._lock:
@@ -450,9 +491,12 @@ class TenantCredential:
     tenant the inventory declares for that service.
     """
 
-    def __init__(self, inner: Any, tenant_id: str) -> None:
+    def __init__(
+        self, inner: Any, tenant_id: str, on_token: Callable[[str, str], None] | None = None
+    ) -> None:
         self.inner = inner
         self.tenant_id = tenant_id
+        self._on_token = on_token
         self._guard = threading.Lock()
         self._locks: dict[tuple[Any, ...], threading.Lock] = {}
 
@@ -467,14 +511,19 @@ class TenantCredential:
 
     def get_token(self, *scopes: str, **kwargs: Any) -> Any:
         kwargs["tenant_id"] = self.tenant_id
-        with self._one_at_a_time(scopes, kwargs):
-            return self.inner.get_token(*scopes, **kwargs)
+        with self._one_at_a_time(scopes, kwargs), timed():
+            return self._noted(self.inner.get_token(*scopes, **kwargs))
+
+    def _noted(self, token: Any) -> Any:
+        if self._on_token is not None:
+            self._on_token(self.tenant_id, token.token)
+        return token
 
     def get_token_info(self, *scopes: str, options: Any = None) -> Any:
         merged = dict(options or {})
         merged["tenant_id"] = self.tenant_id
-        with self._one_at_a_time(scopes, merged):
-            return self.inner.get_token_info(*scopes, options=merged)
+        with self._one_at_a_time(scopes, merged), timed():
+            return self._noted(self.inner.get_token_info(*scopes, options=merged))
 
     def close(self) -> None:
         close = getattr(self.inner, "close", None)

@@ -38,7 +38,7 @@ import hashlib
 import re
 import shlex
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provision.compute_rules import minutes_form
 from provision.errors import AzureOperationError, Problem, TenantError, UserInputError
@@ -57,6 +57,9 @@ from provision.workspace import (
     workspace_path,
 )
 from provision.yamlsource import load_yaml_text, read_text_bounded
+
+if TYPE_CHECKING:
+    from provision.signin import SignIn
 
 STARTUP_TIMEOUT = "15m"
 DEFAULT_VM_SIZE = "Standard_DS3_v2"
@@ -276,7 +279,12 @@ def sso_step(alias: str, name: str) -> str:
 
 
 def create_compute(
-    inv: Inventory, r: TenantRender, alias: str, size: str | None, endpoints: Any
+    inv: Inventory,
+    r: TenantRender,
+    alias: str,
+    size: str | None,
+    endpoints: Any,
+    signin: SignIn | None = None,
 ) -> int:
     """Create `alias`'s instance, assigned to the analyst, with our launcher and the user's
     compute policy (`size`, when given, wins over the policy's vm_size); 0 on success."""
@@ -307,7 +315,7 @@ def create_compute(
         )
     name = user.compute_name
     script = r.user_files[alias][STARTUP_SCRIPT].content
-    clients = Clients(0, endpoints)
+    clients = Clients(0, endpoints, signin.for_tenants([t]) if signin else None)
     try:
         try:
             ws = discover(clients, t)

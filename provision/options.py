@@ -14,10 +14,15 @@ so it imports nothing heavy at import time.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from provision.errors import UserInputError
+
+if TYPE_CHECKING:
+    from provision.signin import SignIn
 
 __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
@@ -66,6 +71,8 @@ class RunOptions:
     out: str | None = None  # plan: also save the plan to this file (provision.saved_plan)
     yes: bool = False  # apply, onboard: do not ask on a terminal
     plan: str | None = None  # apply: apply exactly this saved plan
+    auth: str | None = None  # a provision.signin.AuthMode value; None: $MSTICPY_PROVISION_AUTH
+    allow_unencrypted_cache: bool = False  # device-code/browser: a 0600 file without secret store
     fresh: bool = False  # --local: forget the local world of this inventory first
 
     def __post_init__(self) -> None:
@@ -73,6 +80,12 @@ class RunOptions:
         problems = self._problems()
         if problems:
             raise UserInputError(problems)
+
+    def sign_in(self) -> SignIn:
+        """The run's sign-in: --auth, else $MSTICPY_PROVISION_AUTH, else `default`."""
+        from provision.signin import SignIn
+
+        return SignIn.from_flags(self.auth, self.allow_unencrypted_cache, os.environ)
 
     def _problems(self) -> list[str]:
         from provision.workspace import StorageAuth
@@ -92,6 +105,10 @@ class RunOptions:
             out.append(f"--lock-timeout {self.lock_timeout:g}: use 0 or more seconds")
         if self.out is not None and self.no_secret_values:
             out.append("--out: a plan made with --no-secret-values cannot be applied")
+        try:  # the mode's own needs (variables, a secret store), before anything starts
+            out.extend(self.sign_in().problems((), os.environ, None))
+        except UserInputError as exc:
+            out.extend(exc.lines())
         choices = [str(a) for a in StorageAuth]
         if self.storage_auth not in choices:
             out.append(f"--storage-auth {self.storage_auth!r}: use one of {', '.join(choices)}")

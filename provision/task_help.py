@@ -73,6 +73,16 @@ ROTATE_SOURCE_HELP = (
 )
 ACCESS_HELP = {"require_access": REQUIRE_ACCESS_HELP, "grant_access": GRANT_ACCESS_HELP}
 
+AUTH_HELP = (
+    "how to sign in: default (DefaultAzureCredential), cli, device-code, browser, github-oidc, "
+    "managed-identity (default: $MSTICPY_PROVISION_AUTH, else default)"
+)
+UNENCRYPTED_CACHE_HELP = (
+    "device-code/browser without a secret store (headless Linux): keep the token cache in an "
+    "unencrypted 0600 file (or $MSTICPY_PROVISION_ALLOW_UNENCRYPTED_CACHE=1)"
+)
+SIGN_IN_HELP = {"auth": AUTH_HELP, "allow_unencrypted_cache": UNENCRYPTED_CACHE_HELP}
+
 # Flags shared by every task that talks to Azure.
 RUN_HELP = {
     "inventory": INVENTORY_HELP,
@@ -83,6 +93,7 @@ RUN_HELP = {
     "templates": TEMPLATES_HELP,
     "max_concurrency": CONCURRENCY_HELP,
     "storage_auth": STORAGE_AUTH_HELP,
+    **SIGN_IN_HELP,
 }
 SAVE_PLAN_HELP = (
     "also save the plan to this file, for apply --plan (holds no secret value; sealed with your "

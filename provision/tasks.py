@@ -34,6 +34,7 @@ from provision.task_help import (
     ACCESS_HELP,
     ALLOW_PERMANENT_DELETE_HELP,
     APPLY_PLAN_HELP,
+    AUTH_HELP,
     BREAK_LOCK_HELP,
     CONCURRENCY_HELP,
     ENDPOINTS_HELP,
@@ -49,8 +50,10 @@ from provision.task_help import (
     ROTATE_SOURCE_HELP,
     RUN_HELP,
     SAVE_PLAN_HELP,
+    SIGN_IN_HELP,
     TEMPLATES_HELP,
     TENANT_HELP,
+    UNENCRYPTED_CACHE_HELP,
     WARN_EXPIRY_HELP,
     YES_HELP,
 )
@@ -173,6 +176,7 @@ METAVARS = {
     "throttle": "SPEC",
     "tenant-id": "ID",
     "warn-expiry": "DAYS",
+    "auth": "MODE",
 }
 
 
@@ -334,6 +338,8 @@ def plan(
     allow_permanent_delete: bool = False,
     warn_expiry: float = DEFAULT_WARN_EXPIRY_DAYS,
     out: str | None = None,
+    auth: str | None = None,
+    allow_unencrypted_cache: bool = False,
     fresh: bool = False,
 ) -> int:
     """Show what apply would change in Key Vault and the workspace file shares (reads only)."""
@@ -365,6 +371,8 @@ def _apply_flags(
     warn_expiry: float = DEFAULT_WARN_EXPIRY_DAYS,
     yes: bool = False,
     plan: str | None = None,
+    auth: str | None = None,
+    allow_unencrypted_cache: bool = False,
     fresh: bool = False,
 ) -> dict[str, Any]:
     """The flags of apply and onboard, declared once (both tasks take this signature)."""
@@ -443,6 +451,8 @@ def rotate(
     storage_auth: str = "auto",
     lock_timeout: float = 0.0,
     break_lock: bool = False,
+    auth: str | None = None,
+    allow_unencrypted_cache: bool = False,
     source: str,  # last: long only, it takes no short option from the flags apply shares
 ) -> int:
     """Push a changed secret source to every tenant and vault that references it, and verify."""
@@ -471,6 +481,8 @@ def verify(
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     storage_auth: str = "auto",
     warn_expiry: float = DEFAULT_WARN_EXPIRY_DAYS,
+    auth: str | None = None,
+    allow_unencrypted_cache: bool = False,
     fresh: bool = False,
 ) -> int:
     """Read back every secret and file and report any that differ from the inventory."""
@@ -553,6 +565,7 @@ def patch_kernel(
         "size": "VM size (default: the user's compute_policy.vm_size, else Standard_DS3_v2)",
         "local": LOCAL_HELP,
         "endpoints": ENDPOINTS_HELP,
+        **SIGN_IN_HELP,
     },
 )
 @_user_errors
@@ -565,12 +578,21 @@ def create_compute(
     size: str = "",
     local: bool = False,
     endpoints: str | None = None,
+    auth: str | None = None,
+    allow_unencrypted_cache: bool = False,
 ) -> int:
     """Create a user's compute instance with our startup script wired in, and wait for it."""
     from provision.commands import create_compute as command
 
     return command.run(
-        inventory, tenant=tenant, user=user, size=size, local=local, endpoints=endpoints
+        inventory,
+        tenant=tenant,
+        user=user,
+        size=size,
+        local=local,
+        endpoints=endpoints,
+        auth=auth,
+        allow_unencrypted_cache=allow_unencrypted_cache,
     )
 
 
@@ -625,6 +647,8 @@ def matrix(
         "throttle": "instead, apply a 500-tenant fleet and 200 workspaces in one subscription "
         "under Azure's request limits (emulator --throttle azure): time, failed tenants, 429s "
         "absorbed per service",
+        "signin": "instead, only the sign-in dimension: a first apply per --auth mode "
+        "(client-secret, cli, device-code, github-oidc) at 10 tenants and --tenants",
     },
 )
 @_user_errors
@@ -643,6 +667,7 @@ def bench(
     scale: bool = False,
     sizes: str = "",
     throttle: bool = False,
+    signin: bool = False,
 ) -> int:
     """Benchmark fleet onboarding against the emulator: first apply, sequential, no-op."""
     if throttle:
@@ -676,6 +701,7 @@ def bench(
         as_json=json,
         profile=profile,
         workers=workers,
+        signin=signin,
     )
 
 
@@ -737,6 +763,8 @@ ns = Collection(
         "resource_group": "the ML workspace's resource group (default: from the config)",
         "user": "an analyst alias of the tenant (repeatable; default: the replaced tenant's); "
         "with --from-share: the analyst whose config is read",
+        "auth": AUTH_HELP + " (with --from-share)",
+        "allow_unencrypted_cache": UNENCRYPTED_CACHE_HELP,
     },
 )
 @_user_errors
@@ -757,6 +785,8 @@ def import_config(
     from_share: bool = False,
     endpoints: str | None = None,
     local: bool = False,
+    auth: str | None = None,
+    allow_unencrypted_cache: bool = False,
 ) -> int:
     """Import an existing msticpyconfig.yaml as a tenant: fields, msticpy: block, references."""
     from provision.commands import import_config as command
@@ -777,6 +807,8 @@ def import_config(
             from_share=from_share,
             endpoints=endpoints,
             local=local,
+            auth=auth,
+            allow_unencrypted_cache=allow_unencrypted_cache,
         )
     )
 
@@ -825,6 +857,7 @@ ns.add_task(ci_setup)
         "endpoints": ENDPOINTS_HELP,
         "local": LOCAL_HELP,
         "tenant_id": "the tenant's Entra tenant id (tokens are asked for there)",
+        **SIGN_IN_HELP,
     },
 )
 @_user_errors
@@ -842,6 +875,8 @@ def discover(
     endpoints: str | None = None,
     local: bool = False,
     tenant_id: str | None = None,
+    auth: str | None = None,
+    allow_unencrypted_cache: bool = False,
 ) -> int:
     """Build a tenant entry from Azure (read only): workspace, users, Sentinel, configs."""
     flags = _flags(locals())  # named as DiscoverOptions' fields, but the repeatable one

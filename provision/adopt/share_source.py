@@ -23,7 +23,14 @@ _ALIAS: TypeAdapter[str] = TypeAdapter(Alias)
 
 
 def read_user_config(
-    inventory: str, tenant: str, alias: str, *, endpoints: str | None, local: bool
+    inventory: str,
+    tenant: str,
+    alias: str,
+    *,
+    endpoints: str | None,
+    local: bool,
+    auth: str | None = None,
+    allow_unencrypted_cache: bool = False,
 ) -> tuple[str, str]:
     """(text, where) of Users/<alias>/msticpyconfig.yaml on the tenant's workspace share."""
     try:
@@ -39,9 +46,15 @@ def read_user_config(
 
     from provision.azure import Clients
 
-    opts = RunOptions(inventory=inventory, local=local, endpoints=endpoints)
+    opts = RunOptions(
+        inventory=inventory,
+        local=local,
+        endpoints=endpoints,
+        auth=auth,
+        allow_unencrypted_cache=allow_unencrypted_cache,
+    )
     with endpoints_for(opts, inv) as ep:
-        clients = Clients(0, ep)
+        clients = Clients(0, ep, opts.sign_in().for_tenants([t]))
         try:
             ws = discover(clients, t)
             share = WorkspaceShare(

@@ -252,7 +252,12 @@ def engine_session(
     from provision.tenant.context import Lifecycle, RunSettings
     from provision.workspace import StorageAuth
 
-    clients = Clients(opts.max_concurrency, endpoints)
+    signin = opts.sign_in()
+    tenants = inv.select(list(opts.tenant)) if inv is not None else []
+    problems = signin.problems(tenants, os.environ, endpoints)
+    if problems:
+        raise UserInputError(problems)
+    clients = Clients(opts.max_concurrency, endpoints, signin.for_tenants(tenants))
     settings = RunSettings(
         storage_auth=StorageAuth(opts.storage_auth),
         inventory=inv,

@@ -150,11 +150,15 @@ def _discover(opts: DiscoverOptions, reference: Reference) -> Discovered:
 
     assert opts.tenant_id is not None  # _check
     run_opts = RunOptions(
-        inventory=opts.inventory or "-", local=opts.local, endpoints=opts.endpoints
+        inventory=opts.inventory or "-",
+        local=opts.local,
+        endpoints=opts.endpoints,
+        auth=opts.auth,
+        allow_unencrypted_cache=opts.allow_unencrypted_cache,
     )
     none = Inventory.model_construct(path=Path("-"), version=1, tenants=[])
     with endpoints_for(run_opts, none) as ep:
-        clients = Clients(opts.max_concurrency, ep)
+        clients = Clients(opts.max_concurrency, ep, run_opts.sign_in())
         try:
             estate = read_estate(
                 clients,

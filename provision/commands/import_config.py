@@ -47,6 +47,8 @@ class ImportOptions:
     from_share: bool = False  # read Users/<users[0]>/msticpyconfig.yaml from the tenant's share
     endpoints: str | None = None
     local: bool = False
+    auth: str | None = None  # with from_share: how to sign in (provision.signin)
+    allow_unencrypted_cache: bool = False
 
 
 def run(opts: ImportOptions) -> int:
@@ -130,7 +132,13 @@ def _read_config(opts: ImportOptions) -> tuple[YamlDocument, str]:
         from provision.adopt.share_source import read_user_config
 
         text, where = read_user_config(
-            opts.inventory, opts.tenant, opts.users[0], endpoints=opts.endpoints, local=opts.local
+            opts.inventory,
+            opts.tenant,
+            opts.users[0],
+            endpoints=opts.endpoints,
+            local=opts.local,
+            auth=opts.auth,
+            allow_unencrypted_cache=opts.allow_unencrypted_cache,
         )
         return load_yaml_text(text, where), where
     if not opts.config:

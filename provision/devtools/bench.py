@@ -60,7 +60,7 @@ from pathlib import Path
 from typing import Any
 
 from provision.devtools.bench_profile import Profile, ThreadProfiler, print_profile, summarise
-from provision.devtools.bench_report import BenchFigures, print_details, print_table
+from provision.devtools.bench_report import BenchFigures, print_details, print_signin, print_table
 from provision.devtools.bench_shards import sharded_apply
 from provision.devtools.emulator_process import EmulatorProcess, child_env, project_root
 from provision.devtools.fleet import write_fleet
@@ -161,14 +161,19 @@ def _apply(
     label: str,
     expected_requests: int = 0,
     profiler: ThreadProfiler | None = None,
+    auth: str | None = None,
+    allow_unencrypted_cache: bool = False,
+    endpoints_file: Path | None = None,
 ) -> Phase:
     from provision.commands.common import endpoints_for, prepare, run_engine
     from provision.options import DEFAULT_MAX_CONCURRENCY, RunOptions
 
     opts = RunOptions(
         inventory=str(inventory),
-        endpoints=str(emu.endpoints_file),
+        endpoints=str(endpoints_file or emu.endpoints_file),
         max_concurrency=max_concurrency or DEFAULT_MAX_CONCURRENCY,
+        auth=auth,
+        allow_unencrypted_cache=allow_unencrypted_cache,
     )
     stop = threading.Event()
     offset = emu.log_offset()
@@ -522,7 +527,31 @@ def _measure(
             "requests": sharded.requests,
         }
     out.profile = profile
+    out.signin = _signin_dimension(work, p, concurrency, status)
     return out
+
+
+def _signin_sizes(p: dict[str, Any]) -> list[int]:
+    """The fleet sizes of the sign-in dimension: the bench's, and 10 tenants below it."""
+    return sorted({min(10, p["tenants"]), p["tenants"]})
+
+
+def _signin_dimension(
+    work: Path, p: dict[str, Any], concurrency: int, status: _Status
+) -> list[dict[str, Any]]:
+    """Per `--auth` mode and fleet size, what the tokens cost (`bench_signin`)."""
+    from provision.devtools.bench_signin import measure_signin
+
+    def fleet(folder: Path, size: int) -> Path:
+        return write_fleet(folder, size, p["users"], p["secrets"]).path
+
+    def emulator(folder: Path, inventory: Path) -> EmulatorProcess:
+        return _emulator(folder, inventory, p["latency_ms"])
+
+    def apply(inventory: Path, emu: EmulatorProcess, label: str, **auth: Any) -> Phase:
+        return _apply(inventory, emu, concurrency, status, label, **auth)
+
+    return measure_signin(work, _signin_sizes(p), fleet, emulator, apply, status)
 
 
 def _apply_cpu(p: Phase) -> float:
@@ -546,8 +575,10 @@ def run_bench(
     as_json: bool,
     profile: bool = False,
     workers: int = 0,
+    signin: bool = False,
 ) -> int:
-    """Run the benchmark; print a table (or JSON with `as_json`); return the exit code (0)."""
+    """Run the benchmark; print a table (or JSON with `as_json`); return the exit code (0).
+    With `signin`, only its sign-in dimension."""
     if max_concurrency < 0:
         raise UserInputError([Problem(f"--max-concurrency {max_concurrency}: must be >= 0")])
     if workers < 0:
@@ -557,6 +588,10 @@ def run_bench(
     work = Path(tempfile.mkdtemp(prefix="msticpy-provision-bench-"))
     started = time.perf_counter()
     try:
+        if signin:
+            rows = _signin_dimension(work, params, max_concurrency, status)
+            print_signin(rows, as_json, params)
+            return 0
         result = _measure(work, params, max_concurrency, status, profiled=profile, workers=workers)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -13,6 +13,7 @@ __all__ = [
     "BenchFigures",
     "checks",
     "print_details",
+    "print_signin",
     "print_table",
     "targets",
 ]
@@ -45,9 +46,10 @@ class BenchFigures:
     figures: dict[str, Any] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     profile: Any = None  # bench_profile.Profile with --profile
+    signin: list[dict[str, Any]] = field(default_factory=list)  # per --auth mode and fleet size
 
     def document(self) -> dict[str, Any]:
-        return {**{k: self.figures[k] for k in JSON_KEYS}, **self.params}
+        return {**{k: self.figures[k] for k in JSON_KEYS}, **self.params, "signin": self.signin}
 
 
 def targets(p: dict[str, Any]) -> tuple[float, float]:
@@ -157,3 +159,28 @@ def print_table(b: BenchFigures) -> None:
         print(f"{k:<{width}}  {v}")
     for text, ok in checks(b):
         print(f"{'ok' if ok else 'MISSED':<{width}}  {text}")
+
+
+SIGNIN_COLUMNS = (
+    ("mode", "mode"),
+    ("tenants", "tenants"),
+    ("token_requests", "token requests"),
+    ("processes", "processes"),
+    ("signin_wall_s", "sign-in wall s"),
+    ("signin_cpu_s", "sign-in CPU s"),
+    ("run_wall_s", "run wall s"),
+    ("signin_share", "share"),
+    ("added_wall_s", "added wall s"),
+)
+
+
+def print_signin(rows: list[dict[str, Any]], as_json: bool, params: dict[str, Any]) -> None:
+    """The sign-in dimension alone (`invoke bench --signin`): a table, or one JSON document."""
+    if as_json:
+        import json
+
+        print(json.dumps({**params, "signin": rows}, indent=2))
+        return
+    print(" | ".join(title for _, title in SIGNIN_COLUMNS))
+    for row in rows:
+        print(" | ".join(str(row[key]) for key, _ in SIGNIN_COLUMNS))

@@ -18,7 +18,11 @@
   set and ``IDENTITY_SERVER_THUMBPRINT`` is not); the token is for the home tenant's admin
   application. It unsets the variables that would make ``DefaultAzureCredential`` pick an
   environment or workload-identity credential first;
-- ``ARM_CLOUD_METADATA_URL``: the emulator's cloud metadata document (azure-cli, azure-ai-ml).
+- ``ARM_CLOUD_METADATA_URL``: the emulator's cloud metadata document (azure-cli, azure-ai-ml);
+- ``ACTIONS_ID_TOKEN_REQUEST_URL`` and ``ACTIONS_ID_TOKEN_REQUEST_TOKEN``: what GitHub Actions
+  gives a job with ``permissions: id-token: write``, here for the emulator's stand-in issuer
+  (`provision.emulator.identity.federation`), so ``--auth github-oidc`` runs as in a workflow:
+  every seeded tenant's admin application trusts that issuer and the job's subject.
 """
 
 from __future__ import annotations
@@ -93,5 +97,12 @@ def env_script(endpoints: dict[str, Any]) -> str:
             f"unset {' '.join(_SHADOWING)}",
             f"export IDENTITY_ENDPOINT={q(msi['endpoint'])}",
             f"export IDENTITY_HEADER={q(msi['header'])}",
+        ]
+    oidc = endpoints.get("github_oidc") or {}
+    if oidc.get("request_url"):
+        lines += [
+            "# --auth github-oidc: the workflow's OIDC token, from the emulator's stand-in issuer",
+            f"export ACTIONS_ID_TOKEN_REQUEST_URL={q(oidc['request_url'])}",
+            f"export ACTIONS_ID_TOKEN_REQUEST_TOKEN={q(oidc['request_token'])}",
         ]
     return "\n".join(lines) + "\n"

@@ -31,6 +31,8 @@ from provision.emulator.arm.sentinel import SENTINEL_MARKER
 from provision.emulator.auth import new_account_key
 from provision.emulator.authz.roles import role_by_id, role_by_name
 from provision.emulator.files.exceptions import ResourceAlreadyExists
+from provision.emulator.identity.federation import GITHUB_ISSUER, WORKFLOW_SUBJECT
+from provision.emulator.identity.users import ADMIN_USER
 from provision.emulator.wire import ServiceError
 from provision.errors import UserInputError
 from provision.policy.builtins import BUILTIN_PREFIX
@@ -317,6 +319,7 @@ def _seed_access(
         authz.assign(f"/subscriptions/{t.subscription_id}", role.id, admin.object_id)
     for res in policy_vaults:
         _grant_policy(res, t.tenant_id, admin.object_id, ALL_SECRET_PERMISSIONS)
+    _seed_sign_in(backend, t, admin.client_id, policy_vaults)
     for sp in t.principals:
         app = identity.apps.get(f"{t.tenant_id}/{sp.client_id}".lower())
         if app is None:
@@ -330,6 +333,25 @@ def _seed_access(
     for group in t.groups:
         _seed_roles(backend, t, ws, storage, group, group.object_id, "Group")
     backend.arm.changed()
+
+
+def _seed_sign_in(
+    backend: Backend, t: SeedTenant, admin_client_id: str, policy_vaults: list[NamedResource]
+) -> None:
+    """The admin user (homed in the first seeded tenant, a guest of every other one, with the
+    admin application's rights in each) and the admin application's trust of the workflow's
+    federated token (the stand-in GitHub issuer, `identity.federation`)."""
+    identity, authz = backend.identity, backend.authz
+    home = identity.home_tenant or t.tenant_id
+    identity.flows.add_user(ADMIN_USER, home, "msticpy-provision admin")
+    user_oid = identity.flows.add_membership(ADMIN_USER, t.tenant_id)
+    for role_name in ADMIN_ROLES:
+        role = role_by_name(role_name)
+        assert role is not None
+        authz.assign(f"/subscriptions/{t.subscription_id}", role.id, user_oid)
+    for res in policy_vaults:
+        _grant_policy(res, t.tenant_id, user_oid, ALL_SECRET_PERMISSIONS)
+    identity.trust_issuer(t.tenant_id, admin_client_id, GITHUB_ISSUER, WORKFLOW_SUBJECT)
 
 
 def _seed_roles(

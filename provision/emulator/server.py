@@ -51,7 +51,8 @@ from provision.emulator.envfile import (
 from provision.emulator.faults import FaultInjector
 from provision.emulator.hostnames import CERTIFICATE_NAMES
 from provision.emulator.identity.models import ANY_TENANT
-from provision.emulator.identity.urls import MSI_PREFIX
+from provision.emulator.identity.urls import MSI_PREFIX, OIDC_PREFIX
+from provision.emulator.identity.users import ADMIN_USER
 from provision.emulator.proxy import ProxyProtocol
 from provision.emulator.requestlog import RequestLog, read_request_log
 from provision.emulator.seed import SeedTenant, seed_backend
@@ -404,6 +405,7 @@ def _endpoints_document(emulator: Emulator) -> dict[str, Any]:
             }
         home = identity.home_tenant
         msi_header = identity.msi_header
+        request_token = identity.oidc.request_token()  # the workflow's job context
     return {
         "ca_cert": str(emulator.ca_cert.resolve()),
         "ca_bundle": str(emulator.ca_bundle.resolve()),
@@ -422,6 +424,11 @@ def _endpoints_document(emulator: Emulator) -> dict[str, Any]:
             "header": msi_header,
             "tenant_id": home,
         },
+        "github_oidc": {
+            "request_url": f"{emulator.base_url}{OIDC_PREFIX}/idtoken?api-version=2.0",
+            "request_token": request_token,
+        },
+        "admin_user": ADMIN_USER,
         "storage_keys": keys,
         "env_file": str(emulator.env_file.resolve()),
         "pid": os.getpid(),

@@ -316,6 +316,9 @@ class Tenant(FrozenModel):
     # The Entra tenant to request tokens from, when it is not the customer's own: an MSSP's
     # managing tenant for Lighthouse-delegated subscriptions.
     auth_tenant_id: Guid | None = None
+    # The application (client) id `--auth github-oidc` signs in as in this tenant (the app with a
+    # federated credential for the workflow); else the job's AZURE_CLIENT_ID.
+    auth_client_id: Guid | None = None
     subscription_id: Guid
     resource_group: ResourceGroup
     ml_workspace: WorkspaceName

@@ -207,7 +207,7 @@ def _errors(*errors: str | None) -> str | None:
 
 def _workspace_notes(run: TenantRun, ws: WorkspaceInfo) -> list[str]:
     t = run.tenant
-    notes = [f"file share access: {ws.storage_auth}", *ws.notes]
+    notes = [*run.clients.sign_in_notes(t), f"file share access: {ws.storage_auth}", *ws.notes]
     if ws.key_vault and ws.key_vault.lower() != t.key_vault.lower() and run.desired.render.pushes:
         notes.append(
             f"secrets go to {t.key_vault}, not the workspace's own vault "

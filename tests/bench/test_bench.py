@@ -11,6 +11,7 @@ import pytest
 from provision.commands.common import prepare
 from provision.devtools.bench import run_bench, run_bench_scale
 from provision.devtools.bench_report import JSON_KEYS
+from provision.devtools.bench_signin import MODES
 from provision.devtools.fleet import write_fleet
 from provision.errors import UserInputError
 
@@ -39,7 +40,8 @@ def test_quick_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     out = capsys.readouterr().out
     doc = json.loads(out)
-    assert set(doc) == set(JSON_KEYS) | set(PARAM_KEYS)
+    assert set(doc) == set(JSON_KEYS) | set(PARAM_KEYS) | {"signin"}
+    _check_signin(doc["signin"], sizes=[6])
     for key in FLOAT_KEYS:
         assert isinstance(doc[key], (int, float)) and not isinstance(doc[key], bool), key
         assert doc[key] >= 0, key
@@ -76,6 +78,24 @@ def test_generated_inventory_is_valid(tmp_path: Path, secrets: int) -> None:
 def test_too_many_secrets(tmp_path: Path) -> None:
     with pytest.raises(UserInputError):
         write_fleet(tmp_path, tenants=1, users=1, secrets=99)
+
+
+def _check_signin(rows: list[dict[str, object]], sizes: list[int]) -> None:
+    """The sign-in dimension: every mode at every size; only the CLI starts processes, one per
+    token request; the device code and OIDC modes none (docs/performance.md)."""
+    by = {(r["mode"], r["tenants"]): r for r in rows}
+    assert set(by) == {(m, n) for m in MODES for n in sizes}
+    for n in sizes:
+        assert by["none", n]["token_requests"] == 0
+        cli = by["cli", n]
+        assert cli["processes"] == cli["token_requests"] > 0
+        for mode in ("client-secret", "device-code", "github-oidc"):
+            row = by[mode, n]
+            assert row["processes"] == 0, mode
+            assert isinstance(row["token_requests"], int) and row["token_requests"] >= n, mode
+            assert 0 < float(str(row["signin_wall_s"])) <= float(str(row["run_wall_s"])), mode
+        assert float(str(cli["signin_cpu_s"])) > float(str(by["device-code", n]["signin_cpu_s"]))
+        assert "interactive_signin_s" in by["device-code", n]
 
 
 @pytest.mark.slow

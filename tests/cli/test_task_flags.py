@@ -23,6 +23,7 @@ LIFECYCLE = [
     ("prune", None),  # long only
     ("prune-max", None),
 ]
+SIGN_IN = [("auth", None), ("allow-unencrypted-cache", None)]  # long only (LONG_ONLY)
 PINNED: dict[str, list[tuple[str, str | None]]] = {
     "validate": [("inventory", "i"), ("json", "j"), ("check-secrets", None), ("templates", None)],
     "render": [("inventory", "i"), ("out", "o"), ("tenant", "t"), ("templates", None)],
@@ -38,6 +39,7 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("allow-permanent-delete", None),  # long only
         ("warn-expiry", None),  # long only
         ("out", "o"),
+        *SIGN_IN,
         ("fresh", None),  # long only
     ],
     "apply": [
@@ -53,6 +55,7 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("warn-expiry", None),  # long only
         ("yes", None),  # long only
         ("plan", None),  # long only
+        *SIGN_IN,
         ("fresh", None),  # long only
     ],
     "verify": [
@@ -61,6 +64,7 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("max-concurrency", None),
         ("storage-auth", None),
         ("warn-expiry", None),  # long only
+        *SIGN_IN,
         ("fresh", None),  # long only
     ],
     "rotate": [
@@ -75,6 +79,7 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("storage-auth", None),
         ("lock-timeout", None),
         ("break-lock", None),  # long only
+        *SIGN_IN,
     ],
     "emulator": [
         ("state-dir", None),
@@ -103,6 +108,7 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("size", None),
         ("local", "l"),
         ("endpoints", "e"),
+        *SIGN_IN,
     ],
     "matrix": [
         ("inventory", "i"),
@@ -124,6 +130,7 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("scale", None),
         ("sizes", None),
         ("throttle", None),  # long only
+        ("signin", None),  # long only
     ],
     "import": [
         ("tenant", "t"),
@@ -140,6 +147,7 @@ PINNED: dict[str, list[tuple[str, str | None]]] = {
         ("from-share", None),
         ("endpoints", "e"),
         ("local", "l"),
+        *SIGN_IN,
     ],
 }
 PINNED["ci-setup"] = [
@@ -160,6 +168,7 @@ PINNED["discover"] = [
     ("endpoints", "e"),
     ("local", "l"),
     ("tenant-id", None),
+    *SIGN_IN,
 ]
 PINNED["onboard"] = PINNED["apply"]
 PINNED["demo-analyst"] = [("inventory", "i"), ("tenant", "t"), ("user", "u")]

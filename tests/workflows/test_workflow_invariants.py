@@ -102,7 +102,7 @@ def _unpin(doc: dict[str, Any]) -> None:
 
 
 def _short_sha(doc: dict[str, Any]) -> None:
-    _step(doc, "plan", "azure/login")["uses"] = "azure/login@f5d393a"
+    _step(doc, "plan", "setup-python")["uses"] = "actions/setup-python@5fda3b9"
 
 
 def _contents_write(doc: dict[str, Any]) -> None:
@@ -197,15 +197,44 @@ def _checkout_keeps_token(doc: dict[str, Any]) -> None:
     del _step(doc, "validate", "checkout")["with"]["persist-credentials"]
 
 
+# an azure/login step as the workflows had it before --auth github-oidc (their audience rule)
+LOGIN = {
+    "name": "Azure login",
+    "uses": "azure/login@f5d393ae46f8fde4be8b75f32e3fc50e654ad0ca",
+    "with": {
+        "client-id": "${{ vars.AZURE_CLIENT_ID }}",
+        "audience": "${{ vars.AZURE_CLOUD == 'azureusgovernment' && "
+        "'api://AzureADTokenExchangeUSGov' || vars.AZURE_CLOUD == 'azurechinacloud' && "
+        "'api://AzureADTokenExchangeChina' || 'api://AzureADTokenExchange' }}",
+    },
+}
+
+
+def _login_step(doc: dict[str, Any], job: str) -> dict[str, Any]:
+    login = copy.deepcopy(LOGIN)
+    doc["jobs"][job]["steps"].insert(3, login)
+    return login
+
+
 def _no_audience(doc: dict[str, Any]) -> None:
-    del _step(doc, "apply", "azure/login")["with"]["audience"]
+    del _login_step(doc, "apply")["with"]["audience"]
 
 
 def _public_audience_only(doc: dict[str, Any]) -> None:
-    _step(doc, "plan", "azure/login")["with"]["audience"] = "api://AzureADTokenExchange"
+    _login_step(doc, "plan")["with"]["audience"] = "api://AzureADTokenExchange"
+
+
+def _no_sign_in_mode(doc: dict[str, Any]) -> None:
+    del doc["jobs"]["apply"]["env"]["MSTICPY_PROVISION_AUTH"]
+
+
+def _client_id_not_from_vars(doc: dict[str, Any]) -> None:
+    doc["jobs"]["plan"]["env"]["AZURE_CLIENT_ID"] = "11111111-2222-3333-4444-555555555555"
 
 
 BROKEN: dict[str, tuple[Mutation, str]] = {
+    "no sign-in mode": (_no_sign_in_mode, "without MSTICPY_PROVISION_AUTH: github-oidc"),
+    "client id not from vars": (_client_id_not_from_vars, "without AZURE_CLIENT_ID from"),
     "login without audience": (_no_audience, "without an audience driven by vars.AZURE_CLOUD"),
     "login with the public audience only": (
         _public_audience_only,
@@ -248,10 +277,13 @@ def test_checker_catches_a_broken_copy(case: str) -> None:
 
 
 def test_checker_catches_a_pin_without_its_release_comment() -> None:
-    text = ONBOARD.read_text(encoding="utf-8").replace(" # v3.0.1", "", 1)
+    text = ONBOARD.read_text(encoding="utf-8").replace(" # v7.0.0", "", 1)
     problems = pin_comment_problems(text)
     assert len(problems) == 1
-    assert "azure/login@f5d393ae46f8fde4be8b75f32e3fc50e654ad0ca has no '# vX.Y.Z'" in problems[0]
+    assert (
+        "actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97 has no '# vX.Y.Z'"
+        in problems[0]
+    )
 
 
 # --- drift.yml: the same checker, and what is particular to a scheduled read-only check ----------
@@ -279,11 +311,11 @@ def _drift_no_timeout(doc: dict[str, Any]) -> None:
 
 
 def _drift_unpinned(doc: dict[str, Any]) -> None:
-    _step(doc, "plan", "azure/login")["uses"] = "azure/login@v3"
+    _step(doc, "plan", "checkout")["uses"] = "actions/checkout@v7"
 
 
 def _drift_public_audience(doc: dict[str, Any]) -> None:
-    _step(doc, "plan", "azure/login")["with"]["audience"] = "api://AzureADTokenExchange"
+    _login_step(doc, "plan")["with"]["audience"] = "api://AzureADTokenExchange"
 
 
 def _drift_expression_in_run(doc: dict[str, Any]) -> None:
@@ -297,7 +329,7 @@ DRIFT_BROKEN: dict[str, tuple[Mutation, str]] = {
     "no environment": (_drift_no_environment, "without an environment"),
     "issues: write": (_drift_issue_write, "issues: write"),
     "no timeout": (_drift_no_timeout, "job plan: no timeout-minutes"),
-    "unpinned login": (_drift_unpinned, "not pinned to a full commit SHA"),
+    "unpinned checkout": (_drift_unpinned, "not pinned to a full commit SHA"),
     "public audience only": (_drift_public_audience, "missing api://AzureADTokenExchangeUSGov"),
     "expression in run": (_drift_expression_in_run, "expression inside run"),
 }

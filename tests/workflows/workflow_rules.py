@@ -169,6 +169,7 @@ def _tenant_job_problems(where: str, job: Mapping[str, Any]) -> Iterator[str]:
             f"{where}: tenant job permissions {job.get('permissions')!r} are not exactly "
             "{id-token: write, contents: read}"
         )
+    yield from _sign_in_problems(where, job)
     if is_apply_job(job):
         conc = job.get("concurrency")
         if not isinstance(conc, dict):
@@ -179,6 +180,19 @@ def _tenant_job_problems(where: str, job: Mapping[str, Any]) -> Iterator[str]:
             yield f"{where}: apply concurrency group {group!r} is not one group per tenant"
         if conc.get("cancel-in-progress") is not False:
             yield f"{where}: apply concurrency must set cancel-in-progress: false"
+
+
+def _sign_in_problems(where: str, job: Mapping[str, Any]) -> Iterator[str]:
+    """A tenant job signs in with the job's own OIDC token (`--auth github-oidc`, set for the
+    job) as the environment's identity, or through an azure/login step (whose audience rule is
+    checked with the step)."""
+    if any(str(s.get("uses", "")).lower().startswith("azure/login@") for s in job["steps"]):
+        return
+    env = job.get("env") or {}
+    if env.get("MSTICPY_PROVISION_AUTH") != "github-oidc":
+        yield f"{where}: tenant job without MSTICPY_PROVISION_AUTH: github-oidc (or azure/login)"
+    if "vars.AZURE_CLIENT_ID" not in str(env.get("AZURE_CLIENT_ID", "")):
+        yield f"{where}: tenant job without AZURE_CLIENT_ID from the environment's variables"
 
 
 def _step_problems(where: str, step: Mapping[str, Any]) -> Iterator[str]:

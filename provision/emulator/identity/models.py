@@ -31,6 +31,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from provision.emulator.identity.exceptions import InvalidClient, TenantNotFound, UnauthorizedClient
+from provision.emulator.identity.federation import FederatedCredential, OidcIssuer
+from provision.emulator.identity.users import User, UserFlows, user_object_id
 
 __all__ = [
     "ANY_TENANT",
@@ -86,6 +88,7 @@ class Principal:
     object_id: str
     app_id: str
     audience: str = ""
+    upn: str = ""  # a signed-in user's name; "" for an application
 
     @property
     def is_operator(self) -> bool:
@@ -119,6 +122,8 @@ class App:
     object_id: str
     secret: str | None = None  # None: any secret is accepted
     display_name: str = ""
+    # federated identity credentials: {issuer, subject, audience} (see federation.py)
+    federated: list[dict[str, str]] = field(default_factory=list)
 
 
 def _b64(data: bytes) -> str:
@@ -138,6 +143,8 @@ class IdentityBackend:
     tenants: list[str] = field(default_factory=list)  # seeding order; the first is the home
     apps: dict[str, App] = field(default_factory=dict)  # "<tenant>/<client id>" lower-case
     revision: int = 0
+    flows: UserFlows = field(default_factory=UserFlows)  # users, device and authorization codes
+    oidc: OidcIssuer = field(default_factory=OidcIssuer)  # the stand-in for GitHub's issuer
 
     # --- tenants and applications -------------------------------------------------------------
     def add_tenant(self, tenant_id: str) -> App:
@@ -225,6 +232,32 @@ class IdentityBackend:
                 return Principal(app.tenant_id, app.object_id, app.client_id)
         return None
 
+    def trust_issuer(self, tenant_id: str, client_id: str, issuer: str, subject: str) -> None:
+        """Add a federated identity credential to an application (idempotent)."""
+        app = self.apps[f"{self.canonical_tenant(tenant_id)}/{client_id}".lower()]
+        entry = asdict(FederatedCredential(issuer, subject))
+        if entry not in app.federated:
+            app.federated.append(entry)
+            self.revision += 1
+
+    def client_assertion(
+        self, tenant_id: str, client_id: str, assertion: str, issuer: str
+    ) -> Principal:
+        """The principal a federated client assertion authenticates (client credentials with
+        ``client_assertion_type`` jwt-bearer): the application, where one of its federated
+        credentials matches the assertion (`OidcIssuer.check_assertion`)."""
+        tenant = self.canonical_tenant(tenant_id)
+        app = self.apps.get(f"{tenant}/{client_id}".lower())
+        if app is None:
+            raise UnauthorizedClient(client_id, tenant)
+        trusted = [FederatedCredential(**f) for f in app.federated]
+        self.oidc.check_assertion(assertion, issuer, trusted)
+        return Principal(tenant, app.object_id, app.client_id)
+
+    def user_principal(self, user: User, tenant_id: str, client_id: str) -> Principal:
+        tenant = self.canonical_tenant(tenant_id)
+        return Principal(tenant, user_object_id(tenant, user.upn), client_id, upn=user.upn)
+
     # --- tokens -------------------------------------------------------------------------------
     def _sign(self, text: str) -> str:
         return _b64(hmac.new(self.signing_key.encode(), text.encode(), hashlib.sha256).digest())
@@ -242,12 +275,15 @@ class IdentityBackend:
             "nbf": issued,
             "exp": expires,
             "appid": principal.app_id,
-            "idtyp": "app",
+            "idtyp": "user" if principal.upn else "app",
             "oid": principal.object_id,
             "sub": principal.object_id,
             "tid": principal.tenant_id,
             "ver": "1.0",
         }
+        if principal.upn:
+            claims["upn"] = principal.upn
+            claims["scp"] = "user_impersonation"
         head = _b64(json.dumps({"typ": "JWT", "alg": "HS256"}).encode())
         body = _b64(json.dumps(claims, separators=(",", ":")).encode())
         return f"{head}.{body}.{self._sign(f'{head}.{body}')}", expires
@@ -271,6 +307,7 @@ class IdentityBackend:
             str(claims.get("oid", "")),
             str(claims.get("appid", "")),
             str(claims.get("aud", "")),
+            str(claims.get("upn", "")),
         )
 
     # --- persistence --------------------------------------------------------------------------
@@ -280,6 +317,8 @@ class IdentityBackend:
             "msi_header": self.msi_header,
             "tenants": list(self.tenants),
             "apps": [asdict(a) for a in self.apps.values()],
+            "users": self.flows.to_list(),
+            "oidc": self.oidc.to_dict(),
         }
 
     def load_dict(self, data: dict[str, Any]) -> None:
@@ -289,3 +328,5 @@ class IdentityBackend:
         self.msi_header = data["msi_header"]
         self.tenants = list(data.get("tenants", []))
         self.apps = {f"{a['tenant_id']}/{a['client_id']}".lower(): App(**a) for a in data["apps"]}
+        self.flows.load_list(list(data.get("users") or []))
+        self.oidc.load_dict(dict(data.get("oidc") or {}))

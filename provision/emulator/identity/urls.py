@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MSI_PREFIX", "OPERATIONS", "match", "match_login_host"]
+__all__ = ["MSI_PREFIX", "OIDC_PREFIX", "OPERATIONS", "USER_PREFIX", "match", "match_login_host"]
 
 MSI_PREFIX = "/_msi"
+OIDC_PREFIX = "/_oidc"  # the stand-in for GitHub Actions' OIDC issuer (federation.py)
+USER_PREFIX = "/_user"  # the pages a user signs in at: the device code page (users.py)
 _TENANT = r"/(?P<tenant>[^/_][^/]*)"
 
 ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
@@ -17,6 +19,14 @@ ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
     for method, pattern, op in (
         ("GET", _TENANT + r"/v2\.0/\.well-known/openid-configuration", "GetOpenIdConfiguration"),
         ("POST", _TENANT + r"/oauth2/v2\.0/token", "GetToken"),
+        ("POST", _TENANT + r"/oauth2/v2\.0/devicecode", "StartDeviceCode"),
+        ("GET", _TENANT + r"/oauth2/v2\.0/authorize", "Authorize"),
+        ("POST", _TENANT + r"/oauth2/v2\.0/authorize", "SignInAndAuthorize"),
+        ("GET", USER_PREFIX + r"/devicelogin", "DeviceLoginPage"),
+        ("POST", USER_PREFIX + r"/devicelogin", "EnterDeviceCode"),
+        ("GET", OIDC_PREFIX + r"/\.well-known/openid-configuration", "GetIssuerConfiguration"),
+        ("GET", OIDC_PREFIX + r"/\.well-known/jwks", "GetIssuerKeys"),
+        ("GET", OIDC_PREFIX + r"/idtoken", "GetWorkflowIdToken"),
         ("GET", MSI_PREFIX + _TENANT + r"/token", "GetManagedIdentityToken"),
     )
 )
@@ -35,7 +45,7 @@ OPERATIONS: tuple[str, ...] = tuple(op for _, _, op in ROUTES + LOGIN_HOST_ROUTE
 
 def match(method: str, path: str) -> tuple[str, dict[str, str]] | None:
     """The operation and parameters of an identity request; None when the path is not one."""
-    if not (path.startswith(MSI_PREFIX) or "/v2.0/" in path):
+    if not (path.startswith(("/_msi/", "/_oidc/", "/_user/")) or "/v2.0/" in path):
         return None  # the common case, decided without a regular expression
     for route_method, pattern, op in ROUTES:
         found = pattern.match(path)
