@@ -265,7 +265,6 @@ class SignInCredentials:
             AuthenticationRecord,
             DeviceCodeCredential,
             InteractiveBrowserCredential,
-            TokenCachePersistenceOptions,
         )
 
         record = _load_record(self._authority)
@@ -285,12 +284,15 @@ class SignInCredentials:
         credential: Any = kind(
             tenant_id=record.tenant_id if record else first_tenant,
             additionally_allowed_tenants=["*"],
-            # azure-identity's persistent cache (encrypted by the platform's secret store; a
-            # 0600 file only when allowed); WithoutCae keeps one thread of this process in it.
-            cache_persistence_options=TokenCachePersistenceOptions(
-                name=CACHE_NAME,
-                allow_unencrypted_storage=self.signin.allow_unencrypted_cache,
-            ),
+            # azure-identity's `cache_persistence_options` builds this same msal-extensions cache
+            # without an in-process lock: concurrent tenants then meet msal-extensions' lock
+            # file, which is polled every 0.25 s. Handing the cache over (`_cache`, as
+            # azure-identity's own SharedTokenCacheCredential does) is not a public argument;
+            # the two supported alternatives measured worse on `bench --signin` at 50 tenants:
+            # the option alone, 6.7 s of sign-in in an 8 s run of 6 tenants; the option with
+            # one token request at a time, +6.6 s over no sign-in against +1.9 s with this.
+            # tests/signin's second silent run fails if the argument stops being honoured.
+            _cache=_token_cache(self.signin.allow_unencrypted_cache),
             authentication_record=record,
             # one sign-in per run at most: a tenant refusing the refresh token fails with
             # Entra's reason (AuthenticationRequiredError), it does not prompt again
@@ -363,20 +365,14 @@ class WithoutCae:
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
-        # One token request of this process at a time: the persistent cache is guarded across
-        # processes by msal-extensions' lock file, which a waiting thread polls every 0.25 s, so
-        # concurrent tenants would each wait out polls for what is one silent HTTP request.
-        self._one_at_a_time = threading.Lock()
 
     def get_token(self, *scopes: str, **kwargs: Any) -> Any:
         kwargs.pop("enable_cae", None)
-        with self._one_at_a_time:
-            return self.inner.get_token(*scopes, **kwargs)
+        return self.inner.get_token(*scopes, **kwargs)
 
     def get_token_info(self, *scopes: str, options: Any = None) -> Any:
         merged = {k: v for k, v in dict(options or {}).items() if k != "enable_cae"}
-        with self._one_at_a_time:
-            return self.inner.get_token_info(*scopes, options=merged)
+        return self.inner.get_token_info(*scopes, options=merged)
 
     def close(self) -> None:
         self.inner.close()
@@ -385,6 +381,36 @@ class WithoutCae:
 def cache_path() -> Path:
     """azure-identity's persistent cache of this name (`_persistent_cache._get_persistence`)."""
     return Path.home() / ".IdentityService" / f"{CACHE_NAME}.nocae"
+
+
+def _token_cache(allow_unencrypted: bool) -> Any:
+    """The persistent token cache: encrypted by the platform's secret store, else (allowed) a
+    0600 file (msal-extensions' FilePersistence), with one thread of this process in it at a
+    time."""
+    import msal_extensions
+
+    class OneThreadAtATime(msal_extensions.PersistedTokenCache):  # type: ignore[misc]
+        """Under msal's own cache lock (`msal.TokenCache._lock`, an RLock it holds while
+        adding a token, which calls `modify`): a lock of our own would be taken in the other
+        order by a thread searching while another adds, and the two would wait forever."""
+
+        def modify(self, *args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return super().modify(*args, **kwargs)
+
+        def search(self, *args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return super().search(*args, **kwargs)
+
+    location = cache_path()
+    location.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        persistence = msal_extensions.build_encrypted_persistence(str(location))
+    except Exception:
+        if not allow_unencrypted:
+            raise UserInputError([_no_secret_store("device-code/browser")]) from None
+        persistence = msal_extensions.FilePersistence(str(location))
+    return OneThreadAtATime(persistence)
 
 
 def _no_secret_store(mode: str) -> str:
