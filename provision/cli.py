@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from invoke.exceptions import Exit, ParseError
+from invoke.parser.context import ParserContext
 from invoke.parser.argument import Argument
 from invoke.program import Program
 
@@ -52,6 +53,9 @@ class ProvisionProgram(Program):
             return f"error: {text}"
         word = found["word"]
         context = exc.context
+        misplaced = self._unknown_flag_before(word)
+        if misplaced is not None:  # invoke read the words after an unknown flag as tasks
+            context, word = misplaced
         if word.startswith("-") and context is not None and context.name:
             flags = [str(f) for f in context.flags if str(f).startswith("--")]
             hint = did_you_mean(word, flags).replace("'", "")
@@ -59,6 +63,22 @@ class ProvisionProgram(Program):
         tasks = sorted(self.collection.task_names) if self.collection is not None else []
         hint = did_you_mean(word, tasks).replace("'", "")
         return f"error: unknown task or argument {word!r}{hint}; see --list"
+
+    def _unknown_flag_before(self, word: str) -> tuple[ParserContext, str] | None:
+        """(task context, flag) of the first unknown `--flag` given to a task before `word`."""
+        if self.collection is None or self.parser is None:
+            return None
+        argv = list(self.argv[1:])
+        end = argv.index(word) if word in argv else len(argv)
+        context: ParserContext | None = None
+        for token in argv[:end]:
+            if token in self.parser.contexts:
+                context = self.parser.contexts[token]
+            elif context is not None and token.startswith("--"):
+                name = token.split("=", 1)[0]
+                if name not in context.flags:
+                    return context, name
+        return None
 
     def print_columns(self, tuples: Sequence[tuple[str, str | None]]) -> None:
         metavars = valued_flags()

@@ -22,6 +22,10 @@ def _script(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
             ["plan", "-i", str(EXAMPLE), "--loacl"],
             "error: plan: unknown flag --loacl (did you mean --local?); see --help plan",
         ),
+        (  # invoke reads the words after an unknown flag as task names: the flag is named
+            ["plan", "--loacl", "-i", str(EXAMPLE)],
+            "error: plan: unknown flag --loacl (did you mean --local?); see --help plan",
+        ),
         (
             ["apply", "-i", str(EXAMPLE), "--delete-compute"],
             "error: apply: unknown flag --delete-compute (did you mean --delete-computes?); "
