@@ -13,8 +13,8 @@ import sys
 from collections.abc import Sequence
 
 from invoke.exceptions import Exit, ParseError
-from invoke.parser.context import ParserContext
 from invoke.parser.argument import Argument
+from invoke.parser.context import ParserContext
 from invoke.program import Program
 
 from provision import __version__

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from provision import report
 from provision.errors import UserInputError
 from provision.options import RunOptions
 
@@ -47,7 +48,8 @@ def ask_about(planned: list[TenantResult]) -> bool:
         return True
     tenants = sum(1 for p in ok if p.changes)
     print(
-        f"\nApply {changes} changes to {tenants} tenants? Only 'yes' applies them "
+        f"\nApply {changes} change{'s' if changes != 1 else ''} to {report.tenants(tenants)}? "
+        "Only 'yes' applies them "
         "(run with --yes to skip this question).",
         flush=True,
     )

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from provision import report
 from provision.commands.common import endpoints_for, engine_session, prepare
 from provision.errors import Problem, UserInputError, did_you_mean
 from provision.options import RunOptions
@@ -78,7 +79,7 @@ def run(opts: RunOptions, source: str) -> int:
     where = {source: f"tenant {uses[0].tenant}, {uses[0].pushes[0].setting_path}"}
     values = resolve_sources([source], inv.base_dir, where=where)
     out = sys.stderr if opts.json else sys.stdout
-    tenants = f"{len(uses)} tenant{'s' if len(uses) != 1 else ''}"
+    tenants = report.tenants(len(uses))
     print(f"{source} is used by {tenants}:", file=out)
     for use in uses:
         print(f"  {use.tenant}: {', '.join(use.targets)}", file=out, flush=True)
