@@ -84,9 +84,8 @@ def test_the_checker_refuses_a_pull_request_writer_that_could_leak() -> None:
         steps = doc["jobs"]["pull-requests"]["steps"]
         steps[-1]["env"]["VT_KEY"] = "${{ secrets.VT_KEY }}"
 
-    def login(doc: dict[str, Any]) -> None:
-        steps = doc["jobs"]["pull-requests"]["steps"]
-        steps.append(copy.deepcopy(doc["jobs"]["discover"]["steps"][3]))
+    def login(doc: dict[str, Any]) -> None:  # the discover job's sign-in (--auth github-oidc)
+        doc["jobs"]["pull-requests"]["env"] = copy.deepcopy(doc["jobs"]["discover"]["env"])
 
     def on_pull_requests(doc: dict[str, Any]) -> None:
         doc["on"]["pull_request"] = None

@@ -104,9 +104,12 @@ def _pull_request_problems(where: str, job: Mapping[str, Any]) -> Iterator[str]:
 
 
 def is_tenant_job(job: Mapping[str, Any]) -> bool:
-    """A job that runs per tenant: its matrix comes from fromJSON, or it logs in to Azure."""
+    """A job that runs per tenant: its matrix comes from fromJSON, or it signs in to Azure (the
+    tool's `--auth github-oidc` set for the job, or an azure/login step)."""
     matrix = (job.get("strategy") or {}).get("matrix")
     if isinstance(matrix, str) and "fromjson(" in matrix.lower():
+        return True
+    if "MSTICPY_PROVISION_AUTH" in (job.get("env") or {}):
         return True
     return any(
         str(s.get("uses", "")).lower().startswith("azure/login@") for s in job.get("steps") or []
