@@ -21,10 +21,24 @@ from provision.devtools.bench_shards import sharded_apply
 from provision.devtools.emulator_process import EmulatorProcess
 from provision.devtools.fleet import write_fleet
 
-__all__ = ["SCALE_SIZES", "run_scale"]
+__all__ = ["SCALE_SIZES", "fleet_header", "run_scale"]
 
 SCALE_SIZES = (10, 50, 200, 500)
 SNAPSHOT_EVERY_S = 3600.0  # as in bench.py: the emulator snapshots only when it stops
+
+
+def fleet_header(users: int, secrets: int, latency_ms: float, c: int) -> dict[str, Any]:
+    """What a fleet benchmark's JSON document says of the fleet and the run (--scale,
+    --throttle): per-tenant size, L, C and the Python that ran it."""
+    import platform
+
+    return {
+        "users": users,
+        "secrets": secrets,
+        "latency_ms": latency_ms,
+        "max_concurrency": c,
+        "python_version": platform.python_version(),
+    }
 
 
 def _row(n: int, work: Path, users: int, secrets: int, latency_ms: float, c: int) -> dict[str, Any]:
@@ -83,7 +97,6 @@ def run_scale(
     as_json: bool,
     status: Any,
 ) -> int:
-    import platform
 
     import provision.azure  # noqa: F401 (imported before timing, as a CLI run would)
     from provision.options import DEFAULT_MAX_CONCURRENCY
@@ -104,14 +117,7 @@ def run_scale(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     status(f"scale finished in {time.perf_counter() - started:.1f} s")
-    doc = {
-        "users": users,
-        "secrets": secrets,
-        "latency_ms": latency_ms,
-        "max_concurrency": c,
-        "python_version": platform.python_version(),
-        "scale": rows,
-    }
+    doc = {**fleet_header(users, secrets, latency_ms, c), "scale": rows}
     if as_json:
         print(json.dumps(doc, indent=2))
     else:

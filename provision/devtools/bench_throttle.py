@@ -26,6 +26,7 @@ from collections import Counter
 from pathlib import Path
 from typing import IO, Any
 
+from provision.devtools.bench_scale import fleet_header
 from provision.devtools.emulator_process import EmulatorProcess, child_env, project_root
 from provision.devtools.fleet import write_fleet
 
@@ -145,7 +146,6 @@ def run_bench_throttle(
 ) -> int:
     """Apply each of THROTTLE_FLEETS under its throttle SPEC; print the figures. Exit 1 when a
     tenant failed."""
-    import platform
 
     from provision.options import DEFAULT_MAX_CONCURRENCY
 
@@ -167,14 +167,7 @@ def run_bench_throttle(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if as_json:
-        doc = {
-            "users": users,
-            "secrets": secrets,
-            "latency_ms": latency_ms,
-            "max_concurrency": c,
-            "python_version": platform.python_version(),
-            "fleets": rows,
-        }
+        doc = {**fleet_header(users, secrets, latency_ms, c), "fleets": rows}
         print(json.dumps(doc, indent=2))
     else:
         print_throttle(rows, sys.stdout)
