@@ -8,6 +8,7 @@ import threading
 import webbrowser
 from typing import Any
 
+import jwt
 import requests
 
 from provision.emulator import Emulator, SeedTenant
@@ -31,6 +32,12 @@ GUEST = SeedTenant(
 STRANGER_TENANT = "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d"
 ARM_SCOPE = "https://management.azure.com/.default"
 VAULT_SCOPE = "https://vault.azure.net/.default"
+
+
+def claims(token: str) -> dict[str, Any]:
+    """A token's claims, read without checking its signature (what the emulator put in it)."""
+    decoded: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    return decoded
 
 
 def add_stranger_tenant(emu: Emulator) -> str:

@@ -39,6 +39,7 @@ from signin_helpers import (
     VAULT_SCOPE,
     StandInBrowser,
     add_stranger_tenant,
+    claims,
     enter_device_code,
     forget_browser,
     use_browser,
@@ -47,11 +48,6 @@ from signin_helpers import (
 from provision.emulator import Emulator
 from provision.emulator.identity.federation import EXCHANGE_AUDIENCE, GITHUB_ISSUER
 from provision.emulator.identity.users import ADMIN_USER, user_object_id
-
-
-def claims(token: str) -> dict[str, Any]:
-    decoded: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
-    return decoded
 
 
 def token_requests(emu: Emulator, since: int, tenant: str = "") -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ import stat
 import sys
 from pathlib import Path
 
-import jwt
 import pytest
 import requests
 from signin_helpers import (
@@ -18,6 +17,7 @@ from signin_helpers import (
     HOME,
     VAULT_SCOPE,
     StandInBrowser,
+    claims,
     forget_browser,
     use_browser,
 )
@@ -26,11 +26,6 @@ from provision.azure import load_endpoints_file
 from provision.emulator import Emulator
 from provision.emulator.identity.users import ADMIN_USER
 from provision.signin import AuthMode, SignIn, SignInCredentials, record_path
-
-
-def _claims(token: str) -> dict[str, str]:
-    decoded: dict[str, str] = jwt.decode(token, options={"verify_signature": False})
-    return decoded
 
 
 def _credentials(emu: Emulator, mode: AuthMode) -> SignInCredentials:
@@ -48,14 +43,14 @@ def test_browser_signs_in_once_then_a_guest_tenant_silently(
     finally:
         forget_browser(browser)
     assert len(browser.opened) == 1 and not browser.errors
-    guest = _claims(credential.get_token(VAULT_SCOPE, tenant_id=GUEST.tenant_id).token)
+    guest = claims(credential.get_token(VAULT_SCOPE, tenant_id=GUEST.tenant_id).token)
     assert (guest["upn"], guest["tid"]) == (ADMIN_USER, GUEST.tenant_id)
     assert stat.S_IMODE(record_path().stat().st_mode) == 0o600
     # the next run: the record and the cache, no browser
     again = use_browser(StandInBrowser(authority))
     try:
         token = _credentials(authority, AuthMode.BROWSER).credential(HOME.tenant_id)
-        assert _claims(token.get_token(ARM_SCOPE).token)["tid"] == HOME.tenant_id
+        assert claims(token.get_token(ARM_SCOPE).token)["tid"] == HOME.tenant_id
     finally:
         forget_browser(again)
     assert again.opened == []
@@ -70,7 +65,7 @@ def test_managed_identity_is_the_endpoints_identity(
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(authority.ca_bundle))
     monkeypatch.delenv("AZURE_CLIENT_ID", raising=False)
     credential = _credentials(authority, AuthMode.MANAGED_IDENTITY).credential(HOME.tenant_id)
-    got = _claims(credential.get_token(ARM_SCOPE).token)
+    got = claims(credential.get_token(ARM_SCOPE).token)
     assert (got["tid"], got["appid"]) == (
         HOME.tenant_id,
         authority.endpoints["tenants"][HOME.tenant_id]["client_id"],
@@ -97,7 +92,7 @@ def test_cli_runs_az_once_per_token(
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(authority.ca_cert))
     credential = _credentials(authority, AuthMode.CLI).credential(HOME.tenant_id)
     for scope in (ARM_SCOPE, VAULT_SCOPE):
-        assert _claims(credential.get_token(scope, tenant_id=HOME.tenant_id).token)["tid"]
+        assert claims(credential.get_token(scope, tenant_id=HOME.tenant_id).token)["tid"]
     lines = calls.read_text().splitlines()
     assert len(lines) == 2
     assert all(line.startswith("account get-access-token") for line in lines)
