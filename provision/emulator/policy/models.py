@@ -54,17 +54,9 @@ class PolicyBackend:
         target = str(props.get("policyDefinitionId") or "")
         if "/policysetdefinitions/" in target.lower():
             if target.lower() not in self.initiatives:
-                raise ArmError(
-                    f"The policy set definition '{target.rsplit('/', 1)[-1]}' could not be found.",
-                    status=404,
-                    code="PolicySetDefinitionNotFound",
-                )
+                raise not_found("policy set definition", target)
         elif builtin(target) is None:
-            raise ArmError(
-                f"The policy definition '{target.rsplit('/', 1)[-1]}' could not be found.",
-                status=404,
-                code="PolicyDefinitionNotFound",
-            )
+            raise not_found("policy definition", target)
         mode = str(props.get("enforcementMode") or "Default")
         if mode not in ("Default", "DoNotEnforce"):
             raise ValidationError(f"The enforcement mode '{mode}' is not valid.")
@@ -89,11 +81,7 @@ class PolicyBackend:
     def get(self, table: dict[str, dict[str, Any]], ident: str, what: str) -> dict[str, Any]:
         found = table.get(ident.lower())
         if found is None:
-            raise ArmError(
-                f"The {what} '{ident.rsplit('/', 1)[-1]}' could not be found.",
-                status=404,
-                code=f"{what.title().replace(' ', '')}NotFound",
-            )
+            raise not_found(what, ident)
         return found
 
     def delete(self, table: dict[str, dict[str, Any]], ident: str) -> dict[str, Any] | None:
@@ -124,11 +112,7 @@ class PolicyBackend:
         for member in props["policyDefinitions"]:
             target = str((member or {}).get("policyDefinitionId") or "")
             if builtin(target) is None:
-                raise ArmError(
-                    f"The policy definition '{target.rsplit('/', 1)[-1]}' could not be found.",
-                    status=404,
-                    code="PolicyDefinitionNotFound",
-                )
+                raise not_found("policy definition", target)
         ident = f"/subscriptions/{sub}{AUTHZ}/policySetDefinitions/{name}"
         created = ident.lower() not in self.initiatives
         stored = {
@@ -186,3 +170,13 @@ class PolicyBackend:
     def load_dict(self, data: dict[str, Any]) -> None:
         for key in ("assignments", "initiatives", "exemptions"):
             setattr(self, key, {str(i["id"]).lower(): i for i in data.get(key, [])})
+
+
+def not_found(what: str, ident: str) -> ArmError:
+    """ARM's 404 for a policy object (`what`: "policy definition", "policy assignment", ...):
+    the code is the name in CamelCase + NotFound, the message names the id's last segment."""
+    return ArmError(
+        f"The {what} '{ident.rsplit('/', 1)[-1]}' could not be found.",
+        status=404,
+        code=f"{what.title().replace(' ', '')}NotFound",
+    )

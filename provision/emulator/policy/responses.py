@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from provision.emulator.arm.exceptions import ArmError
 from provision.emulator.arm.shapes import json_body, json_response
-from provision.emulator.policy.models import PolicyBackend
+from provision.emulator.policy.models import PolicyBackend, not_found
 from provision.policy.assignments import exemption_scope
 from provision.policy.builtins import BUILTIN_PREFIX, builtin
 
@@ -63,11 +62,7 @@ class PolicyOperations:
     def op_GetBuiltInPolicyDefinition(self, req: WireRequest, p: dict[str, str]) -> WireResponse:
         found = builtin(BUILTIN_PREFIX + p["name"])
         if found is None:  # a built-in the emulator does not know
-            raise ArmError(
-                f"The policy definition '{p['name']}' could not be found.",
-                status=404,
-                code="PolicyDefinitionNotFound",
-            )
+            raise not_found("policy definition", p["name"])
         days = (
             {found.days_parameter: {"type": "Integer", "metadata": {}}}
             if found.days_parameter
